@@ -1,0 +1,103 @@
+/**
+ * Reductions over axes (sum, mean, max) and `sumTo`, which folds a broadcast gradient back to
+ * its input's shape.
+ *
+ * @module
+ */
+import { attach } from "../autograd.ts";
+import { sizeOf, Tensor } from "../tensor.ts";
+import { reduce, type ReduceOp } from "../../kernels/reduce.wgsl.ts";
+import { broadcastTo } from "./shape.ts";
+import { mapBinary, mapUnary } from "./elementwise.ts";
+
+/** Axes to reduce: one axis, a list, or all when omitted; negative axes count from the end. */
+export type Axes = number | number[] | undefined;
+
+/** Normalises axes against a rank: sorted, unique, non-negative, validated. */
+export function normalizeAxes(axes: Axes, rank: number): number[] {
+  const list = axes === undefined
+    ? [...Array(rank).keys()]
+    : typeof axes === "number"
+    ? [axes]
+    : axes;
+  const out = list.map((a) => {
+    const n = a < 0 ? a + rank : a;
+    if (!Number.isInteger(n) || n < 0 || n >= rank) {
+      throw new Error(`axis ${a} is out of range for rank ${rank}`);
+    }
+    return n;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+function reducedShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
+  return keepDims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Reduces over `axes` without recording a node; the result keeps size-1 dims. */
+function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
+  if (x.dtype !== "f32") throw new Error(`${op}: expected an f32 tensor, got ${x.dtype}`);
+  let current = x;
+  let shape = [...x.shape];
+  for (const axis of axes.toReversed()) {
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    const r = shape[axis];
+    shape = shape.map((d, i) => (i === axis ? 1 : d));
+    const y = new Tensor(shape, "f32");
+    reduce(op, current.buffer, y.buffer, outer, r, inner);
+    if (current !== x) current.dispose();
+    current = y;
+  }
+  return current === x ? x.detach() : current;
+}
+
+/** Sum over axes (all by default). */
+export function sum(x: Tensor, axes?: Axes, keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const kept = reduceRaw("sum", x, ax);
+  const y = keepDims ? kept : kept.reshape(reducedShape(x.shape, ax, false));
+  return attach(y, "sum", [x], (g) => [broadcastTo(g.reshape(kept.shape), x.shape)]);
+}
+
+/** Mean over axes (all by default). */
+export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const count = ax.reduce((n, a) => n * x.shape[a], 1);
+  const kept = reduceRaw("sum", x, ax);
+  const scaled = mapUnary("mul_s", kept, 1 / count);
+  kept.dispose();
+  const y = keepDims ? scaled : scaled.reshape(reducedShape(x.shape, ax, false));
+  return attach(
+    y,
+    "mean",
+    [x],
+    (g) => [broadcastTo(mapUnary("mul_s", g, 1 / count).reshape(scaled.shape), x.shape)],
+  );
+}
+
+/** Maximum over axes; the gradient is shared equally among tied maxima. */
+export function max(x: Tensor, axes?: Axes, keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const kept = reduceRaw("max", x, ax);
+  const y = keepDims ? kept : kept.reshape(reducedShape(x.shape, ax, false));
+  return attach(y, "max", [x], (g) => {
+    const isMax = mapBinary("eq", x, kept);
+    const ties = reduceRaw("sum", isMax, ax);
+    const share = mapBinary("div", g.reshape(kept.shape), ties);
+    return [mapBinary("mul", isMax, share)];
+  });
+}
+
+/** Sums a broadcast result back down to `shape` (the reverse of broadcasting). */
+export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
+  const lead = x.rank - shape.length;
+  const axes: number[] = [];
+  x.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  if (axes.length === 0) return x.rank === shape.length ? x : x.reshape(shape);
+  return reduceRaw("sum", x, axes).reshape(shape);
+}

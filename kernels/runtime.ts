@@ -1,0 +1,232 @@
+/**
+ * Runs WGSL kernels: compiles each pipeline once, records dispatches into one open compute pass,
+ * and submits only at sync points (readback, uploads, a full uniform ring). Shapes and scalars
+ * travel in a per-dispatch uniform slice. WebGPU errors are captured per submit and rethrown,
+ * naming the ops of that submit, at the next readback.
+ *
+ * @module
+ */
+import { gpu, WebGPUError } from "../core/device.ts";
+
+/** A compute kernel: WGSL source whose binding 0 is a `Params` uniform and bindings 1… are storage buffers. */
+export interface Kernel {
+  /** Unique name of this kernel variant; it keys the pipeline cache and labels errors. */
+  name: string;
+  /** Complete WGSL module with a `main` entry point. */
+  code: string;
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_RING_SLOTS = 4096;
+
+interface Batch {
+  encoder: GPUCommandEncoder;
+  pass: GPUComputePassEncoder | null;
+  ops: string[];
+  slots: number;
+}
+
+const pipelines = new Map<string, GPUComputePipeline>();
+const uniformWords = new Uint32Array((UNIFORM_SLOT / 4) * UNIFORM_RING_SLOTS);
+let uniformBuffer: GPUBuffer | null = null;
+let batch: Batch | null = null;
+const pendingErrors: Promise<void>[] = [];
+let uncaptured: string | null = null;
+let errorHandlerDevice: GPUDevice | null = null;
+
+/** Counters for benches: submits and CPU↔GPU synchronisations since start. */
+export const counters = { submits: 0, syncs: 0, dispatches: 0 };
+
+function device(): GPUDevice {
+  const d = gpu();
+  if (errorHandlerDevice !== d) {
+    errorHandlerDevice = d;
+    d.addEventListener("uncapturederror", (ev) => {
+      uncaptured ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+  return d;
+}
+
+function openBatch(d: GPUDevice): Batch {
+  if (batch) return batch;
+  d.pushErrorScope("internal");
+  d.pushErrorScope("out-of-memory");
+  d.pushErrorScope("validation");
+  uniformBuffer ??= d.createBuffer({
+    size: uniformWords.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  batch = { encoder: d.createCommandEncoder(), pass: null, ops: [], slots: 0 };
+  return batch;
+}
+
+function pipelineFor(d: GPUDevice, kernel: Kernel): GPUComputePipeline {
+  let p = pipelines.get(kernel.name);
+  if (!p) {
+    const module = d.createShaderModule({ code: kernel.code, label: kernel.name });
+    p = d.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label: kernel.name,
+    });
+    pipelines.set(kernel.name, p);
+  }
+  return p;
+}
+
+/** The largest number of workgroups along one dispatch dimension. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * Splits `count` workgroups over x and y so that neither exceeds the per-dimension limit.
+ * Kernels recover the linear index as `wid.x + wid.y * nwg.x`.
+ */
+export function grid(count: number): [number, number] {
+  if (count <= MAX_WORKGROUPS_PER_DIM) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(count / y), y];
+}
+
+/** The u32 bit pattern of an f32 value, for passing floats through the u32 uniform words. */
+export function f32Bits(x: number): number {
+  f32Scratch[0] = x;
+  return u32Scratch[0];
+}
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/**
+ * Records one dispatch of `kernel` over `workgroups`, binding `params` (u32 words, at most 64) at
+ * binding 0 and `buffers` at bindings 1….
+ */
+export function dispatch(
+  kernel: Kernel,
+  buffers: GPUBuffer[],
+  params: ArrayLike<number>,
+  workgroups: [number, number?, number?],
+): void {
+  const d = device();
+  if (params.length > UNIFORM_SLOT / 4) {
+    throw new Error(
+      `kernel ${kernel.name}: ${params.length} uniform words exceed the 64-word slot`,
+    );
+  }
+  let b = openBatch(d);
+  if (b.slots === UNIFORM_RING_SLOTS) {
+    flush();
+    b = openBatch(d);
+  }
+  const pipeline = pipelineFor(d, kernel);
+  const slot = b.slots++;
+  uniformWords.set(params as ArrayLike<number>, slot * (UNIFORM_SLOT / 4));
+  const entries: GPUBindGroupEntry[] = [{
+    binding: 0,
+    resource: { buffer: uniformBuffer!, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
+  }];
+  buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+  const bindGroup = d.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries,
+    label: kernel.name,
+  });
+  b.pass ??= b.encoder.beginComputePass();
+  b.pass.setPipeline(pipeline);
+  b.pass.setBindGroup(0, bindGroup);
+  b.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  b.ops.push(kernel.name);
+  counters.dispatches++;
+}
+
+/** Records a buffer-to-buffer copy in order with the dispatches around it. */
+export function copyBuffer(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  const b = openBatch(device());
+  b.pass?.end();
+  b.pass = null;
+  b.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  b.ops.push("copy");
+}
+
+/** Submits everything recorded so far without waiting for it. */
+export function flush(): void {
+  if (!batch) return;
+  const d = device();
+  const b = batch;
+  batch = null;
+  b.pass?.end();
+  if (b.slots > 0) {
+    d.queue.writeBuffer(uniformBuffer!, 0, uniformWords, 0, b.slots * (UNIFORM_SLOT / 4));
+  }
+  d.queue.submit([b.encoder.finish()]);
+  counters.submits++;
+  const ops = b.ops;
+  const scopes = [d.popErrorScope(), d.popErrorScope(), d.popErrorScope()];
+  pendingErrors.push(
+    Promise.all(scopes).then((errors) => {
+      const e = errors.find((x) => x !== null);
+      if (e) throw new WebGPUError(`WebGPU error in ${describeOps(ops)}: ${e.message}`);
+    }),
+  );
+}
+
+function describeOps(ops: string[]): string {
+  const unique = [...new Set(ops)];
+  const shown = unique.slice(0, 8).join(", ");
+  return `op(s) [${shown}${unique.length > 8 ? ", …" : ""}]`;
+}
+
+/** Waits for submitted work's error checks and throws the first WebGPU error found. */
+async function checkErrors(): Promise<void> {
+  const all = pendingErrors.splice(0);
+  await Promise.all(all);
+  if (uncaptured) {
+    const message = uncaptured;
+    uncaptured = null;
+    throw new WebGPUError(`WebGPU error outside a kernel batch: ${message}`);
+  }
+}
+
+/**
+ * Writes host data into a buffer. Pending dispatches are submitted first, because
+ * `queue.writeBuffer` would otherwise land before work recorded earlier.
+ */
+export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+  flush();
+  device().queue.writeBuffer(
+    buffer,
+    byteOffset,
+    data.buffer as ArrayBuffer,
+    data.byteOffset,
+    data.byteLength,
+  );
+}
+
+/** Copies `bytes` bytes of `src` back to the host: one sync point. */
+export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  const d = device();
+  const size = Math.ceil(bytes / 4) * 4;
+  const staging = d.createBuffer({
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const b = openBatch(d);
+  b.pass?.end();
+  b.pass = null;
+  b.encoder.copyBufferToBuffer(src, 0, staging, 0, size);
+  b.ops.push("readback");
+  flush();
+  counters.syncs++;
+  try {
+    await Promise.all([staging.mapAsync(GPUMapMode.READ), checkErrors()]);
+    return staging.getMappedRange().slice(0, bytes);
+  } finally {
+    staging.destroy();
+  }
+}
+
+/** Submits pending work and waits until the GPU has finished it (for benches). */
+export async function sync(): Promise<void> {
+  flush();
+  counters.syncs++;
+  await Promise.all([device().queue.onSubmittedWorkDone(), checkErrors()]);
+}

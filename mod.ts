@@ -1,0 +1,33 @@
+/**
+ * Fast CLaRa toolkit: WebGPU tensors with reverse-mode autograd and WGSL kernels, for training
+ * compressed-memory language models in Deno.
+ *
+ * ```ts
+ * import { device, ops, tensor } from "@fast-clara/toolkit";
+ * await device.init();
+ * const x = tensor([1, 2, 3], [3]).requireGrad();
+ * const loss = ops.sum(ops.mul(x, x));
+ * loss.backward();
+ * console.log(await x.grad!.data()); // [2, 4, 6]
+ * ```
+ *
+ * @module
+ */
+export * as device from "./core/device.ts";
+export { WebGPUError } from "./core/device.ts";
+export * as ops from "./core/ops/mod.ts";
+export {
+  arange,
+  type DType,
+  full,
+  ones,
+  Tensor,
+  tensor,
+  type TensorData,
+  zeros,
+} from "./core/tensor.ts";
+export { manualSeed, rand, randn, Rng } from "./core/random.ts";
+export { isGradEnabled, noGrad } from "./core/autograd.ts";
+export { keep, tidy } from "./core/scope.ts";
+export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
+export { counters, sync } from "./kernels/runtime.ts";

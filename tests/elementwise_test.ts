@@ -1,0 +1,102 @@
+import { checkOp, cpuBinary, cpuUnary, gpuTest } from "./helpers.ts";
+import { ops, type Tensor } from "../mod.ts";
+
+// f32 forward tolerance: the GPU rounds each result to f32 (relative 6e-8) and WGSL's exp/log/tanh
+// are allowed a few ULP more, so 1e-5 absolute + 1e-4 relative leaves two orders of margin.
+// Gradient tolerance: the f64 central difference with eps 1e-6 is accurate to ~1e-9, while the GPU
+// gradient carries f32 rounding of the chain (~1e-6 relative), so 1e-4 + 1e-3 relative.
+
+const binaryCases: [string, (a: Tensor, b: Tensor) => Tensor, (x: number, y: number) => number][] =
+  [
+    ["add", ops.add, (x, y) => x + y],
+    ["sub", ops.sub, (x, y) => x - y],
+    ["mul", ops.mul, (x, y) => x * y],
+    ["div", ops.div, (x, y) => x / y],
+  ];
+
+const shapePairs: [number[], number[]][] = [
+  [[3, 5], [3, 5]],
+  [[2, 3, 4], [4]],
+  [[4, 1, 3], [1, 5, 1]],
+  [[7], [1]],
+];
+
+for (const [name, gpu, f] of binaryCases) {
+  gpuTest(`${name} forward and backward match the CPU reference with broadcasting`, async () => {
+    for (const [sa, sb] of shapePairs) {
+      await checkOp({
+        inputs: [{ shape: sa }, { shape: sb, range: name === "div" ? [0.5, 2] : [-2, 2] }],
+        gpu: ([a, b]) => gpu(a, b),
+        cpu: ([a, b]) => cpuBinary(a, b, f),
+      });
+    }
+  });
+}
+
+gpuTest("pow with tensor exponent matches finite differences", async () => {
+  await checkOp({
+    inputs: [{ shape: [3, 4], range: [0.5, 2] }, { shape: [4], range: [-1.5, 2.5] }],
+    gpu: ([a, b]) => ops.pow(a, b),
+    cpu: ([a, b]) => cpuBinary(a, b, Math.pow),
+  });
+});
+
+gpuTest("pow with integer and fractional number exponents", async () => {
+  for (const p of [2, 3]) {
+    await checkOp({
+      inputs: [{ shape: [5, 3] }],
+      gpu: ([a]) => ops.pow(a, p),
+      cpu: ([a]) => cpuUnary(a, (x) => x ** p),
+    });
+  }
+  await checkOp({
+    inputs: [{ shape: [9], range: [0.2, 3] }],
+    gpu: ([a]) => ops.pow(a, 1.5),
+    cpu: ([a]) => cpuUnary(a, (x) => x ** 1.5),
+  });
+});
+
+gpuTest("scalar add/sub/mul/div", async () => {
+  await checkOp({
+    inputs: [{ shape: [6] }],
+    gpu: ([a]) => ops.div(ops.mul(ops.sub(ops.add(a, 3), 1), 2), 4),
+    cpu: ([a]) => cpuUnary(a, (x) => ((x + 3 - 1) * 2) / 4),
+  });
+});
+
+gpuTest("maximum routes the gradient to the larger input", async () => {
+  await checkOp({
+    inputs: [{ shape: [4, 3] }, { shape: [3] }],
+    gpu: ([a, b]) => ops.maximum(a, b),
+    cpu: ([a, b]) => cpuBinary(a, b, Math.max),
+  });
+});
+
+const gelu = (x: number) =>
+  0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+const sig = (x: number) => 1 / (1 + Math.exp(-x));
+const unaryCases: [string, (a: Tensor) => Tensor, (x: number) => number, [number, number]?][] = [
+  ["neg", ops.neg, (x) => -x],
+  ["exp", ops.exp, Math.exp],
+  ["log", ops.log, Math.log, [0.2, 3]],
+  ["sqrt", ops.sqrt, Math.sqrt, [0.2, 3]],
+  ["abs", ops.abs, Math.abs],
+  ["relu", ops.relu, (x) => Math.max(x, 0)],
+  ["gelu", ops.gelu, gelu],
+  ["silu", ops.silu, (x) => x * sig(x)],
+  ["tanh", ops.tanh, Math.tanh],
+  ["sigmoid", ops.sigmoid, sig],
+];
+
+for (const [name, gpu, f, range] of unaryCases) {
+  gpuTest(`${name} forward and backward match the CPU reference`, async () => {
+    // Sizes 7 (scalar path) and 12 (vec4 path).
+    for (const shape of [[7], [3, 4]]) {
+      await checkOp({
+        inputs: [{ shape, range }],
+        gpu: ([a]) => gpu(a),
+        cpu: ([a]) => cpuUnary(a, f),
+      });
+    }
+  });
+}

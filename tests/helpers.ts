@@ -1,0 +1,180 @@
+/**
+ * Test helpers: WebGPU availability (fail loudly in CI, skip with a message elsewhere), a CPU
+ * reference toolkit in f64, and `checkOp`, which compares an op's forward with its CPU reference
+ * and its backward with central finite differences of that reference.
+ */
+import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
+import { Rng } from "../core/random.ts";
+
+async function probeWebGPU(): Promise<boolean> {
+  try {
+    await device.init();
+    return true;
+  } catch (e) {
+    if (Deno.env.get("CI")) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
+    console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
+    return false;
+  }
+}
+
+/** True when a WebGPU adapter is present; in CI its absence throws. */
+export const hasWebGPU: boolean = await probeWebGPU();
+
+/** Deno.test for code that needs WebGPU: skipped (with a warning printed once) only outside CI. */
+export function gpuTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test({ name, ignore: !hasWebGPU, fn, sanitizeResources: false, sanitizeOps: false });
+}
+
+/** A host array with its shape, in f64. */
+export interface HostTensor {
+  shape: number[];
+  values: Float64Array;
+}
+
+/** Describes one input of an op under test. */
+export interface InputSpec {
+  shape: number[];
+  /** Sampling range (default [-2, 2]). */
+  range?: [number, number];
+  /** Fixed values instead of random ones. */
+  values?: number[];
+  /** Whether a gradient is checked for this input (default true). */
+  grad?: boolean;
+}
+
+/** Options of {@linkcode checkOp}. */
+export interface CheckOpOptions {
+  inputs: InputSpec[];
+  gpu: (xs: Tensor[]) => Tensor;
+  cpu: (xs: HostTensor[]) => HostTensor;
+  /** Forward tolerance: |gpu − cpu| ≤ atol + rtol·|cpu|. */
+  atol?: number;
+  rtol?: number;
+  /** Gradient tolerance, same form. */
+  gradAtol?: number;
+  gradRtol?: number;
+  seed?: number;
+  /** Finite-difference step (f64). */
+  eps?: number;
+}
+
+/** Asserts elementwise closeness with a message naming the first failing index. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what: string,
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  }
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
+      throw new Error(`${what}: index ${i}: got ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
+    }
+  }
+}
+
+/** Row-major size of a shape. */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Checks an op: the GPU forward against the CPU reference, and the GPU gradient of
+ * Σ(out · w) for random w against central differences of the same sum over the CPU reference.
+ */
+export async function checkOp(o: CheckOpOptions): Promise<void> {
+  const rng = new Rng(o.seed ?? 1234);
+  const hosts: HostTensor[] = o.inputs.map((spec) => {
+    const [lo, hi] = spec.range ?? [-2, 2];
+    const values = spec.values
+      ? Float64Array.from(spec.values)
+      : Float64Array.from({ length: numel(spec.shape) }, () => lo + (hi - lo) * rng.next());
+    // Round to f32 so the CPU reference sees exactly what the GPU sees.
+    return { shape: spec.shape, values: Float64Array.from(Float32Array.from(values)) };
+  });
+  const expected = o.cpu(hosts);
+  const weights = Float64Array.from(
+    Float32Array.from({ length: expected.values.length }, () => rng.next() * 2 - 1),
+  );
+  const { out, grads } = tidy(() => {
+    const xs = hosts.map((h, i) =>
+      tensor(Float32Array.from(h.values), h.shape).requireGrad(o.inputs[i].grad ?? true)
+    );
+    const out = o.gpu(xs);
+    const loss = ops.sum(ops.mul(out, tensor(Float32Array.from(weights), expected.shape)));
+    loss.backward();
+    return { out, grads: xs.map((x) => x.grad?.detach() ?? null) };
+  });
+  if (out.shape.join() !== expected.shape.join()) {
+    throw new Error(`forward shape [${out.shape}] != reference [${expected.shape}]`);
+  }
+  assertClose(await out.data(), expected.values, o.atol ?? 1e-5, o.rtol ?? 1e-4, "forward");
+  const eps = o.eps ?? 1e-6;
+  const lossAt = (hs: HostTensor[]) => {
+    const v = o.cpu(hs).values;
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i] * weights[i];
+    return s;
+  };
+  for (let k = 0; k < hosts.length; k++) {
+    if (o.inputs[k].grad === false) continue;
+    const fd = new Float64Array(hosts[k].values.length);
+    for (let i = 0; i < fd.length; i++) {
+      const orig = hosts[k].values[i];
+      hosts[k].values[i] = orig + eps;
+      const up = lossAt(hosts);
+      hosts[k].values[i] = orig - eps;
+      const down = lossAt(hosts);
+      hosts[k].values[i] = orig;
+      fd[i] = (up - down) / (2 * eps);
+    }
+    const g = grads[k];
+    if (!g) throw new Error(`input ${k}: no gradient reached it`);
+    assertClose(await g.data(), fd, o.gradAtol ?? 1e-4, o.gradRtol ?? 1e-3, `grad of input ${k}`);
+  }
+  noGrad(() => {
+    out.dispose();
+    for (const g of grads) g?.dispose();
+  });
+}
+
+/** Index helpers for CPU references: row-major strides. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+/** CPU reference of a broadcasting binary map. */
+export function cpuBinary(
+  a: HostTensor,
+  b: HostTensor,
+  f: (x: number, y: number) => number,
+): HostTensor {
+  const rank = Math.max(a.shape.length, b.shape.length);
+  const pad = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+  const as = pad(a.shape), bs = pad(b.shape);
+  const shape = as.map((d, i) => Math.max(d, bs[i]));
+  const sa = stridesOf(as), sb = stridesOf(bs), so = stridesOf(shape);
+  const values = new Float64Array(numel(shape));
+  for (let i = 0; i < values.length; i++) {
+    let ia = 0, ib = 0;
+    for (let d = 0; d < rank; d++) {
+      const c = Math.floor(i / so[d]) % shape[d];
+      if (as[d] !== 1) ia += c * sa[d];
+      if (bs[d] !== 1) ib += c * sb[d];
+    }
+    values[i] = f(a.values[ia], b.values[ib]);
+  }
+  return { shape, values };
+}
+
+/** CPU reference of a unary map. */
+export function cpuUnary(a: HostTensor, f: (x: number) => number): HostTensor {
+  return { shape: a.shape, values: a.values.map(f) };
+}
