@@ -31,3 +31,4 @@ export { isGradEnabled, noGrad } from "./core/autograd.ts";
 export { keep, tidy } from "./core/scope.ts";
 export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
 export { counters, sync } from "./kernels/runtime.ts";
+export * as datasets from "./datasets/mod.ts";

@@ -1,0 +1,9 @@
+/**
+ * Data layer: ABSA XML and multi-hop QA readers, tokenizers, batching and data-directory
+ * resolution.
+ *
+ * @module
+ */
+export * from "./absa_xml.ts";
+export * from "./absa_stats.ts";
+export * from "./data_dir.ts";
