@@ -1,0 +1,116 @@
+import { assertEquals } from "./assert.ts";
+import { assertClose, checkOp, gpuTest, type HostTensor } from "./helpers.ts";
+import { ops, Rng, tensor, tidy } from "../mod.ts";
+
+// Gathers copy f32 values, so the forward is exact (atol 0). A weight row's gradient is a sum of
+// at most a few f32 terms, ~1e-7 relative, far inside the default gradient tolerance; the
+// direct scatter-add check uses 1e-6 because f32 sums of ≤ 20 terms of size ≤ 1 err by < 1e-6.
+
+/** CPU reference of the row gather; out-of-range ids give zero rows. */
+function cpuGather(table: HostTensor, ids: number[], idsShape: number[]): HostTensor {
+  const [rows, d] = table.shape;
+  const values = new Float64Array(ids.length * d);
+  ids.forEach((id, m) => {
+    if (id < 0 || id >= rows) return;
+    for (let j = 0; j < d; j++) values[m * d + j] = table.values[id * d + j];
+  });
+  return { shape: [...idsShape, d], values };
+}
+
+/** CPU reference of the backward: grad[id, :] += g[m, :]. */
+function cpuScatterAdd(g: Float32Array, ids: number[], rows: number, d: number): Float64Array {
+  const out = new Float64Array(rows * d);
+  ids.forEach((id, m) => {
+    if (id < 0 || id >= rows) return;
+    for (let j = 0; j < d; j++) out[id * d + j] += g[m * d + j];
+  });
+  return out;
+}
+
+gpuTest("embedding forward and gradient with repeated ids, ids of rank 1–3", async () => {
+  const cases: [number[], number[], number[]][] = [
+    // weight shape, ids, ids shape
+    [[7, 5], [3, 3, 0, 6, 3], [5]],
+    [[4, 3], [1, 1, 1, 2, 0, 1], [2, 3]],
+    [[9, 1], [8, 0, 8, 8, 2, 5, 5, 0], [2, 2, 2]],
+  ];
+  for (const [shape, ids, idsShape] of cases) {
+    await checkOp({
+      inputs: [{ shape }],
+      gpu: ([w]) => ops.embedding(w, tensor(ids, idsShape, "i32")),
+      cpu: ([w]) => cpuGather(w, ids, idsShape),
+      atol: 0,
+      rtol: 0,
+    });
+  }
+});
+
+gpuTest("embedding backward equals a CPU scatter-add over many repeated ids", async () => {
+  const rows = 37, d = 19, m = 300;
+  const rng = new Rng(7);
+  // Skewed ids: half the positions hit row 0 (like padding), the rest spread over all rows.
+  const ids = Array.from({ length: m }, () => (rng.next() < 0.5 ? 0 : rng.int(rows)));
+  const g = Float32Array.from({ length: m * d }, () => rng.next() * 2 - 1);
+  const w = tensor(new Float32Array(rows * d), [rows, d]).requireGrad();
+  tidy(() => {
+    const out = ops.embedding(w, tensor(ids, [3, 100], "i32"));
+    out.backward(tensor(g, out.shape));
+  });
+  const grad = await w.grad!.data();
+  // Row 0 sums ~150 terms of size ≤ 1: f32 rounding stays below 150 · 2⁻²⁴ · 150 ≈ 1.4e-3 worst case.
+  assertClose(grad, cpuScatterAdd(g, ids, rows, d), 2e-3, 1e-5, "embedding grad");
+  // The order of the sum is fixed, so a second backward gives the same bits.
+  const first = Array.from(grad);
+  w.grad!.dispose();
+  w.grad = null;
+  tidy(() => {
+    const out = ops.embedding(w, tensor(ids, [3, 100], "i32"));
+    out.backward(tensor(g, out.shape));
+  });
+  assertEquals(Array.from(await w.grad!.data()), first, "backward must be deterministic");
+  w.dispose();
+});
+
+gpuTest("out-of-range ids read zero rows and get no gradient", async () => {
+  const rows = 4, d = 3;
+  const ids = [-1, 2, 4, 1000, 2];
+  const values = Float32Array.from({ length: rows * d }, (_, i) => i + 1);
+  const w = tensor(values, [rows, d]).requireGrad();
+  const g = Float32Array.from({ length: ids.length * d }, (_, i) => 0.5 + i);
+  const out = tidy(() => {
+    const y = ops.embedding(w, tensor(ids, [5], "i32"));
+    y.backward(tensor(g, y.shape));
+    return y;
+  });
+  const table: HostTensor = { shape: [rows, d], values: Float64Array.from(values) };
+  assertClose(await out.data(), cpuGather(table, ids, [5]).values, 0, 0, "forward");
+  assertClose(await w.grad!.data(), cpuScatterAdd(g, ids, rows, d), 0, 0, "grad");
+  out.dispose();
+  w.dispose();
+});
+
+gpuTest("gatherRows picks rows of a 2-D tensor, gradient accumulates", async () => {
+  const index = [2, 0, 2, 1, 2];
+  await checkOp({
+    inputs: [{ shape: [3, 6] }],
+    gpu: ([x]) => ops.gatherRows(x, tensor(index, [5], "i32")),
+    cpu: ([x]) => cpuGather(x, index, [5]),
+    atol: 0,
+    rtol: 0,
+  });
+});
+
+gpuTest("embedding of a large vocabulary with one id repeated everywhere", async () => {
+  // Exercises the multi-chunk scan (rows > 256 · chunk) and a long sorted segment.
+  const rows = 5000, d = 4, m = 4096;
+  const w = tensor(new Float32Array(rows * d), [rows, d]).requireGrad();
+  const ids = Array.from({ length: m }, (_, i) => (i % 3 === 0 ? 4321 : i));
+  const g = Float32Array.from({ length: m * d }, (_, i) => (i % 7) - 3);
+  tidy(() => {
+    const out = ops.embedding(w, tensor(ids, [m], "i32"));
+    out.backward(tensor(g, out.shape));
+  });
+  // Integer-valued gradients: every partial sum is exact in f32.
+  assertClose(await w.grad!.data(), cpuScatterAdd(g, ids, rows, d), 0, 0, "grad");
+  w.dispose();
+});
