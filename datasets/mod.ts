@@ -10,3 +10,4 @@ export * from "./data_dir.ts";
 export * from "./tokenizer.ts";
 export * from "./wordpiece_trainer.ts";
 export * from "./gpt2_vocab.ts";
+export * from "./batching.ts";
