@@ -38,6 +38,11 @@ export function manualSeed(seed: number): void {
   global = new Rng(seed);
 }
 
+/** A 32-bit seed drawn from the global stream, for generators that run on the GPU (dropout). */
+export function nextSeed(): number {
+  return Math.floor(global.next() * 4294967296) >>> 0;
+}
+
 /** Options for random tensors. */
 export interface RandomOptions {
   /** Seed for this tensor alone; without it the global stream ({@linkcode manualSeed}) is used. */
