@@ -32,3 +32,4 @@ export { keep, tidy } from "./core/scope.ts";
 export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
 export { counters, sync } from "./kernels/runtime.ts";
 export * as datasets from "./datasets/mod.ts";
+export * as logging from "./core/io/log_mod.ts";
