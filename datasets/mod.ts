@@ -11,3 +11,4 @@ export * from "./tokenizer.ts";
 export * from "./wordpiece_trainer.ts";
 export * from "./gpt2_vocab.ts";
 export * from "./batching.ts";
+export * from "./multihop_qa.ts";
