@@ -9,3 +9,5 @@ export * from "./shape.ts";
 export * from "./index.ts";
 export * from "./select.ts";
 export * from "./cast.ts";
+export * from "./softmax.ts";
+export * from "./norm.ts";
