@@ -12,3 +12,4 @@ export * from "./wordpiece_trainer.ts";
 export * from "./gpt2_vocab.ts";
 export * from "./batching.ts";
 export * from "./multihop_qa.ts";
+export * from "./fetch.ts";
