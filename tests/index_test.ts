@@ -1,6 +1,6 @@
 import { assertEquals } from "./assert.ts";
 import { assertClose, checkOp, gpuTest, type HostTensor } from "./helpers.ts";
-import { ops, Rng, tensor, tidy } from "../mod.ts";
+import { ops, poolStats, Rng, tensor, tidy } from "../mod.ts";
 
 // Gathers copy f32 values, so the forward is exact (atol 0). A weight row's gradient is a sum of
 // at most a few f32 terms, ~1e-7 relative, far inside the default gradient tolerance; the
@@ -112,5 +112,22 @@ gpuTest("embedding of a large vocabulary with one id repeated everywhere", async
   });
   // Integer-valued gradients: every partial sum is exact in f32.
   assertClose(await w.grad!.data(), cpuScatterAdd(g, ids, rows, d), 0, 0, "grad");
+  w.dispose();
+});
+
+gpuTest("embedding backward returns all its scratch buffers to the pool", async () => {
+  const w = tensor(new Float32Array(40 * 8), [40, 8]).requireGrad();
+  const step = () =>
+    tidy(() => {
+      const out = ops.embedding(w, tensor([1, 5, 5, 39], [2, 2], "i32"));
+      ops.sum(out).backward();
+      w.grad!.dispose();
+      w.grad = null;
+    });
+  step();
+  const before = poolStats().liveBuffers;
+  for (let i = 0; i < 3; i++) step();
+  await w.data();
+  assertEquals(poolStats().liveBuffers, before, "live buffers must stay flat across steps");
   w.dispose();
 });
