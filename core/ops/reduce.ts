@@ -30,6 +30,13 @@ export function normalizeAxes(axes: Axes, rank: number): number[] {
   return [...new Set(out)].sort((a, b) => a - b);
 }
 
+/** A view of `x` with a new shape that takes over x's reference (x is disposed). */
+function reshapeOwned(x: Tensor, shape: readonly number[]): Tensor {
+  const y = x.reshape(shape);
+  x.dispose();
+  return y;
+}
+
 function reducedShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
   return keepDims
     ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
@@ -57,9 +64,10 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
 /** Sum over axes (all by default). */
 export function sum(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
+  const keptShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
   const kept = reduceRaw("sum", x, ax);
-  const y = keepDims ? kept : kept.reshape(reducedShape(x.shape, ax, false));
-  return attach(y, "sum", [x], (g) => [broadcastTo(g.reshape(kept.shape), x.shape)]);
+  const y = keepDims ? kept : reshapeOwned(kept, reducedShape(x.shape, ax, false));
+  return attach(y, "sum", [x], (g) => [broadcastTo(g.reshape(keptShape), x.shape)]);
 }
 
 /** Mean over axes (all by default). */
@@ -68,13 +76,14 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   const count = ax.reduce((n, a) => n * x.shape[a], 1);
   const kept = reduceRaw("sum", x, ax);
   const scaled = mapUnary("mul_s", kept, 1 / count);
+  const keptShape = kept.shape;
   kept.dispose();
-  const y = keepDims ? scaled : scaled.reshape(reducedShape(x.shape, ax, false));
+  const y = keepDims ? scaled : reshapeOwned(scaled, reducedShape(x.shape, ax, false));
   return attach(
     y,
     "mean",
     [x],
-    (g) => [broadcastTo(mapUnary("mul_s", g, 1 / count).reshape(scaled.shape), x.shape)],
+    (g) => [broadcastTo(mapUnary("mul_s", g, 1 / count).reshape(keptShape), x.shape)],
   );
 }
 
@@ -82,11 +91,12 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
 export function max(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
   const kept = reduceRaw("max", x, ax);
-  const y = keepDims ? kept : kept.reshape(reducedShape(x.shape, ax, false));
+  const keptShape = kept.shape;
+  const y = keepDims ? kept : reshapeOwned(kept, reducedShape(x.shape, ax, false));
   return attach(y, "max", [x], (g) => {
-    const isMax = mapBinary("eq", x, kept);
+    const isMax = mapBinary("eq", x, y.reshape(keptShape));
     const ties = reduceRaw("sum", isMax, ax);
-    const share = mapBinary("div", g.reshape(kept.shape), ties);
+    const share = mapBinary("div", g.reshape(keptShape), ties);
     return [mapBinary("mul", isMax, share)];
   });
 }
