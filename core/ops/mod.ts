@@ -11,3 +11,4 @@ export * from "./select.ts";
 export * from "./cast.ts";
 export * from "./softmax.ts";
 export * from "./norm.ts";
+export * from "./loss.ts";
