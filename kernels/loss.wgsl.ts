@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { MERGE_LSE, ROW_WG } from "./softmax.wgsl.ts";
+import { MERGE_LSE, rowKernel } from "./softmax.wgsl.ts";
 import { dispatch, f32Bits, grid, type Kernel } from "./runtime.ts";
 
 const WG = 256;
@@ -22,22 +22,20 @@ fn counts(t: i32) -> bool {
   return t != p.ignore_index && t >= 0 && t < i32(p.cols);
 }`;
 
-const forwardKernel: Kernel = {
-  name: "cross_entropy_rows_fwd",
-  code: `
+const forwardCode = (wg: number): string => `
 struct Params { rows: u32, cols: u32, ignore_index: i32, smoothing: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read> targets: array<i32>;
 @group(0) @binding(3) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lses: array<f32>;
-var<workgroup> part_max: array<f32, ${ROW_WG}>;
-var<workgroup> part_sum: array<f32, ${ROW_WG}>;
-var<workgroup> part_x: array<f32, ${ROW_WG}>;
+var<workgroup> part_max: array<f32, ${wg}>;
+var<workgroup> part_sum: array<f32, ${wg}>;
+var<workgroup> part_x: array<f32, ${wg}>;
 ${MERGE_LSE}
 ${TARGET_COUNTS}
 
-@compute @workgroup_size(${ROW_WG})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -45,7 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let base = row * p.cols;
   var acc = vec2f(EMPTY_MAX, 0.0);
   var sum_x = 0.0;
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let v = xs[base + j];
     acc = merge_lse(acc.x, acc.y, v, 1.0);
     sum_x += v;
@@ -54,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   part_sum[lid] = acc.y;
   part_x[lid] = sum_x;
   workgroupBarrier();
-  for (var w = ${ROW_WG / 2}u; w > 0u; w = w / 2u) {
+  for (var w = ${wg / 2}u; w > 0u; w = w / 2u) {
     if (lid < w) {
       acc = merge_lse(acc.x, acc.y, part_max[lid + w], part_sum[lid + w]);
       part_max[lid] = acc.x;
@@ -75,8 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     losses[row] = loss;
     lses[row] = lse;
   }
-}`,
-};
+}`;
 
 const reduceKernel: Kernel = {
   name: "cross_entropy_reduce",
@@ -173,7 +170,12 @@ function header(c: CrossEntropyConfig): number[] {
 /** Per-row smoothed cross-entropy and log-sum-exp of logits against targets. */
 export function crossEntropyForward(b: CrossEntropyBuffers, c: CrossEntropyConfig): void {
   if (c.rows * c.cols === 0) return;
-  dispatch(forwardKernel, [b.logits, b.targets, b.losses, b.lse], header(c), grid(c.rows));
+  dispatch(
+    rowKernel("cross_entropy_rows_fwd", forwardCode),
+    [b.logits, b.targets, b.losses, b.lse],
+    header(c),
+    grid(c.rows),
+  );
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ROW_WG } from "./softmax.wgsl.ts";
+import { rowKernel } from "./softmax.wgsl.ts";
 import { dispatch, f32Bits, grid, type Kernel } from "./runtime.ts";
 
 const COL_WG = 256;
@@ -15,8 +15,8 @@ const ROWS_PER_CHUNK = 64;
 /** Layer norm subtracts the row mean; RMS norm does not. */
 export type NormKind = "layer" | "rms";
 
-const ROW_HEADER = `
-@compute @workgroup_size(${ROW_WG})
+const rowHeader = (wg: number): string => `
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -25,12 +25,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let n = f32(p.cols);`;
 
 /** WGSL `row_sum(v, lid)`: the sum of `v` over the workgroup (all invocations must call it). */
-const ROW_SUM = `
-var<workgroup> part: array<vec2f, ${ROW_WG}>;
+const rowSum = (wg: number): string => `
+var<workgroup> part: array<vec2f, ${wg}>;
 fn row_sum(v: vec2f, lid: u32) -> vec2f {
   part[lid] = v;
   workgroupBarrier();
-  for (var w = ${ROW_WG / 2}u; w > 0u; w = w / 2u) {
+  for (var w = ${wg / 2}u; w > 0u; w = w / 2u) {
     if (lid < w) { part[lid] += part[lid + w]; }
     workgroupBarrier();
   }
@@ -39,11 +39,9 @@ fn row_sum(v: vec2f, lid: u32) -> vec2f {
   return total;
 }`;
 
-function forwardKernel(kind: NormKind): Kernel {
+function forwardCode(kind: NormKind, wg: number): string {
   const centered = kind === "layer";
-  return {
-    name: `${kind}_norm_fwd`,
-    code: `
+  return `
 struct Params { rows: u32, cols: u32, has_weight: u32, has_bias: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
@@ -51,18 +49,18 @@ struct Params { rows: u32, cols: u32, has_weight: u32, has_bias: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read> bs: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ys: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-${ROW_SUM}
-${ROW_HEADER}
+${rowSum(wg)}
+${rowHeader(wg)}
   var mean = 0.0;
   ${
-      centered
-        ? `var acc = 0.0;
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) { acc += xs[base + j]; }
+    centered
+      ? `var acc = 0.0;
+  for (var j = lid; j < p.cols; j += ${wg}u) { acc += xs[base + j]; }
   mean = row_sum(vec2f(acc, 0.0), lid).x / n;`
-        : ""
-    }
+      : ""
+  }
   var sq = 0.0;
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let d = xs[base + j] - mean;
     sq += d * d;
   }
@@ -71,23 +69,20 @@ ${ROW_HEADER}
     stats[2u * row] = mean;
     stats[2u * row + 1u] = rstd;
   }
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     var y = (xs[base + j] - mean) * rstd;
     if (p.has_weight != 0u) { y *= ws[j]; }
     if (p.has_bias != 0u) { y += bs[j]; }
     ys[base + j] = y;
   }
-}`,
-  };
+}`;
 }
 
-function backwardKernel(kind: NormKind): Kernel {
-  // With x̂ = (x − mean)·rstd and ĝ = g·w: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); RMS norm has
-  // mean = 0 and no mean(ĝ) term.
+// With x̂ = (x − mean)·rstd and ĝ = g·w: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); RMS norm has
+// mean = 0 and no mean(ĝ) term.
+function backwardCode(kind: NormKind, wg: number): string {
   const centered = kind === "layer";
-  return {
-    name: `${kind}_norm_bwd`,
-    code: `
+  return `
 struct Params { rows: u32, cols: u32, has_weight: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
@@ -95,27 +90,26 @@ struct Params { rows: u32, cols: u32, has_weight: u32 }
 @group(0) @binding(3) var<storage, read> gs: array<f32>;
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dxs: array<f32>;
-${ROW_SUM}
+${rowSum(wg)}
 fn scaled_grad(j: u32, g: f32) -> f32 {
   if (p.has_weight != 0u) { return g * ws[j]; }
   return g;
 }
-${ROW_HEADER}
+${rowHeader(wg)}
   let mean = stats[2u * row];
   let rstd = stats[2u * row + 1u];
   var acc = vec2f(0.0);
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let gh = scaled_grad(j, gs[base + j]);
     acc += vec2f(gh, gh * (xs[base + j] - mean) * rstd);
   }
   let means = row_sum(acc, lid) / n;
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let gh = scaled_grad(j, gs[base + j]);
     let xh = (xs[base + j] - mean) * rstd;
     dxs[base + j] = rstd * (gh ${centered ? "- means.x " : ""}- xh * means.y);
   }
-}`,
-  };
+}`;
 }
 
 const paramGradKernel: Kernel = {
@@ -146,11 +140,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }`,
 };
 
-const kernels = {
-  forward: { layer: forwardKernel("layer"), rms: forwardKernel("rms") },
-  backward: { layer: backwardKernel("layer"), rms: backwardKernel("rms") },
-};
-
 /**
  * y = (x − mean)·rstd·weight + bias per row of `cols` (mean = 0 for RMS norm), and
  * stats [rows, 2] = (mean, rstd). `weight`/`bias` may be null.
@@ -168,7 +157,7 @@ export function normForward(
 ): void {
   if (rows * cols === 0) return;
   dispatch(
-    kernels.forward[kind],
+    rowKernel(`${kind}_norm_fwd`, (wg) => forwardCode(kind, wg)),
     [x, weight ?? x, bias ?? x, y, stats],
     [rows, cols, weight ? 1 : 0, bias ? 1 : 0, f32Bits(eps)],
     grid(rows),
@@ -188,7 +177,7 @@ export function normBackward(
 ): void {
   if (rows * cols === 0) return;
   dispatch(
-    kernels.backward[kind],
+    rowKernel(`${kind}_norm_bwd`, (wg) => backwardCode(kind, wg)),
     [x, weight ?? x, g, stats, dx],
     [rows, cols, weight ? 1 : 0],
     grid(rows),

@@ -8,9 +8,30 @@
  */
 import { broadcastStrides, MAX_RANK, packDims } from "./elementwise.wgsl.ts";
 import { dispatch, grid, type Kernel } from "./runtime.ts";
+import { info } from "../core/device.ts";
 
-/** Invocations per row workgroup (shared by the norm and loss row kernels). */
-export const ROW_WG = 128;
+/**
+ * Invocations per row workgroup, shared by the norm and loss row kernels. On CPU adapters
+ * (lavapipe) every barrier level of the tree costs a pass over the workgroup, and 16 measured
+ * 1.7× faster than 128 on 4096 × 1024 softmax; GPUs want at least a full warp per row.
+ */
+export function rowWorkgroupSize(): number {
+  const adapter = info();
+  const cpu = adapter.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader/i.test(adapter.description);
+  return cpu ? 16 : 128;
+}
+
+const kernelCache = new Map<string, Kernel>();
+
+/** The kernel `name` sized for this adapter's row workgroup, built by `make(wg)` on first use. */
+export function rowKernel(name: string, make: (wg: number) => string): Kernel {
+  const wg = rowWorkgroupSize();
+  const key = `${name}_wg${wg}`;
+  let k = kernelCache.get(key);
+  if (!k) kernelCache.set(key, k = { name: key, code: make(wg) });
+  return k;
+}
 
 /**
  * Scores (x + mask) at or below this value count as masked out: they get probability exactly 0,
@@ -29,13 +50,11 @@ fn merge_lse(m: f32, s: f32, m2: f32, s2: f32) -> vec2f {
   return vec2f(top, s * exp(m - top) + s2 * exp(m2 - top));
 }`;
 
-function forwardKernel(log: boolean): Kernel {
+function forwardCode(log: boolean, wg: number): string {
   const write = log
     ? "ys[base + j] = v - lse;"
     : `ys[base + j] = select(0.0, exp(v - top) * inv, !(v <= ${MASKED_BELOW}));`;
-  return {
-    name: log ? "log_softmax_rows_fwd" : "softmax_rows_fwd",
-    code: `
+  return `
 struct Params {
   rows: u32, cols: u32, lead: u32, has_mask: u32, mask_col: u32, p0: u32, p1: u32, p2: u32,
   shape: array<vec4u, 2>, mstride: array<vec4u, 2>,
@@ -44,8 +63,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read> ms: array<f32>;
 @group(0) @binding(3) var<storage, read_write> ys: array<f32>;
-var<workgroup> part_max: array<f32, ${ROW_WG}>;
-var<workgroup> part_sum: array<f32, ${ROW_WG}>;
+var<workgroup> part_max: array<f32, ${wg}>;
+var<workgroup> part_sum: array<f32, ${wg}>;
 ${MERGE_LSE}
 
 fn mask_offset(row: u32) -> u32 {
@@ -65,7 +84,7 @@ fn score(base: u32, moff: u32, j: u32) -> f32 {
   return v;
 }
 
-@compute @workgroup_size(${ROW_WG})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -74,14 +93,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var moff = 0u;
   if (p.has_mask != 0u) { moff = mask_offset(row); }
   var acc = vec2f(EMPTY_MAX, 0.0);
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let v = score(base, moff, j);
     if (!(v <= ${MASKED_BELOW})) { acc = merge_lse(acc.x, acc.y, v, 1.0); }
   }
   part_max[lid] = acc.x;
   part_sum[lid] = acc.y;
   workgroupBarrier();
-  for (var w = ${ROW_WG / 2}u; w > 0u; w = w / 2u) {
+  for (var w = ${wg / 2}u; w > 0u; w = w / 2u) {
     if (lid < w) {
       acc = merge_lse(acc.x, acc.y, part_max[lid + w], part_sum[lid + w]);
       part_max[lid] = acc.x;
@@ -93,56 +112,47 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let total = part_sum[0];
   let inv = select(0.0, 1.0 / total, total > 0.0);
   let lse = select(0.0, top + log(total), total > 0.0);
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let v = score(base, moff, j);
     ${write}
   }
-}`,
-  };
+}`;
 }
 
-function backwardKernel(log: boolean): Kernel {
-  // softmax: dx = y·(g − Σ g·y); log-softmax: dx = g − exp(y)·Σ g.
-  return {
-    name: log ? "log_softmax_rows_bwd" : "softmax_rows_bwd",
-    code: `
+// softmax: dx = y·(g − Σ g·y); log-softmax: dx = g − exp(y)·Σ g.
+function backwardCode(log: boolean, wg: number): string {
+  return `
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ys: array<f32>;
 @group(0) @binding(2) var<storage, read> gs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dxs: array<f32>;
-var<workgroup> part: array<f32, ${ROW_WG}>;
+var<workgroup> part: array<f32, ${wg}>;
 
-@compute @workgroup_size(${ROW_WG})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
   let base = row * p.cols;
   var acc = 0.0;
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     acc += ${log ? "gs[base + j]" : "gs[base + j] * ys[base + j]"};
   }
   part[lid] = acc;
   workgroupBarrier();
-  for (var w = ${ROW_WG / 2}u; w > 0u; w = w / 2u) {
+  for (var w = ${wg / 2}u; w > 0u; w = w / 2u) {
     if (lid < w) { part[lid] += part[lid + w]; }
     workgroupBarrier();
   }
   let total = part[0];
-  for (var j = lid; j < p.cols; j += ${ROW_WG}u) {
+  for (var j = lid; j < p.cols; j += ${wg}u) {
     let y = ys[base + j];
     let g = gs[base + j];
     dxs[base + j] = ${log ? "g - exp(y) * total" : "y * (g - total)"};
   }
-}`,
-  };
+}`;
 }
-
-const kernels = {
-  forward: { softmax: forwardKernel(false), log: forwardKernel(true) },
-  backward: { softmax: backwardKernel(false), log: backwardKernel(true) },
-};
 
 /** A broadcast additive mask: its buffer and shape (which must broadcast to the scores). */
 export interface MaskBuffer {
@@ -180,7 +190,10 @@ export function softmaxForward(
     ...packDims(lead),
     ...packDims(strides.slice(0, -1)),
   ];
-  const kernel = log ? kernels.forward.log : kernels.forward.softmax;
+  const kernel = rowKernel(
+    log ? "log_softmax_rows_fwd" : "softmax_rows_fwd",
+    (wg) => forwardCode(log, wg),
+  );
   dispatch(kernel, [x, mask?.buffer ?? x, y], params, grid(rows));
 }
 
@@ -194,6 +207,9 @@ export function softmaxBackward(
   log: boolean,
 ): void {
   if (rows * cols === 0) return;
-  const kernel = log ? kernels.backward.log : kernels.backward.softmax;
+  const kernel = rowKernel(
+    log ? "log_softmax_rows_bwd" : "softmax_rows_bwd",
+    (wg) => backwardCode(log, wg),
+  );
   dispatch(kernel, [y, g, dx], [rows, cols], grid(rows));
 }

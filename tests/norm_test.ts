@@ -31,7 +31,7 @@ function cpuNorm(
   return { shape: x.shape, values: out };
 }
 
-// 7 and 33 are below/inside one workgroup; 130 is longer than the 128-invocation workgroup.
+// Row lengths below and above the row workgroup (16 invocations on lavapipe, 128 on GPUs).
 const shapes = [[4, 7], [2, 3, 33], [3, 130]];
 
 gpuTest("layerNorm with weight and bias matches the reference and finite differences", async () => {
