@@ -98,11 +98,12 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
 /**
  * Records one dispatch of `kernel` over `workgroups`, binding `params` (u32 words, at most 64) at
- * binding 0 and `buffers` at bindings 1….
+ * binding 0 and `buffers` (storage buffers, or texture views for sampled/storage textures) at
+ * bindings 1….
  */
 export function dispatch(
   kernel: Kernel,
-  buffers: GPUBuffer[],
+  buffers: (GPUBuffer | GPUTextureView)[],
   params: ArrayLike<number>,
   workgroups: [number, number?, number?],
 ): void {
@@ -124,7 +125,12 @@ export function dispatch(
     binding: 0,
     resource: { buffer: uniformBuffer!, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
   }];
-  buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+  buffers.forEach((resource, i) =>
+    entries.push({
+      binding: i + 1,
+      resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
+    })
+  );
   const bindGroup = d.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries,

@@ -6,6 +6,7 @@
 export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./shape.ts";
+export * from "./matmul.ts";
 export * from "./index.ts";
 export * from "./select.ts";
 export * from "./cast.ts";

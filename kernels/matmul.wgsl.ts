@@ -1,0 +1,289 @@
+/**
+ * Batched matmul C = op(A)·op(B) with broadcast batch dims, in three dispatches:
+ * 1. B is packed into an rgba32float texture, four N-consecutive values per texel, rows of K, zero
+ *    padded (K up to a multiple of 4), laid out linearly and wrapped at {@linkcode TEXTURE_WIDTH}
+ *    texels per texture row so any shape fits one texture of fixed width.
+ * 2. A is packed into a K-contiguous vec4 buffer (skipped when A already is one).
+ * 3. The product kernel: a workgroup is one row of `workgroupX` invocations along N, and every
+ *    invocation accumulates a `rows × 4·colVec4s` register tile. All invocations of a workgroup
+ *    share the same rows of A, so A loads are workgroup-uniform (one scalar load on SIMD-on-CPU
+ *    adapters such as lavapipe); B arrives through texture fetches, which lavapipe gathers faster
+ *    than storage-buffer loads. No barriers, no shared memory. Transposes are handled by the
+ *    packing kernels, so the product kernel has one form.
+ *
+ * @module
+ */
+import { gpu as gpuDevice, info } from "../core/device.ts";
+import { dispatch, grid, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
+
+/** Texels per row of the packed-B texture (a power of two: addresses split by mask and shift). */
+export const TEXTURE_WIDTH = 4096;
+const WIDTH_SHIFT = Math.log2(TEXTURE_WIDTH);
+const PACK_WG = 256;
+
+/** The register tile of the product kernel. */
+export interface MatmulTile {
+  /** Invocations per workgroup, side by side along N. */
+  workgroupX: number;
+  /** Rows of C per invocation (shared by the workgroup). */
+  rows: number;
+  /** Groups of 4 columns of C per invocation. */
+  colVec4s: number;
+}
+
+/**
+ * Tiles per adapter, first match on the adapter description wins. Measured on lavapipe
+ * (llvmpipe, 256-bit, 2 cores) at 1024³: 8×(8 rows × 8 cols) ≈ 33 GFLOP/s; 8 rows × 4 cols ≈ 25;
+ * 4 rows × 16 cols ≈ 19–29; wider workgroups (64) lose to cache pressure.
+ */
+const TILE_TABLE: [RegExp, MatmulTile][] = [
+  [/llvmpipe|lavapipe|swiftshader/i, { workgroupX: 8, rows: 8, colVec4s: 2 }],
+];
+/** GPUs run many invocations per SIMD unit: a wider workgroup with a smaller tile per invocation. */
+const GPU_TILE: MatmulTile = { workgroupX: 64, rows: 4, colVec4s: 1 };
+
+/** The tile used on an adapter with this description. */
+export function tileFor(adapterDescription: string): MatmulTile {
+  return TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1] ?? GPU_TILE;
+}
+
+const kernels = new Map<string, Kernel>();
+function cached(name: string, make: () => string): Kernel {
+  let k = kernels.get(name);
+  if (!k) kernels.set(name, k = { name, code: make() });
+  return k;
+}
+
+const PACK_INDEX = `let t = gid.x + gid.y * nwg.x * ${PACK_WG}u;`;
+
+function packBKernel(transB: boolean): Kernel {
+  const at = transB ? "n * p.K + k" : "k * p.N + n";
+  return cached(`matmul_pack_b_${transB ? "t" : "n"}`, () => `
+struct Params { total: u32, K: u32, N: u32, Kp: u32, N4: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+@compute @workgroup_size(${PACK_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  ${PACK_INDEX}
+  if (t >= p.total) { return; }
+  let n4 = t % p.N4;
+  let rest = t / p.N4;
+  let k = rest % p.Kp;
+  let base = (rest / p.Kp) * p.K * p.N;
+  var v = vec4f(0.0);
+  if (k < p.K) {
+    for (var j = 0u; j < 4u; j++) {
+      let n = n4 * 4u + j;
+      if (n < p.N) { v[j] = src[base + ${at}]; }
+    }
+  }
+  textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), v);
+}`);
+}
+
+function packAKernel(transA: boolean): Kernel {
+  const at = transA ? "k * p.M + m" : "m * p.K + k";
+  return cached(`matmul_pack_a_${transA ? "t" : "n"}`, () => `
+struct Params { total: u32, M: u32, K: u32, K4: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
+@compute @workgroup_size(${PACK_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  ${PACK_INDEX}
+  if (t >= p.total) { return; }
+  let k4 = t % p.K4;
+  let rest = t / p.K4;
+  let m = rest % p.M;
+  let base = (rest / p.M) * p.M * p.K;
+  var v = vec4f(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let k = k4 * 4u + j;
+    if (k < p.K) { v[j] = src[base + ${at}]; }
+  }
+  dst[t] = v;
+}`);
+}
+
+function productKernel(tile: MatmulTile): Kernel {
+  const { workgroupX, rows, colVec4s } = tile;
+  const rs = [...Array(rows).keys()];
+  const cs = [...Array(colVec4s).keys()];
+  const each = <T>(f: (r: number, c: number) => T) => rs.flatMap((r) => cs.map((c) => f(r, c)));
+  const fetchB = (c: number, j: number) =>
+    `let l${c}${j} = bBase + (k * 4u + ${j}u) * p.N4 + col4 + ${c}u;
+    let b${c}${j} = textureLoad(bt, vec2u(l${c}${j} & ${
+      TEXTURE_WIDTH - 1
+    }u, l${c}${j} >> ${WIDTH_SHIFT}u), 0);`;
+  const fmaRow = (r: number) =>
+    `{
+      let a = as_[aBase + ${r}u * p.K4 + k];
+      ${
+      cs.map((c) =>
+        `acc${r}${c} = fma(vec4f(a.w), b${c}3, fma(vec4f(a.z), b${c}2, ` +
+        `fma(vec4f(a.y), b${c}1, fma(vec4f(a.x), b${c}0, acc${r}${c}))));`
+      ).join("\n      ")
+    }
+    }`;
+  const store = (r: number) =>
+    `if (row + ${r}u < p.M) {
+    let o = cBase + (row + ${r}u) * p.N;
+    ${
+      cs.map((c) =>
+        `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
+        `if (n < p.N) { cs[o + n] = acc${r}${c}[j]; } }`
+      ).join("\n    ")
+    }
+  }`;
+  return cached(`matmul_tex_${workgroupX}x${rows}x${colVec4s}`, () => `
+struct Params {
+  M: u32, N: u32, K4: u32, N4: u32, aMat: u32, bMat: u32, rank: u32, batchOffset: u32,
+  shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> as_: array<vec4f>;
+@group(0) @binding(2) var bt: texture_2d<f32>;
+@group(0) @binding(3) var<storage, read_write> cs: array<f32>;
+@compute @workgroup_size(${workgroupX})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let batch = wid.z + p.batchOffset;
+  var rem = batch;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let dim = p.shape[d / 4][d % 4];
+    let c = rem % dim;
+    rem = rem / dim;
+    ia += c * p.sa[d / 4][d % 4];
+    ib += c * p.sb[d / 4][d % 4];
+  }
+  let row = wid.y * ${rows}u;
+  let col4 = gid.x * ${colVec4s}u;
+  let aBase = ia * p.aMat + row * p.K4;
+  let bBase = ib * p.bMat;
+  let cBase = batch * p.M * p.N;
+  ${each((r, c) => `var acc${r}${c} = vec4f(0.0);`).join("\n  ")}
+  for (var k = 0u; k < p.K4; k++) {
+    ${cs.flatMap((c) => [0, 1, 2, 3].map((j) => fetchB(c, j))).join("\n    ")}
+    ${rs.map(fmaRow).join("\n    ")}
+  }
+  ${rs.map(store).join("\n  ")}
+}`);
+}
+
+/** Free packed-B textures by height. Dispatches run in recording order, so a texture can be reused
+ * by the next matmul as soon as this one's product dispatch is recorded. */
+const freeTextures = new Map<number, { texture: GPUTexture; view: GPUTextureView }[]>();
+
+function acquireTexture(texels: number): { texture: GPUTexture; view: GPUTextureView } {
+  const height = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(texels / TEXTURE_WIDTH))));
+  const pooled = freeTextures.get(height)?.pop();
+  if (pooled) return pooled;
+  const d = gpuDevice();
+  if (height > d.limits.maxTextureDimension2D) {
+    throw new Error(
+      `matmul: B holds ${texels * 4} values, more than one ${TEXTURE_WIDTH}×` +
+        `${d.limits.maxTextureDimension2D} rgba32float texture can pack`,
+    );
+  }
+  const texture = d.createTexture({
+    size: [TEXTURE_WIDTH, height],
+    format: "rgba32float",
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
+    label: "matmul_packed_b",
+  });
+  return { texture, view: texture.createView() };
+}
+
+function releaseTexture(t: { texture: GPUTexture; view: GPUTextureView }): void {
+  const h = t.texture.height;
+  let list = freeTextures.get(h);
+  if (!list) freeTextures.set(h, list = []);
+  list.push(t);
+}
+
+/** One batched product: shapes, transposes and how the output batch maps onto the inputs. */
+export interface MatmulProblem {
+  /** Rows of C, columns of C, and the contracted length. */
+  M: number;
+  N: number;
+  K: number;
+  /** A is stored [K, M] per matrix instead of [M, K]. */
+  transA: boolean;
+  /** B is stored [N, K] per matrix instead of [K, N]. */
+  transB: boolean;
+  /** Number of A and B matrices stored (their batch sizes). */
+  batchA: number;
+  batchB: number;
+  /** Batch dims of C (at most 8), and per dim the stride in A's and B's matrices (0 = broadcast). */
+  batchShape: readonly number[];
+  aBatchStrides: readonly number[];
+  bBatchStrides: readonly number[];
+}
+
+/**
+ * C = op(A)·op(B) over the batch. `scratch(bytes)` supplies a temporary storage buffer for the
+ * packed A when one is needed; the caller releases it after this call returns (the work is
+ * recorded in order, so reuse by later dispatches is safe).
+ */
+export function matmulInto(
+  a: GPUBuffer,
+  b: GPUBuffer,
+  c: GPUBuffer,
+  problem: MatmulProblem,
+  scratch: (bytes: number) => GPUBuffer,
+): void {
+  const { M, N, K, transA, transB, batchA, batchB, batchShape } = problem;
+  const batches = batchShape.reduce((x, d) => x * d, 1);
+  if (M === 0 || N === 0 || batches === 0) return;
+  if (batchShape.length > MAX_RANK) throw new Error(`matmul: batch rank must be ≤ ${MAX_RANK}`);
+  const K4 = Math.max(1, Math.ceil(K / 4));
+  const Kp = K4 * 4;
+  const N4 = Math.ceil(N / 4);
+
+  const bTexels = batchB * Kp * N4;
+  const tex = acquireTexture(bTexels);
+  dispatch(
+    packBKernel(transB),
+    [b, tex.view],
+    [bTexels, K, N, Kp, N4],
+    grid(Math.ceil(bTexels / PACK_WG)),
+  );
+
+  let packedA = a;
+  if (transA || K % 4 !== 0 || K === 0) {
+    const aVec4s = batchA * M * K4;
+    packedA = scratch(aVec4s * 16);
+    dispatch(
+      packAKernel(transA),
+      [a, packedA],
+      [aVec4s, M, K, K4],
+      grid(Math.ceil(aVec4s / PACK_WG)),
+    );
+  }
+
+  const tile = tileFor(info().description);
+  const groupsX = Math.ceil(N4 / (tile.colVec4s * tile.workgroupX));
+  const groupsY = Math.ceil(M / tile.rows);
+  if (groupsX > MAX_WORKGROUPS_PER_DIM || groupsY > MAX_WORKGROUPS_PER_DIM) {
+    throw new Error(`matmul: [${M}, ${N}] output exceeds the dispatch grid`);
+  }
+  for (let offset = 0; offset < batches; offset += MAX_WORKGROUPS_PER_DIM) {
+    dispatch(productKernel(tile), [packedA, tex.view, c], [
+      M,
+      N,
+      K4,
+      N4,
+      M * K4,
+      Kp * N4,
+      batchShape.length,
+      offset,
+      ...packDims(batchShape),
+      ...packDims(problem.aBatchStrides),
+      ...packDims(problem.bBatchStrides),
+    ], [groupsX, groupsY, Math.min(MAX_WORKGROUPS_PER_DIM, batches - offset)]);
+  }
+  releaseTexture(tex);
+}

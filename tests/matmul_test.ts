@@ -1,0 +1,136 @@
+import { assertClose, checkOp, gpuTest, type HostTensor, numel } from "./helpers.ts";
+import { assertEquals, assertThrows } from "./assert.ts";
+import { noGrad, ops, tensor, tidy } from "../mod.ts";
+import { Rng } from "../core/random.ts";
+
+// Forward tolerance for the small cases: each output is an f32 dot product of ≤ 13 terms with
+// inputs in [-2, 2], so the rounding error is below K·2⁻²⁴·Σ|a·b| ≈ 13·6e-8·52 ≈ 4e-5; 1e-4 absolute
+// + 1e-4 relative covers it. Gradients are themselves such products (contracting over M or N ≤ 13,
+// summed over ≤ 6 batches): 5e-4 absolute + 1e-3 relative against central differences in f64.
+
+/** CPU reference of op(A)·op(B) with broadcast batch dims, in f64. */
+function cpuMatmul(a: HostTensor, b: HostTensor, transA = false, transB = false): HostTensor {
+  const ra = a.shape.length, rb = b.shape.length;
+  const [M, K] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const N = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const pad = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+  const pa = pad(aBatch), pb = pad(bBatch);
+  const batch = pa.map((d, i) => Math.max(d, pb[i]));
+  const values = new Float64Array(numel(batch) * M * N);
+  for (let z = 0; z < numel(batch); z++) {
+    let ia = 0, ib = 0, rem = z;
+    for (let d = rank - 1; d >= 0; d--) {
+      const c = rem % batch[d];
+      rem = Math.floor(rem / batch[d]);
+      ia = ia + (pa[d] === 1 ? 0 : c) * numel(pa.slice(d + 1));
+      ib = ib + (pb[d] === 1 ? 0 : c) * numel(pb.slice(d + 1));
+    }
+    const A = (m: number, k: number) => a.values[ia * M * K + (transA ? k * M + m : m * K + k)];
+    const B = (k: number, n: number) => b.values[ib * K * N + (transB ? n * K + k : k * N + n)];
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
+        values[(z * M + m) * N + n] = s;
+      }
+    }
+  }
+  return { shape: [...batch, M, N], values };
+}
+
+async function checkMatmul(
+  aShape: number[],
+  bShape: number[],
+  transA = false,
+  transB = false,
+): Promise<void> {
+  await checkOp({
+    inputs: [{ shape: aShape }, { shape: bShape }],
+    gpu: ([a, b]) => ops.matmul(a, b, { transA, transB }),
+    cpu: ([a, b]) => cpuMatmul(a, b, transA, transB),
+    atol: 1e-4,
+    rtol: 1e-4,
+    gradAtol: 5e-4,
+    gradRtol: 1e-3,
+  });
+}
+
+gpuTest("matmul 2-D forward and backward match the CPU reference, odd sizes included", async () => {
+  for (
+    const [a, b] of [
+      [[7, 13], [13, 5]],
+      [[1, 1], [1, 1]],
+      [[3, 4], [4, 8]],
+      [[9, 3], [3, 11]],
+      [[2, 17], [17, 1]],
+    ]
+  ) await checkMatmul(a, b);
+});
+
+gpuTest("matmul with all four transpose combinations matches the CPU reference", async () => {
+  // M = 5, K = 6, N = 7: none is a tile multiple.
+  await checkMatmul([5, 6], [6, 7], false, false);
+  await checkMatmul([6, 5], [6, 7], true, false);
+  await checkMatmul([5, 6], [7, 6], false, true);
+  await checkMatmul([6, 5], [7, 6], true, true);
+  await checkMatmul([2, 6, 5], [2, 7, 6], true, true);
+});
+
+gpuTest("matmul over batch dims, same and broadcast", async () => {
+  await checkMatmul([3, 4, 5], [3, 5, 6]);
+  // A shared weight: [B, T, D] @ [D, H], with and without transB.
+  await checkMatmul([2, 3, 5], [5, 7]);
+  await checkMatmul([2, 3, 5], [7, 5], false, true);
+  await checkMatmul([2, 5, 3], [5, 7], true, false);
+  // A 2-D A against a batched B.
+  await checkMatmul([4, 5], [3, 5, 6]);
+  await checkMatmul([5, 4], [3, 6, 5], true, true);
+  // Size-1 batch dims broadcast against each other.
+  await checkMatmul([2, 1, 3, 5], [1, 3, 5, 4]);
+});
+
+gpuTest(
+  "matmul 130×257 @ 257×67 and a batched transposed case match an f64 reference",
+  async () => {
+    const rng = new Rng(99);
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[130, 257], [257, 67], false, false],
+      [[3, 257, 130], [67, 257], true, true],
+    ];
+    for (const [aShape, bShape, transA, transB] of cases) {
+      const host = (shape: number[]) => ({
+        shape,
+        values: Float64Array.from(
+          Float32Array.from({ length: numel(shape) }, () => rng.next() - 0.5),
+        ),
+      });
+      const a = host(aShape), b = host(bShape);
+      const expected = cpuMatmul(a, b, transA, transB);
+      const out = tidy(() =>
+        ops.matmul(
+          tensor(Float32Array.from(a.values), aShape),
+          tensor(Float32Array.from(b.values), bShape),
+          { transA, transB },
+        )
+      );
+      assertEquals(out.shape, expected.shape, "output shape");
+      // Terms are in [-0.25, 0.25] with random signs, so f32 accumulation error grows like √K·2⁻²⁴
+      // times the term size: 5·√K·6e-8 gives a generous margin while a wrong index fails by ~0.1.
+      const K = 257;
+      assertClose(await out.data(), expected.values, 5 * Math.sqrt(K) * 6e-8 * 4, 1e-5, "forward");
+      noGrad(() => out.dispose());
+    }
+  },
+);
+
+gpuTest("matmul rejects mismatched inner dims and rank-1 operands", () => {
+  tidy(() => {
+    assertThrows(
+      () => ops.matmul(tensor(new Float32Array(6), [2, 3]), tensor([1, 2], [2, 1])),
+      "3 vs 2",
+    );
+    assertThrows(() => ops.matmul(tensor([1, 2], [2]), tensor([1, 2], [2, 1])), "rank ≥ 2");
+  });
+});
