@@ -35,3 +35,6 @@ export * as optim from "./core/optim/mod.ts";
 export * as io from "./core/io/checkpoint_mod.ts";
 export * as datasets from "./datasets/mod.ts";
 export * as logging from "./core/io/log_mod.ts";
+export * as nn from "./core/nn/mod.ts";
+export * as models from "./core/models/mod.ts";
+export * as metrics from "./core/metrics/classification.ts";

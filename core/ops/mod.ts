@@ -13,3 +13,4 @@ export * from "./cast.ts";
 export * from "./softmax.ts";
 export * from "./norm.ts";
 export * from "./loss.ts";
+export * from "./topk.ts";

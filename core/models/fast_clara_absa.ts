@@ -1,0 +1,135 @@
+/**
+ * Fast CLaRa for aspect-based sentiment: one shared transformer backbone run in two phases.
+ * Encoder phase (compression): `[M0]…[M(m−1)] [CLS] sentence [SEP]` with bidirectional attention;
+ * the final hidden states at the m memory positions are the memory. Decoder phase (reasoning):
+ * `memory ⊕ prompt` with causal attention, where the prompt names the aspect; the polarity is read
+ * from the last prompt position. The decoder sees the sentence only through the memory.
+ *
+ * @module
+ */
+import { Module } from "../nn/module.ts";
+import { Linear } from "../nn/layers.ts";
+import { TransformerEncoder } from "../nn/stacks.ts";
+import { LoRA } from "../nn/lora.ts";
+import { maskedMean } from "../nn/losses.ts";
+import { full, type Tensor } from "../tensor.ts";
+import * as ops from "../ops/mod.ts";
+
+/** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
+export interface FastClaraAbsaConfig {
+  /** Vocabulary size of the tokenizer. */
+  vocabSize: number;
+  /** Model width. */
+  dim: number;
+  /** Attention heads. */
+  heads: number;
+  /** Transformer layers of the shared backbone. */
+  layers: number;
+  /** MLP hidden width. */
+  hidden: number;
+  /** Longest sequence in either phase (memory included). */
+  maxLength: number;
+  /** Number of memory tokens m. */
+  memoryTokens: number;
+  /** Number of polarity classes. */
+  labels: number;
+  /** Residual and attention-output dropout. */
+  dropout: number;
+  /** Initialisation seed. */
+  seed: number;
+}
+
+/** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
+export interface AbsaPrompts {
+  /** i32 [N]: which memory row (sentence) each aspect reads. */
+  memoryIndex: Tensor;
+  /** i32 [N, P]: prompt ids, left-padded so the last position is the answer slot. */
+  ids: Tensor;
+  /** f32 [N, P]: 1 for real prompt tokens. */
+  padding: Tensor;
+}
+
+/** The ABSA memory-token model. */
+export class FastClaraAbsa extends Module {
+  /** The shared backbone (embeddings, positions, layers, final norm). */
+  readonly backbone: TransformerEncoder;
+  /** Polarity classifier on the answer slot. */
+  readonly polarityHead: Linear;
+
+  /** A model with fresh weights. */
+  constructor(readonly config: FastClaraAbsaConfig) {
+    super();
+    this.backbone = this.child(
+      "backbone",
+      new TransformerEncoder({
+        vocabSize: config.vocabSize,
+        dim: config.dim,
+        heads: config.heads,
+        hidden: config.hidden,
+        layers: config.layers,
+        maxLength: config.maxLength,
+        dropout: config.dropout,
+        seed: config.seed,
+      }),
+    );
+    this.polarityHead = this.child(
+      "polarity_head",
+      new Linear(config.dim, config.labels, { seed: config.seed + 77 }),
+    );
+  }
+
+  #phase(name: "encoder" | "decoder"): void {
+    LoRA.use(this, name);
+  }
+
+  /**
+   * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
+   * `padding` [B, m + T] is 1 on real tokens. Returns the memory [B, m, D] and the sentence
+   * states [B, T, D].
+   */
+  encode(ids: Tensor, padding: Tensor): { memory: Tensor; text: Tensor } {
+    this.#phase("encoder");
+    const m = this.config.memoryTokens;
+    const hidden = this.backbone.forward(ids, padding);
+    const width = ids.shape[1];
+    return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
+  }
+
+  /** Causal pass over memory [N, m, D] followed by token ids [N, P]; returns the states of the tokens [N, P, D]. */
+  decode(memory: Tensor, ids: Tensor, padding: Tensor): Tensor {
+    this.#phase("decoder");
+    const [n, m] = memory.shape;
+    const embeds = ops.concat([memory, this.backbone.embed.tokens.forward(ids)], 1);
+    const keyPadding = ops.concat([full([n, m], 1), padding], 1);
+    const hidden = this.backbone.forwardEmbeddings(embeds, keyPadding, true);
+    return ops.slice(hidden, 1, m, m + ids.shape[1]);
+  }
+
+  /** Polarity logits [N, labels] for each aspect prompt, reading sentence memory [B, m, D]. */
+  classify(memory: Tensor, prompts: AbsaPrompts): Tensor {
+    const [b, m, d] = memory.shape;
+    const rows = ops.gatherRows(memory.reshape([b, m * d]), prompts.memoryIndex).reshape([
+      -1,
+      m,
+      d,
+    ]);
+    const states = this.decode(rows, prompts.ids, prompts.padding);
+    const p = prompts.ids.shape[1];
+    return this.polarityHead.forward(ops.slice(states, 1, p - 1, p).reshape([-1, d]));
+  }
+
+  /**
+   * Next-token logits [B, T, V] of a teacher-forced target read from memory: `inputIds` [B, T]
+   * (the target shifted right behind a start token) with its padding. Output embeddings are tied
+   * to the input embeddings.
+   */
+  generateLogits(memory: Tensor, inputIds: Tensor, padding: Tensor): Tensor {
+    const states = this.decode(memory, inputIds, padding);
+    return ops.matmul(states, this.backbone.embed.tokens.weight, { transB: true });
+  }
+
+  /** L_mse: squared distance between mean memory and the masked mean of sentence states. */
+  alignmentLoss(memory: Tensor, text: Tensor, textPadding: Tensor): Tensor {
+    return ops.mse(ops.mean(memory, 1), maskedMean(text, textPadding));
+  }
+}

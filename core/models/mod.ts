@@ -1,0 +1,6 @@
+/**
+ * Models composed from `core/nn` modules.
+ *
+ * @module
+ */
+export * from "./fast_clara_absa.ts";

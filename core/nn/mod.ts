@@ -1,0 +1,14 @@
+/**
+ * Neural-network modules.
+ *
+ * @module
+ */
+export * from "./module.ts";
+export * from "./layers.ts";
+export * from "./attention.ts";
+export * from "./positions.ts";
+export * from "./transformer.ts";
+export * from "./stacks.ts";
+export * from "./lora.ts";
+export * from "./perceiver.ts";
+export * from "./losses.ts";

@@ -1,0 +1,129 @@
+/**
+ * Pre-norm transformer layers: the encoder layer (self-attention + MLP) and the decoder layer
+ * (causal self-attention + cross-attention + MLP).
+ *
+ * @module
+ */
+import { Module } from "./module.ts";
+import { type Activation, Dropout, LayerNorm, MLP } from "./layers.ts";
+import { type AttentionMasks, MultiHeadAttention, type PositionTransform } from "./attention.ts";
+import type { Tensor } from "../tensor.ts";
+import * as ops from "../ops/mod.ts";
+
+/** Sizes shared by the layers of a stack. */
+export interface LayerConfig {
+  /** Model width. */
+  dim: number;
+  /** Attention heads. */
+  heads: number;
+  /** MLP hidden width (default 4·dim). */
+  hidden?: number;
+  /** MLP activation (default gelu). */
+  activation?: Activation;
+  /** Dropout on residual branches (default 0). */
+  dropout?: number;
+  /** Initialisation seed. */
+  seed?: number;
+}
+
+/** x + drop(attn(norm(x))); x + drop(mlp(norm(x))). */
+export class TransformerEncoderLayer extends Module {
+  /** Norm before attention. */
+  readonly norm1: LayerNorm;
+  /** Self-attention. */
+  readonly attn: MultiHeadAttention;
+  /** Norm before the MLP. */
+  readonly norm2: LayerNorm;
+  /** Feed-forward block. */
+  readonly mlp: MLP;
+  /** Residual dropout. */
+  readonly drop: Dropout;
+
+  /** One encoder layer. */
+  constructor(c: LayerConfig) {
+    super();
+    this.norm1 = this.child("norm1", new LayerNorm(c.dim));
+    this.attn = this.child("attn", new MultiHeadAttention(c.dim, c.heads, { seed: c.seed }));
+    this.norm2 = this.child("norm2", new LayerNorm(c.dim));
+    this.mlp = this.child(
+      "mlp",
+      new MLP(c.dim, c.hidden ?? 4 * c.dim, c.activation ?? "gelu", {
+        seed: c.seed === undefined ? undefined : c.seed + 5,
+      }),
+    );
+    this.drop = this.child("drop", new Dropout(c.dropout ?? 0));
+  }
+
+  /** x [B, T, D] → [B, T, D]; `causal` makes it a decoder-only block. */
+  forward(x: Tensor, masks: AttentionMasks & { positions?: PositionTransform } = {}): Tensor {
+    const h = ops.add(x, this.drop.forward(this.attn.forward(this.norm1.forward(x), masks)));
+    return ops.add(h, this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
+  }
+}
+
+/** Causal self-attention, cross-attention over a memory, and an MLP, each pre-normed with a residual. */
+export class TransformerDecoderLayer extends Module {
+  /** Norm before self-attention. */
+  readonly norm1: LayerNorm;
+  /** Causal self-attention. */
+  readonly selfAttn: MultiHeadAttention;
+  /** Norm before cross-attention. */
+  readonly norm2: LayerNorm;
+  /** Cross-attention to the memory. */
+  readonly crossAttn: MultiHeadAttention;
+  /** Norm before the MLP. */
+  readonly norm3: LayerNorm;
+  /** Feed-forward block. */
+  readonly mlp: MLP;
+  /** Residual dropout. */
+  readonly drop: Dropout;
+
+  /** One decoder layer. */
+  constructor(c: LayerConfig) {
+    super();
+    const s = c.seed;
+    this.norm1 = this.child("norm1", new LayerNorm(c.dim));
+    this.selfAttn = this.child("self_attn", new MultiHeadAttention(c.dim, c.heads, { seed: s }));
+    this.norm2 = this.child("norm2", new LayerNorm(c.dim));
+    this.crossAttn = this.child(
+      "cross_attn",
+      new MultiHeadAttention(c.dim, c.heads, { seed: s === undefined ? s : s + 3 }),
+    );
+    this.norm3 = this.child("norm3", new LayerNorm(c.dim));
+    this.mlp = this.child(
+      "mlp",
+      new MLP(c.dim, c.hidden ?? 4 * c.dim, c.activation ?? "gelu", {
+        seed: s === undefined ? s : s + 5,
+      }),
+    );
+    this.drop = this.child("drop", new Dropout(c.dropout ?? 0));
+  }
+
+  /** x [B, T, D] attends causally to itself (with `keyPadding` over x) and to memory [B, S, D]. */
+  forward(
+    x: Tensor,
+    memory: Tensor,
+    masks: { keyPadding?: Tensor; memoryPadding?: Tensor; positions?: PositionTransform } = {},
+  ): Tensor {
+    let h = ops.add(
+      x,
+      this.drop.forward(
+        this.selfAttn.forward(this.norm1.forward(x), {
+          causal: true,
+          keyPadding: masks.keyPadding,
+          positions: masks.positions,
+        }),
+      ),
+    );
+    h = ops.add(
+      h,
+      this.drop.forward(
+        this.crossAttn.forward(this.norm2.forward(h), {
+          context: memory,
+          keyPadding: masks.memoryPadding,
+        }),
+      ),
+    );
+    return ops.add(h, this.drop.forward(this.mlp.forward(this.norm3.forward(h))));
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Collates ABSA examples into the model's tensors: encoder input (memory tokens first), per-aspect
+ * prompts (left-padded so the answer slot is last), labels, and the teacher-forced decoder
+ * sequences of the reconstruction and extraction losses.
+ *
+ * @module
+ */
+import { IGNORE_INDEX, padRows } from "../../datasets/batching.ts";
+import type { AbsaPrompts } from "../../core/models/fast_clara_absa.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
+import type { AbsaExample, AbsaSpecialIds } from "./examples.ts";
+
+/** A teacher-forced sequence read from memory: inputs, padding and next-token targets. */
+export interface TeacherForced {
+  ids: Tensor;
+  padding: Tensor;
+  targets: Tensor;
+}
+
+/** All tensors of one batch (the caller disposes them, e.g. with tidy). */
+export interface AbsaBatch {
+  /** i32 [B, m + T]. */
+  encoderIds: Tensor;
+  /** f32 [B, m + T]. */
+  encoderPadding: Tensor;
+  /** f32 [B, T]: real sentence tokens (for the alignment loss). */
+  textPadding: Tensor;
+  /** Aspect prompts of the 3-way-labelled aspects. */
+  prompts: AbsaPrompts;
+  /** i32 [N] polarity labels. */
+  labels: Tensor;
+  /** Reconstruction: `[CLS] sentence` → `sentence [SEP]`. */
+  reconstruction: TeacherForced;
+  /** Extraction: `[CLS] structure` → `structure [SEP]`. */
+  extraction: TeacherForced;
+  /** Host copies for scoring. */
+  hostLabels: number[];
+  /** Sentence tokens in the batch (for throughput). */
+  tokenCount: number;
+}
+
+function leftPad(
+  rows: number[][],
+  pad: number,
+): { ids: Int32Array; mask: Float32Array; width: number } {
+  const width = Math.max(1, ...rows.map((r) => r.length));
+  const ids = new Int32Array(rows.length * width).fill(pad);
+  const mask = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => {
+    const start = (i + 1) * width - r.length;
+    ids.set(r, start);
+    mask.fill(1, start, start + r.length);
+  });
+  return { ids, mask, width };
+}
+
+function teacherForced(bodies: number[][], special: AbsaSpecialIds): TeacherForced {
+  const inputs = padRows(bodies.map((b) => [special.cls, ...b]), special.pad);
+  const [rows, width] = inputs.shape;
+  const targets = new Int32Array(rows * width).fill(IGNORE_INDEX);
+  bodies.forEach((b, r) => {
+    [...b, special.sep].forEach((tok, t) => (targets[r * width + t] = tok));
+  });
+  return {
+    ids: tensor(inputs.ids, [rows, width], "i32"),
+    padding: tensor(inputs.mask, [rows, width]),
+    targets: tensor(targets, [rows, width], "i32"),
+  };
+}
+
+/** Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. */
+export function collateAbsa(examples: readonly AbsaExample[], special: AbsaSpecialIds): AbsaBatch {
+  const m = special.memory.length;
+  const enc = padRows(
+    examples.map((e) => [...special.memory, special.cls, ...e.tokens, special.sep]),
+    special.pad,
+  );
+  const [b, width] = enc.shape;
+  const textPadding = new Float32Array(b * (width - m));
+  for (let r = 0; r < b; r++) {
+    textPadding.set(enc.mask.subarray(r * width + m, (r + 1) * width), r * (width - m));
+  }
+  const scored = examples.flatMap((e, i) =>
+    e.aspects.filter((a) => a.label >= 0).map((a) => ({ i, a }))
+  );
+  const prompts = leftPad(scored.map((s) => s.a.prompt), special.pad);
+  const hostLabels = scored.map((s) => s.a.label);
+  return {
+    encoderIds: tensor(enc.ids, [b, width], "i32"),
+    encoderPadding: tensor(enc.mask, [b, width]),
+    textPadding: tensor(textPadding, [b, width - m]),
+    prompts: {
+      memoryIndex: tensor(scored.map((s) => s.i), [scored.length], "i32"),
+      ids: tensor(prompts.ids, [scored.length, prompts.width], "i32"),
+      padding: tensor(prompts.mask, [scored.length, prompts.width]),
+    },
+    labels: tensor(hostLabels, [scored.length], "i32"),
+    reconstruction: teacherForced(examples.map((e) => e.tokens), special),
+    extraction: teacherForced(examples.map((e) => e.extraction), special),
+    hostLabels,
+    tokenCount: examples.reduce((n, e) => n + e.tokens.length, 0),
+  };
+}

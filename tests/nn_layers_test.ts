@@ -1,0 +1,158 @@
+import { checkComposedGradients, gpuTest } from "./helpers.ts";
+import { nn, ops, randn, type Tensor, tensor, tidy } from "../mod.ts";
+
+// Layer gradient checks: analytical gradients against f32 finite differences of the layer's own
+// forward (see checkComposedGradients for the tolerance reasoning). Every parameter and the input
+// are checked on a few random elements each.
+
+function paramsOf(module: nn.Module, extra: [string, Tensor][] = []): [string, Tensor][] {
+  return [...module.namedParameters(), ...extra];
+}
+
+gpuTest("Linear gradients (with and without bias)", async () => {
+  for (const bias of [true, false]) {
+    const layer = new nn.Linear(5, 3, { seed: 1, bias });
+    const x = randn([2, 4, 5], { seed: 2 });
+    await checkComposedGradients(() => layer.forward(x), paramsOf(layer, [["x", x]]));
+    layer.dispose();
+    x.dispose();
+  }
+});
+
+gpuTest("Embedding gradient accumulates repeated ids", async () => {
+  const layer = new nn.Embedding(6, 4, { seed: 3 });
+  const ids = tensor([1, 3, 1, 5, 0, 1], [2, 3], "i32");
+  await checkComposedGradients(() => layer.forward(ids), paramsOf(layer), { samples: 8 });
+  layer.dispose();
+  ids.dispose();
+});
+
+gpuTest("LayerNorm and RMSNorm gradients", async () => {
+  for (const layer of [new nn.LayerNorm(7), new nn.RMSNorm(7)]) {
+    const x = randn([3, 7], { seed: 4 });
+    await checkComposedGradients(() => layer.forward(x), paramsOf(layer, [["x", x]]));
+    layer.dispose();
+    x.dispose();
+  }
+});
+
+gpuTest("MLP gradients for gelu, silu and swiglu", async () => {
+  for (const act of ["gelu", "silu", "swiglu"] as const) {
+    const layer = new nn.MLP(4, 6, act, { seed: 5 });
+    const x = randn([2, 3, 4], { seed: 6 });
+    await checkComposedGradients(() => layer.forward(x), paramsOf(layer, [["x", x]]));
+    layer.dispose();
+    x.dispose();
+  }
+});
+
+gpuTest(
+  "MultiHeadAttention gradients: causal self-attention with key padding, and cross-attention",
+  async () => {
+    const attn = new nn.MultiHeadAttention(8, 2, { seed: 7 });
+    const x = randn([2, 5, 8], { seed: 8 });
+    const ctx = randn([2, 3, 8], { seed: 9 });
+    const padding = tensor([1, 1, 1, 0, 0, 1, 1, 1, 1, 1], [2, 5]);
+    const ctxPadding = tensor([1, 1, 0, 1, 1, 1], [2, 3]);
+    await checkComposedGradients(
+      () => attn.forward(x, { causal: true, keyPadding: padding }),
+      paramsOf(attn, [["x", x]]),
+    );
+    await checkComposedGradients(
+      () => attn.forward(x, { context: ctx, keyPadding: ctxPadding }),
+      paramsOf(attn, [["x", x], ["context", ctx]]),
+    );
+    attn.dispose();
+    for (const t of [x, ctx, padding, ctxPadding]) t.dispose();
+  },
+);
+
+gpuTest("attention weights respect masks: padded keys get 0 and rows sum to 1", async () => {
+  const attn = new nn.MultiHeadAttention(8, 2, { seed: 10 });
+  const x = randn([1, 4, 8], { seed: 11 });
+  const padding = tensor([1, 1, 1, 0], [1, 4]);
+  const w = tidy(() => attn.attend(x, { causal: true, keyPadding: padding }).weights);
+  const v = await w.data();
+  for (let h = 0; h < 2; h++) {
+    for (let t = 0; t < 4; t++) {
+      let sum = 0;
+      for (let s = 0; s < 4; s++) {
+        const p = v[(h * 4 + t) * 4 + s];
+        if ((s > t || s === 3) && p !== 0) throw new Error(`masked weight [${h},${t},${s}] = ${p}`);
+        sum += p;
+      }
+      if (Math.abs(sum - 1) > 1e-5) throw new Error(`row [${h},${t}] sums to ${sum}`);
+    }
+  }
+  for (const t of [w, x, padding]) t.dispose();
+  attn.dispose();
+});
+
+gpuTest("encoder and decoder layer gradients (learned and rotary positions)", async () => {
+  const enc = new nn.TransformerEncoderLayer({ dim: 8, heads: 2, hidden: 12, seed: 12 });
+  const dec = new nn.TransformerDecoderLayer({ dim: 8, heads: 2, hidden: 12, seed: 13 });
+  const rotary = new nn.Rotary(16, 4);
+  const x = randn([2, 4, 8], { seed: 14 });
+  const mem = randn([2, 3, 8], { seed: 15 });
+  await checkComposedGradients(
+    () => enc.forward(x, { causal: true, positions: rotary.apply }),
+    paramsOf(enc, [["x", x]]),
+    { samples: 2 },
+  );
+  await checkComposedGradients(
+    () => dec.forward(x, mem),
+    paramsOf(dec, [["x", x], ["memory", mem]]),
+    {
+      samples: 2,
+    },
+  );
+  for (const m of [enc, dec, rotary, x, mem]) m.dispose();
+});
+
+gpuTest(
+  "PerceiverSelector: attention sums to 1 per latent, padding gets none, gradients check",
+  async () => {
+    const sel = new nn.PerceiverSelector({
+      latents: 3,
+      layers: 2,
+      heads: 2,
+      dim: 8,
+      selfAttention: true,
+      seed: 16,
+    });
+    const ctx = randn([2, 5, 8], { seed: 17 });
+    const padding = tensor([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], [2, 5]);
+    const attn = tidy(() => sel.forward(ctx, padding).attn);
+    const a = await attn.data();
+    for (let b = 0; b < 2; b++) {
+      for (let l = 0; l < 3; l++) {
+        let sum = 0;
+        for (let s = 0; s < 5; s++) {
+          const p = a[(b * 3 + l) * 5 + s];
+          if (b === 1 && s >= 2 && p !== 0) throw new Error(`padded token got attention ${p}`);
+          sum += p;
+        }
+        if (Math.abs(sum - 1) > 1e-5) throw new Error(`latent ${l} of row ${b} sums to ${sum}`);
+      }
+    }
+    await checkComposedGradients(
+      () => sel.forward(ctx, padding).latents,
+      paramsOf(sel, [["context", ctx]]),
+      { samples: 2 },
+    );
+    for (const m of [sel, ctx, padding, attn]) m.dispose();
+  },
+);
+
+gpuTest("TanhGate starts closed: the gated path contributes nothing at init", async () => {
+  const gate = new nn.TanhGate();
+  const base = randn([2, 3], { seed: 18 });
+  const extra = randn([2, 3], { seed: 19 });
+  const out = tidy(() => ops.add(base, gate.forward(extra)));
+  const [o, b] = [await out.data(), await base.data()];
+  for (let i = 0; i < o.length; i++) {
+    if (o[i] !== b[i]) throw new Error(`index ${i}: ${o[i]} != ${b[i]}`);
+  }
+  await checkComposedGradients(() => gate.forward(extra), paramsOf(gate, [["x", extra]]));
+  for (const m of [gate, base, extra, out]) m.dispose();
+});
