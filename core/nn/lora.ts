@@ -77,14 +77,14 @@ function linearsOf(module: Module, prefix = ""): [string, Linear][] {
   return out;
 }
 
-/** LoRA entry points. */
-export const LoRA = {
+/** LoRA entry points (static). */
+export class LoRA {
   /**
    * Attaches an adapter named `options.name` to every targeted Linear of `module`, freezes every
    * non-adapter parameter (all adapters stay trainable), and activates the new adapter. Returns
    * the wrapped layers' names.
    */
-  wrap(module: Module, options: LoRAOptions): string[] {
+  static wrap(module: Module, options: LoRAOptions): string[] {
     const name = options.name ?? "default";
     const alpha = options.alpha ?? 2 * options.rank;
     const targets = linearsOf(module).filter(([path]) => matches(path, options.targets));
@@ -107,24 +107,24 @@ export const LoRA = {
     module.freeze(/.*/);
     module.unfreeze(/\.lora_/);
     return targets.map(([p]) => p);
-  },
+  }
 
   /** Makes adapter `name` the active one on every layer that has it (null: the bare base). */
-  use(module: Module, name: string | null): void {
+  static use(module: Module, name: string | null): void {
     for (const [, linear] of linearsOf(module)) {
       if (name === null || linear.adapters.has(name)) linear.activeAdapter = name;
     }
-  },
+  }
 
   /** The parameters of adapter `name` alone, by dotted name (for saving adapters without the base). */
-  state(module: Module, name = "default"): Record<string, Tensor> {
+  static state(module: Module, name = "default"): Record<string, Tensor> {
     return Object.fromEntries(
       module.namedParameters().filter(([n]) => n.includes(`.lora_${name}.`)),
     );
-  },
+  }
 
   /** Adds (α/r)·B·A of adapter `name` into each base weight and detaches the adapter. */
-  merge(module: Module, name = "default"): void {
+  static merge(module: Module, name = "default"): void {
     for (const [, linear] of linearsOf(module)) {
       const adapter = linear.adapters.get(name);
       if (!adapter) continue;
@@ -140,5 +140,5 @@ export const LoRA = {
       adapter.dispose();
       if (linear.activeAdapter === name) linear.activeAdapter = null;
     }
-  },
-};
+  }
+}
