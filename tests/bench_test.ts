@@ -1,0 +1,48 @@
+/**
+ * The bench never rots: every case of ours runs once at tiny sizes (untimed) and yields a
+ * well-formed record. Peers are left out (slow, and they need their npm packages).
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { gpuTest } from "./helpers.ts";
+import { device } from "../mod.ts";
+import { type BenchRecord, GROUPS, runCases, TINY_TIMING } from "../bench/harness.ts";
+import { ourCases } from "../bench/main.ts";
+import { formatTable, resultsMarkdown } from "../bench/report.ts";
+
+gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed record", async () => {
+  const info = await device.init();
+  const cases = ourCases([...GROUPS], true);
+  const records: BenchRecord[] = [];
+  const failures: string[] = [];
+  await runCases(
+    cases,
+    "ours",
+    info.description,
+    TINY_TIMING,
+    (r) => records.push(r),
+    (c, e) => failures.push(`${c.name} ${c.shape}: ${(e as Error).message}`),
+  );
+  assertEquals(failures, []);
+  assertEquals(records.length, cases.length);
+  for (const r of records) {
+    const what = `${r.group}/${r.name}`;
+    assert(GROUPS.includes(r.group), `${what}: group`);
+    assert(r.name.length > 0 && r.shape.length > 0, `${what}: name and shape`);
+    assertEquals(r.impl, "ours");
+    assertEquals(r.adapter, info.description);
+    assertEquals(r.n, 1);
+    assert(r.ms > 0 && r.min <= r.ms && r.ms <= r.max, `${what}: ms ${r.min} ≤ ${r.ms} ≤ ${r.max}`);
+    const rates = [r.gflops, r.gbps, r.tokens_per_s].filter((x) => x !== undefined);
+    assertEquals(rates.length, 1, `${what}: exactly one rate`);
+    assert(rates[0]! > 0 && Number.isFinite(rates[0]), `${what}: rate ${rates[0]}`);
+    assert(r.syncs_per_step! >= 1, `${what}: a run waits for the GPU at least once`);
+    assert(r.peak_bytes! > 0, `${what}: peak bytes`);
+    assert(JSON.parse(JSON.stringify(r)).ms === r.ms, `${what}: JSON round trip`);
+  }
+  const steps = records.filter((r) => r.group === "step");
+  assertEquals(steps.map((r) => r.syncs_per_step), steps.map(() => 1));
+  const table = formatTable(records);
+  for (const r of records) assert(table.includes(r.name), `table lists ${r.name}`);
+  const md = resultsMarkdown(records, { date: "d", commit: "c", command: "x", notes: ["n"] });
+  assert(md.includes(info.description) && md.includes("| ours |"), "RESULTS.md names adapter");
+});
