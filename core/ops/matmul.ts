@@ -51,7 +51,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
     K,
     transA,
     transB,
-    batchA: sizeOf(aBatch),
+    batchA: fold ? 1 : sizeOf(aBatch),
     batchB: sizeOf(bBatch),
     batchShape: fold ? [] : batch,
     aBatchStrides: fold ? [] : broadcastStrides(aBatch, batch),
