@@ -107,7 +107,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`);
 }
 
-function productKernel(tile: MatmulTile): Kernel {
+function productKernel(tile: MatmulTile, vecStore: boolean): Kernel {
   const { workgroupX, rows, colVec4s } = tile;
   const rs = [...Array(rows).keys()];
   const cs = [...Array(colVec4s).keys()];
@@ -127,17 +127,21 @@ function productKernel(tile: MatmulTile): Kernel {
       ).join("\n      ")
     }
     }`;
+  // With N a multiple of 4 a row of C is whole vec4s: one store per accumulator.
   const store = (r: number) =>
     `if (row + ${r}u < p.M) {
     let o = cBase + (row + ${r}u) * p.N;
     ${
       cs.map((c) =>
-        `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
-        `if (n < p.N) { cs[o + n] = acc${r}${c}[j]; } }`
+        vecStore
+          ? `if (col4 + ${c}u < p.N4) { cs[o / 4u + col4 + ${c}u] = acc${r}${c}; }`
+          : `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
+            `if (n < p.N) { cs[o + n] = acc${r}${c}[j]; } }`
       ).join("\n    ")
     }
   }`;
-  return cached(`matmul_tex_${workgroupX}x${rows}x${colVec4s}`, () => `
+  const name = `matmul_tex_${workgroupX}x${rows}x${colVec4s}_${vecStore ? "vec4" : "f32"}`;
+  return cached(name, () => `
 struct Params {
   M: u32, N: u32, K4: u32, N4: u32, aMat: u32, bMat: u32, rank: u32, batchOffset: u32,
   shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
@@ -145,7 +149,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> as_: array<vec4f>;
 @group(0) @binding(2) var bt: texture_2d<f32>;
-@group(0) @binding(3) var<storage, read_write> cs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> cs: array<${vecStore ? "vec4f" : "f32"}>;
 @compute @workgroup_size(${workgroupX})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let batch = wid.z + p.batchOffset;
@@ -271,7 +275,7 @@ export function matmulInto(
     throw new Error(`matmul: [${M}, ${N}] output exceeds the dispatch grid`);
   }
   for (let offset = 0; offset < batches; offset += MAX_WORKGROUPS_PER_DIM) {
-    dispatch(productKernel(tile), [packedA, tex.view, c], [
+    dispatch(productKernel(tile, N % 4 === 0), [packedA, tex.view, c], [
       M,
       N,
       K4,

@@ -1,0 +1,59 @@
+/**
+ * Matmul throughput probe: `deno run -A bench/matmul_probe.ts [runs] [repeats]`. For each shape it
+ * builds the operands, warms up (pipeline compile, texture allocation), then times `runs` forward
+ * products recorded back to back and one `sync()`; it keeps the best of `repeats` (default 3) such
+ * timings because a 2-core CPU adapter shares its cores with everything else on the machine.
+ * GFLOP/s = 2·M·N·K·batch·runs / seconds.
+ *
+ * @module
+ */
+import { device, noGrad, ops, randn, sync, type Tensor, tidy } from "../mod.ts";
+
+/** One benchmarked product: a is [...batch, M, K], b is [K, N] or [...batch, K, N]. */
+interface ProbeShape {
+  label: string;
+  a: number[];
+  b: number[];
+  transB?: boolean;
+}
+
+const SHAPES: ProbeShape[] = [
+  { label: "1024³", a: [1024, 1024], b: [1024, 1024] },
+  { label: "4096×256×256", a: [4096, 256], b: [256, 256] },
+  { label: "4096×256×1024", a: [4096, 256], b: [256, 1024] },
+  { label: "4096×1024×256", a: [4096, 1024], b: [1024, 256] },
+  { label: "64×(128×64 @ 64×128)", a: [64, 128, 64], b: [64, 64, 128] },
+  { label: "1024³ B transposed", a: [1024, 1024], b: [1024, 1024], transB: true },
+];
+
+async function probe(shape: ProbeShape, runs: number, repeats: number): Promise<number> {
+  const a = randn(shape.a);
+  const b = randn(shape.b);
+  const transB = shape.transB ?? false;
+  const run = () => noGrad(() => tidy(() => void ops.matmul(a, b, { transB })));
+  run();
+  await sync();
+  let best = 0;
+  for (let rep = 0; rep < repeats; rep++) {
+    const start = performance.now();
+    for (let i = 0; i < runs; i++) run();
+    await sync();
+    const seconds = (performance.now() - start) / 1000;
+    const [M, K] = shape.a.slice(-2);
+    const N = transB ? shape.b.at(-2)! : shape.b.at(-1)!;
+    const batch = shape.a.slice(0, -2).reduce((x, d) => x * d, 1);
+    best = Math.max(best, (2 * M * N * K * batch * runs) / seconds / 1e9);
+  }
+  for (const t of [a, b] as Tensor[]) t.dispose();
+  return best;
+}
+
+const adapter = await device.init();
+const runs = Number(Deno.args[0] ?? 5);
+const repeats = Number(Deno.args[1] ?? 3);
+console.log(`adapter: ${adapter.description}; best of ${repeats} × ${runs} runs`);
+for (const shape of SHAPES) {
+  console.log(
+    `${shape.label.padEnd(24)} ${(await probe(shape, runs, repeats)).toFixed(1)} GFLOP/s`,
+  );
+}
