@@ -14,13 +14,13 @@
  * @module
  */
 import { gpu as gpuDevice, info } from "../core/device.ts";
-import { dispatch, grid, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
 import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
 
 /** Texels per row of the packed-B texture (a power of two: addresses split by mask and shift). */
 export const TEXTURE_WIDTH = 4096;
 const WIDTH_SHIFT = Math.log2(TEXTURE_WIDTH);
-const PACK_WG = 256;
+const PACK_WG = 64;
 
 /** The register tile of the product kernel. */
 export interface MatmulTile {
@@ -55,30 +55,38 @@ function cached(name: string, make: () => string): Kernel {
   return k;
 }
 
-const PACK_INDEX = `let t = gid.x + gid.y * nwg.x * ${PACK_WG}u;`;
+// Packing runs one workgroup row per output row, so the row's coordinates are computed once per
+// workgroup (uniform) and invocations only add their column: CPU adapters have no SIMD integer
+// division, and a per-element div/mod made packing cost as much as a small product.
+const PACK_ROW = `let row = wid.y + wid.z * ${MAX_WORKGROUPS_PER_DIM}u;
+  if (row >= p.rows || gid.x >= p.cols) { return; }`;
+
+/** Workgroups covering `cols` columns by `rows` rows, the rows split over y and z. */
+function packGrid(cols: number, rows: number): [number, number, number] {
+  const y = Math.min(rows, MAX_WORKGROUPS_PER_DIM);
+  return [Math.ceil(cols / PACK_WG), y, Math.ceil(rows / y)];
+}
 
 function packBKernel(transB: boolean): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
   return cached(`matmul_pack_b_${transB ? "t" : "n"}`, () => `
-struct Params { total: u32, K: u32, N: u32, Kp: u32, N4: u32 }
+struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 @compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  ${PACK_INDEX}
-  if (t >= p.total) { return; }
-  let n4 = t % p.N4;
-  let rest = t / p.N4;
-  let k = rest % p.Kp;
-  let base = (rest / p.Kp) * p.K * p.N;
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  ${PACK_ROW}
+  let k = row % p.Kp;
+  let base = (row / p.Kp) * p.K * p.N;
   var v = vec4f(0.0);
   if (k < p.K) {
     for (var j = 0u; j < 4u; j++) {
-      let n = n4 * 4u + j;
+      let n = gid.x * 4u + j;
       if (n < p.N) { v[j] = src[base + ${at}]; }
     }
   }
+  let t = row * p.cols + gid.x;
   textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), v);
 }`);
 }
@@ -86,24 +94,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 function packAKernel(transA: boolean): Kernel {
   const at = transA ? "k * p.M + m" : "m * p.K + k";
   return cached(`matmul_pack_a_${transA ? "t" : "n"}`, () => `
-struct Params { total: u32, M: u32, K: u32, K4: u32 }
+struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
 @compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  ${PACK_INDEX}
-  if (t >= p.total) { return; }
-  let k4 = t % p.K4;
-  let rest = t / p.K4;
-  let m = rest % p.M;
-  let base = (rest / p.M) * p.M * p.K;
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  ${PACK_ROW}
+  let m = row % p.M;
+  let base = (row / p.M) * p.M * p.K;
   var v = vec4f(0.0);
   for (var j = 0u; j < 4u; j++) {
-    let k = k4 * 4u + j;
+    let k = gid.x * 4u + j;
     if (k < p.K) { v[j] = src[base + ${at}]; }
   }
-  dst[t] = v;
+  dst[row * p.cols + gid.x] = v;
 }`);
 }
 
@@ -252,20 +257,15 @@ export function matmulInto(
   dispatch(
     packBKernel(transB),
     [b, tex.view],
-    [bTexels, K, N, Kp, N4],
-    grid(Math.ceil(bTexels / PACK_WG)),
+    [batchB * Kp, N4, K, N, Kp],
+    packGrid(N4, batchB * Kp),
   );
 
   let packedA = a;
   if (transA || K % 4 !== 0 || K === 0) {
     const aVec4s = batchA * M * K4;
     packedA = scratch(aVec4s * 16);
-    dispatch(
-      packAKernel(transA),
-      [a, packedA],
-      [aVec4s, M, K, K4],
-      grid(Math.ceil(aVec4s / PACK_WG)),
-    );
+    dispatch(packAKernel(transA), [a, packedA], [batchA * M, K4, M, K], packGrid(K4, batchA * M));
   }
 
   const tile = tileFor(info().description);
