@@ -34,11 +34,12 @@ export interface MatmulTile {
 
 /**
  * Tiles per adapter, first match on the adapter description wins. Measured on lavapipe
- * (llvmpipe, 256-bit, 2 cores) at 1024³: 8×(8 rows × 8 cols) ≈ 33 GFLOP/s; 8 rows × 4 cols ≈ 25;
- * 4 rows × 16 cols ≈ 19–29; wider workgroups (64) lose to cache pressure.
+ * (llvmpipe, 256-bit, 2 cores; GFLOP/s of CPU time scaled to 2 cores, since the machine was shared)
+ * at 1024³ / 64×(128×64 @ 64×128): 16×(8 rows × 8 cols) 33.7 / 24.4; 8×(8×8) 33.6 / 21.7;
+ * 8×(8×4) 24.0 / 16.1; 16×(4×16) 28.2 / 10.9; 32-wide workgroups lose to cache pressure.
  */
 const TILE_TABLE: [RegExp, MatmulTile][] = [
-  [/llvmpipe|lavapipe|swiftshader/i, { workgroupX: 8, rows: 8, colVec4s: 2 }],
+  [/llvmpipe|lavapipe|swiftshader/i, { workgroupX: 16, rows: 8, colVec4s: 2 }],
 ];
 /** GPUs run many invocations per SIMD unit: a wider workgroup with a smaller tile per invocation. */
 const GPU_TILE: MatmulTile = { workgroupX: 64, rows: 4, colVec4s: 1 };
