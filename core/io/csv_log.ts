@@ -34,6 +34,40 @@ export class CsvLog {
     return new CsvLog(path, columns, lossColumns ?? columns.filter((c) => c.includes("loss")));
   }
 
+  /**
+   * Continues the log at `path` after a restart: keeps the rows with `step ≤ lastStep` (later
+   * rows were written after the checkpoint being resumed and will be written again) and appends
+   * from there. Creates the file when it does not exist.
+   */
+  static resume(
+    path: string,
+    columns: readonly string[],
+    lastStep: number,
+    lossColumns?: readonly string[],
+  ): CsvLog {
+    let lines: string[];
+    try {
+      lines = Deno.readTextFileSync(path).split("\n").filter((l) => l.length > 0);
+    } catch {
+      return CsvLog.create(path, columns, lossColumns);
+    }
+    if (lines[0] !== columns.join(",")) {
+      throw new Error(`${path}: header "${lines[0]}" does not match the run's columns`);
+    }
+    const log = CsvLog.create(path, columns, lossColumns);
+    for (const line of lines.slice(1)) {
+      const cells = line.split(",");
+      const row = Object.fromEntries(
+        columns.map((
+          c,
+          i,
+        ) => [c, cells[i] === "" || isNaN(Number(cells[i])) ? cells[i] : Number(cells[i])]),
+      );
+      if (typeof row.step === "number" && row.step <= lastStep) log.append(row);
+    }
+    return log;
+  }
+
   /** Appends one row; unknown keys throw so a typo cannot silently drop a metric. */
   append(row: Record<string, CsvCell>): void {
     for (const key of Object.keys(row)) {

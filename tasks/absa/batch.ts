@@ -29,7 +29,7 @@ export interface AbsaBatch {
   prompts: AbsaPrompts;
   /** i32 [N] polarity labels. */
   labels: Tensor;
-  /** Reconstruction: `[CLS] sentence` → `sentence [SEP]`. */
+  /** Reconstruction of the first rows: `[CLS] sentence` → `sentence [SEP]`. */
   reconstruction: TeacherForced;
   /** Extraction: `[CLS] structure` → `structure [SEP]`. */
   extraction: TeacherForced;
@@ -68,8 +68,17 @@ function teacherForced(bodies: number[][], special: AbsaSpecialIds): TeacherForc
   };
 }
 
-/** Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. */
-export function collateAbsa(examples: readonly AbsaExample[], special: AbsaSpecialIds): AbsaBatch {
+/**
+ * Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. The
+ * reconstruction and extraction sequences cover the first `generativeRows` sentences (all when 0):
+ * their vocabulary-sized logits dominate the step's cost, so a subset per batch keeps them cheap.
+ */
+export function collateAbsa(
+  examples: readonly AbsaExample[],
+  special: AbsaSpecialIds,
+  generativeRows = 0,
+): AbsaBatch {
+  const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   const m = special.memory.length;
   const enc = padRows(
     examples.map((e) => [...special.memory, special.cls, ...e.tokens, special.sep]),
@@ -95,8 +104,8 @@ export function collateAbsa(examples: readonly AbsaExample[], special: AbsaSpeci
       padding: tensor(prompts.mask, [scored.length, prompts.width]),
     },
     labels: tensor(hostLabels, [scored.length], "i32"),
-    reconstruction: teacherForced(examples.map((e) => e.tokens), special),
-    extraction: teacherForced(examples.map((e) => e.extraction), special),
+    reconstruction: teacherForced(generative.map((e) => e.tokens), special),
+    extraction: teacherForced(generative.map((e) => e.extraction), special),
     hostLabels,
     tokenCount: examples.reduce((n, e) => n + e.tokens.length, 0),
   };

@@ -1,0 +1,463 @@
+/**
+ * `deno task train:absa`: trains Fast CLaRa for aspect-based sentiment on MAMS (or any MAMS/SemEval
+ * XML pair), with the α/β curriculum, AdamW + warmup/cosine + clipping + the non-finite guard,
+ * per-epoch validation, the best checkpoint by val macro-F1, early stopping, a time budget, a live
+ * progress line, a CSV log with a loss chart, and `--resume` after an interruption.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as device from "../core/device.ts";
+import { FastClaraAbsa, type FastClaraAbsaConfig } from "../core/models/fast_clara_absa.ts";
+import { LoRA } from "../core/nn/lora.ts";
+import { AdamW } from "../core/optim/adamw.ts";
+import { clipGradNorm } from "../core/optim/clip.ts";
+import { warmupCosine } from "../core/optim/schedule.ts";
+import { loadCheckpoint, saveCheckpoint } from "../core/io/checkpoint.ts";
+import { loadSafetensors } from "../core/io/safetensors.ts";
+import { CsvLog, trainingLogColumns } from "../core/io/csv_log.ts";
+import { Progress } from "../core/io/progress.ts";
+import { manualSeed } from "../core/random.ts";
+import { tidy } from "../core/scope.ts";
+import { counters } from "../kernels/runtime.ts";
+import * as ops from "../core/ops/mod.ts";
+import { readAbsaXml } from "../datasets/absa_xml.ts";
+import { resolveDataDir } from "../datasets/data_dir.ts";
+import { bucketByLength } from "../datasets/batching.ts";
+import { TextTokenizer } from "../datasets/tokenizer.ts";
+import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { collateAbsa } from "./absa/batch.ts";
+import { absaSpecialIds, type AbsaTask, buildAbsaExamples } from "./absa/examples.ts";
+import { evaluateAbsa } from "./absa/evaluate.ts";
+import { type AbsaRunConfig, readRunConfig, saveAbsaModel } from "./absa/model_dir.ts";
+import { absaLosses, curriculumWeights, DEFAULT_CURRICULUM } from "./absa/objective.ts";
+import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
+
+const LOSS_TERMS = ["loss", "loss_rec", "loss_absa", "loss_mse", "loss_ext"];
+const WEIGHT_TERMS = ["w_rec", "w_absa", "w_mse", "w_ext"];
+
+/** Parsed command-line options of the task. */
+export interface TrainAbsaOptions {
+  data?: string;
+  task: AbsaTask;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  memoryTokens: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  hidden: number;
+  dropout: number;
+  maxTokens: number;
+  vocabSize: number;
+  seed: number;
+  patience: number;
+  maxMinutes: number;
+  saveEvery: number;
+  warmup: number;
+  recRows: number;
+  glove: string;
+  resume: boolean;
+  base?: string;
+  loraRank: number;
+  maxSteps: number;
+  train?: string;
+  val?: string;
+}
+
+/** Parses the flags (see README for each). */
+export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      data: { type: "string" },
+      task: { type: "string", default: "atsa" },
+      out: { type: "string" },
+      epochs: { type: "string", default: "12" },
+      "batch-size": { type: "string", default: "32" },
+      lr: { type: "string", default: "1e-3" },
+      "memory-tokens": { type: "string", default: "8" },
+      dim: { type: "string", default: "128" },
+      layers: { type: "string", default: "2" },
+      heads: { type: "string", default: "4" },
+      hidden: { type: "string", default: "512" },
+      dropout: { type: "string", default: "0.1" },
+      "max-tokens": { type: "string", default: "64" },
+      "vocab-size": { type: "string", default: "8000" },
+      seed: { type: "string", default: "1" },
+      patience: { type: "string", default: "3" },
+      "max-minutes": { type: "string", default: "55" },
+      "save-every": { type: "string", default: "50" },
+      warmup: { type: "string", default: "100" },
+      "rec-rows": { type: "string", default: "8" },
+      glove: { type: "string", default: "auto" },
+      resume: { type: "boolean", default: false },
+      base: { type: "string" },
+      "lora-rank": { type: "string", default: "8" },
+      "max-steps": { type: "string", default: "0" },
+      train: { type: "string" },
+      val: { type: "string" },
+    },
+  });
+  const num = (name: string, value: string | undefined, integer = true): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new Error(`--${name}: expected ${integer ? "an integer" : "a number"}, got "${value}"`);
+    }
+    return n;
+  };
+  if (v.task !== "atsa" && v.task !== "acsa") {
+    throw new Error(`--task: expected atsa or acsa, got "${v.task}"`);
+  }
+  return {
+    data: v.data,
+    task: v.task,
+    out: v.out ?? `runs/absa-${v.task}`,
+    epochs: num("epochs", v.epochs),
+    batchSize: num("batch-size", v["batch-size"]),
+    lr: num("lr", v.lr, false),
+    memoryTokens: num("memory-tokens", v["memory-tokens"]),
+    dim: num("dim", v.dim),
+    layers: num("layers", v.layers),
+    heads: num("heads", v.heads),
+    hidden: num("hidden", v.hidden),
+    dropout: num("dropout", v.dropout, false),
+    maxTokens: num("max-tokens", v["max-tokens"]),
+    vocabSize: num("vocab-size", v["vocab-size"]),
+    seed: num("seed", v.seed),
+    patience: num("patience", v.patience),
+    maxMinutes: num("max-minutes", v["max-minutes"], false),
+    saveEvery: num("save-every", v["save-every"]),
+    warmup: num("warmup", v.warmup),
+    recRows: num("rec-rows", v["rec-rows"]),
+    glove: v.glove!,
+    resume: v.resume!,
+    base: v.base,
+    loraRank: num("lora-rank", v["lora-rank"]),
+    maxSteps: num("max-steps", v["max-steps"]),
+    train: v.train,
+    val: v.val,
+  };
+}
+
+/** Where training state lives inside `--out`. */
+function paths(out: string) {
+  return {
+    tokenizer: `${out}/tokenizer.json`,
+    config: `${out}/config.json`,
+    last: `${out}/last`,
+    best: `${out}/best`,
+    log: `${out}/train_log.csv`,
+    epochs: `${out}/epochs.csv`,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Attaches the encoder and decoder LoRA adapters to the backbone. */
+export function attachAdapters(model: FastClaraAbsa, rank: number): void {
+  LoRA.wrap(model.backbone, {
+    rank,
+    targets: "all",
+    name: "encoder",
+    seed: model.config.seed + 500,
+  });
+  LoRA.wrap(model.backbone, {
+    rank,
+    targets: "all",
+    name: "decoder",
+    seed: model.config.seed + 600,
+  });
+}
+
+/** What a finished run reports. */
+export interface TrainAbsaResult {
+  bestF1: number;
+  bestAccuracy: number;
+  bestEpoch: number;
+  steps: number;
+  wallSeconds: number;
+  compressionRatio: number;
+  msPerStep: number;
+  syncsPerStep: number;
+}
+
+/** Runs training; returns the best validation figures. */
+export async function trainAbsa(
+  o: TrainAbsaOptions,
+  log: (s: string) => void = console.log,
+): Promise<TrainAbsaResult> {
+  const started = performance.now();
+  const info = await device.init();
+  log(`adapter: ${info.description}`);
+  const p = paths(o.out);
+  const dataDir = o.train && o.val
+    ? ""
+    : resolveDataDir({ flag: o.data, mustContain: `mams/${o.task}` });
+  const trainFile = o.train ?? `${dataDir}/mams/${o.task}/train.xml`;
+  const valFile = o.val ?? `${dataDir}/mams/${o.task}/val.xml`;
+  const [trainSet, valSet] = await Promise.all([readAbsaXml(trainFile), readAbsaXml(valFile)]);
+  log(
+    `train ${trainFile}: ${trainSet.sentences.length} sentences; val ${valFile}: ${valSet.sentences.length}`,
+  );
+  await Deno.mkdir(o.out, { recursive: true });
+
+  const resuming = o.resume && (await exists(`${p.last}/trainer_state.json`));
+  if (o.resume && !resuming) log(`--resume: no checkpoint in ${p.last}, starting fresh`);
+  let tokenizer: TextTokenizer;
+  let run: AbsaRunConfig;
+  if (resuming) {
+    tokenizer = await TextTokenizer.load(p.tokenizer);
+    run = await readRunConfig(o.out);
+  } else {
+    const corpus = trainSet.sentences.flatMap((
+      s,
+    ) => [s.text, ...s.categories.map((c) => c.category)]);
+    tokenizer = new TextTokenizer(trainWordPiece([...corpus, "positive negative neutral"], {
+      vocabSize: o.vocabSize,
+      memoryTokens: o.memoryTokens,
+    }));
+    const model: FastClaraAbsaConfig = {
+      vocabSize: Math.ceil(tokenizer.vocabSize / 8) * 8,
+      dim: o.dim,
+      heads: o.heads,
+      layers: o.layers,
+      hidden: o.hidden,
+      maxLength: o.memoryTokens + o.maxTokens + 2,
+      memoryTokens: o.memoryTokens,
+      labels: 3,
+      dropout: o.dropout,
+      seed: o.seed,
+    };
+    if (o.base) {
+      run = {
+        ...(await readRunConfig(o.base)),
+        adapters: ["encoder", "decoder"],
+        loraRank: o.loraRank,
+      };
+    } else run = { model, task: o.task, maxTokens: o.maxTokens, adapters: [] };
+    if (o.base) tokenizer = await TextTokenizer.load(`${o.base}/tokenizer.json`);
+    await Deno.writeTextFile(p.tokenizer, JSON.stringify(tokenizer.json));
+    await Deno.writeTextFile(p.config, JSON.stringify(run, null, 2) + "\n");
+  }
+  const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
+  const build = (s: typeof trainSet.sentences) =>
+    buildAbsaExamples(s, tokenizer, { task: run.task, maxTokens: run.maxTokens, special });
+  const trainEx = build(trainSet.sentences);
+  const valEx = build(valSet.sentences);
+  const meanTokens = trainEx.reduce((n, e) => n + e.tokens.length + 2, 0) / trainEx.length;
+  const compressionRatio = meanTokens / run.model.memoryTokens;
+  log(
+    `vocab ${tokenizer.vocabSize}; mean sentence ${meanTokens.toFixed(1)} tokens → ` +
+      `${run.model.memoryTokens} memory tokens: compression ${compressionRatio.toFixed(2)}×`,
+  );
+
+  const model = new FastClaraAbsa(run.model);
+  if (o.base && !resuming) {
+    const { tensors } = await loadSafetensors(`${o.base}/model.safetensors`);
+    model.loadStateDict(tensors);
+    for (const t of Object.values(tensors)) t.dispose();
+  } else if (!resuming && o.glove !== "none") {
+    const hits = await initEmbeddingsFromGlove(
+      model,
+      tokenizer,
+      o.glove === "auto" ? undefined : o.glove,
+      o.out,
+    );
+    log(`GloVe: initialised ${hits} of ${tokenizer.vocabSize} embedding rows`);
+  }
+  if (run.adapters.length) attachAdapters(model, run.loraRank ?? o.loraRank);
+  const params = model.parameters();
+  log(`parameters: ${model.numParameters()} (${params.reduce((n, t) => n + t.size, 0)} trainable)`);
+
+  const stepsPerEpoch = Math.ceil(trainEx.length / o.batchSize);
+  const totalSteps = stepsPerEpoch * o.epochs;
+  const opt = new AdamW(params, {
+    lr: o.lr,
+    weightDecay: 0.01,
+    schedule: warmupCosine({ warmupSteps: o.warmup, totalSteps, minRatio: 0.05 }),
+  });
+  const names = model.namedParameters().filter(([, t]) => t.requiresGrad);
+  let state = {
+    epoch: 0,
+    batch: 0,
+    step: 0,
+    bestF1: -1,
+    bestAccuracy: 0,
+    bestEpoch: -1,
+    badEpochs: 0,
+    wall: 0,
+  };
+  if (resuming) {
+    const ck = await loadCheckpoint(p.last, { optimizer: opt, names });
+    model.loadStateDict(ck.tensors);
+    for (const t of Object.values(ck.tensors)) t.dispose();
+    state = ck.extra as typeof state;
+    log(
+      `resumed from ${p.last}: epoch ${state.epoch + 1}, batch ${state.batch}, step ${state.step}`,
+    );
+  }
+  const columns = [...trainingLogColumns(LOSS_TERMS), ...WEIGHT_TERMS, "syncs"];
+  const csv = resuming ? CsvLog.resume(p.log, columns, state.step) : CsvLog.create(p.log, columns);
+  const epochCsv = resuming
+    ? CsvLog.resume(p.epochs, ["step", "epoch", "val_accuracy", "val_macro_f1"], state.step, [])
+    : CsvLog.create(p.epochs, ["step", "epoch", "val_accuracy", "val_macro_f1"], []);
+
+  const saveLast = async () => {
+    state.wall += (performance.now() - clock) / 1000;
+    clock = performance.now();
+    await saveCheckpoint(p.last, {
+      model: Object.fromEntries(names),
+      optimizer: opt,
+      names,
+      step: state.step,
+      extra: state,
+    });
+  };
+  let clock = performance.now();
+  const firstStep = state.step;
+  const progress = new Progress(totalSteps - firstStep, { label: "train:absa" });
+  const budgetMs = o.maxMinutes * 60_000 - state.wall * 1000;
+  let stepMs = 0, stepCount = 0, syncCount = 0, stop = false;
+  for (; state.epoch < o.epochs && !stop; state.epoch++, state.batch = 0) {
+    model.train();
+    const lengths = trainEx.map((e) => e.tokens.length);
+    const order = bucketByLength(lengths, o.batchSize, { seed: o.seed * 1000 + state.epoch });
+    for (; state.batch < order.length; state.batch++) {
+      const t0 = performance.now();
+      const syncs0 = counters.syncs;
+      const examples = order[state.batch].map((i) => trainEx[i]);
+      const w = curriculumWeights(DEFAULT_CURRICULUM, state.step / totalSteps);
+      manualSeed(o.seed * 1_000_003 + state.step);
+      const lr = opt.currentLr();
+      const values = tidy(() => {
+        const batch = collateAbsa(examples, special, o.recRows);
+        const l = absaLosses(model, batch, w);
+        l.total.backward();
+        const norm = clipGradNorm(params, 1.0);
+        opt.step({ gradNorm: norm });
+        opt.zeroGrad();
+        return ops.concat(
+          [l.total, l.rec, l.absa, l.mse, l.ext, norm].map((t) => t.reshape([1])),
+          0,
+        );
+      });
+      const [total, rec, absa, mse, ext, gradNorm] = await values.data();
+      values.dispose();
+      state.step++;
+      const ms = performance.now() - t0;
+      if (state.step > 1) {
+        stepMs += ms;
+        stepCount++;
+        syncCount += counters.syncs - syncs0;
+      }
+      const tokens = examples.reduce((n, e) => n + e.tokens.length, 0);
+      csv.append({
+        step: state.step,
+        epoch: state.epoch + state.batch / order.length,
+        loss: total,
+        loss_rec: rec,
+        loss_absa: absa,
+        loss_mse: mse,
+        loss_ext: ext,
+        lr,
+        grad_norm: gradNorm,
+        tokens_per_s: Math.round(tokens / (ms / 1000)),
+        wall_s: Math.round(state.wall + (performance.now() - clock) / 1000),
+        w_rec: w.rec,
+        w_absa: w.absa,
+        w_mse: w.mse,
+        w_ext: w.ext,
+        syncs: counters.syncs - syncs0,
+      });
+      progress.update(
+        state.step - firstStep,
+        `step ${state.step} epoch ${state.epoch + 1}/${o.epochs} loss ${total.toFixed(3)} absa ${
+          absa.toFixed(3)
+        } ` +
+          `rec ${rec.toFixed(3)} ${ms.toFixed(0)} ms/step`,
+      );
+      if (o.maxSteps && state.step >= o.maxSteps) {
+        state.batch++;
+        await saveLast();
+        stop = true;
+        break;
+      }
+      if (state.step % o.saveEvery === 0) {
+        state.batch++;
+        await saveLast();
+        state.batch--;
+      }
+      if (performance.now() - started > budgetMs) {
+        log(`\ntime budget of ${o.maxMinutes} min reached; stopping after step ${state.step}`);
+        stop = true;
+        break;
+      }
+    }
+    if (stop && o.maxSteps) break;
+    const report = await evaluateAbsa(model, valEx, special);
+    epochCsv.append({
+      step: state.step,
+      epoch: state.epoch + 1,
+      val_accuracy: report.accuracy,
+      val_macro_f1: report.macro_f1,
+    });
+    log(
+      `\nepoch ${state.epoch + 1}: val accuracy ${report.accuracy.toFixed(4)} macro-F1 ${
+        report.macro_f1.toFixed(4)
+      }`,
+    );
+    if (report.macro_f1 > state.bestF1) {
+      Object.assign(state, {
+        bestF1: report.macro_f1,
+        bestAccuracy: report.accuracy,
+        bestEpoch: state.epoch + 1,
+        badEpochs: 0,
+      });
+      await saveAbsaModel(p.best, model, run, tokenizer);
+      log(`  new best → ${p.best}`);
+    } else if (++state.badEpochs >= o.patience) {
+      log(`  no improvement for ${o.patience} epochs: early stop`);
+      stop = true;
+    }
+    if (!stop) {
+      state.batch = order.length;
+      await saveLast();
+    }
+  }
+  progress.finish();
+  csv.close("train:absa losses");
+  const result: TrainAbsaResult = {
+    bestF1: state.bestF1,
+    bestAccuracy: state.bestAccuracy,
+    bestEpoch: state.bestEpoch,
+    steps: state.step,
+    wallSeconds: state.wall + (performance.now() - clock) / 1000,
+    compressionRatio,
+    msPerStep: stepCount ? stepMs / stepCount : 0,
+    syncsPerStep: stepCount ? syncCount / stepCount : 0,
+  };
+  log(JSON.stringify(result));
+  model.dispose();
+  opt.dispose();
+  return result;
+}
+
+if (import.meta.main) {
+  try {
+    await trainAbsa(parseTrainAbsaArgs(Deno.args));
+  } catch (e) {
+    console.error(`train:absa: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
