@@ -212,6 +212,9 @@ export async function trainAbsa(
   );
   await Deno.mkdir(o.out, { recursive: true });
 
+  if (o.resume && !(await exists(p.last)) && (await exists(`${p.last}.previous`))) {
+    await Deno.rename(`${p.last}.previous`, p.last);
+  }
   const resuming = o.resume && (await exists(`${p.last}/trainer_state.json`));
   if (o.resume && !resuming) log(`--resume: no checkpoint in ${p.last}, starting fresh`);
   let tokenizer: TextTokenizer;
@@ -316,13 +319,19 @@ export async function trainAbsa(
   const saveLast = async () => {
     state.wall += (performance.now() - clock) / 1000;
     clock = performance.now();
-    await saveCheckpoint(p.last, {
+    // A whole directory is swapped in, so a kill mid-save leaves the previous checkpoint intact.
+    const partial = `${p.last}.partial`, previous = `${p.last}.previous`;
+    await Deno.remove(partial, { recursive: true }).catch(() => {});
+    await saveCheckpoint(partial, {
       model: Object.fromEntries(names),
       optimizer: opt,
       names,
       step: state.step,
       extra: state,
     });
+    if (await exists(p.last)) await Deno.rename(p.last, previous);
+    await Deno.rename(partial, p.last);
+    await Deno.remove(previous, { recursive: true }).catch(() => {});
   };
   let clock = performance.now();
   const firstStep = state.step;

@@ -37,7 +37,7 @@ export const DEFAULT_CURRICULUM: Curriculum = {
 /** Weights at `progress` ∈ [0, 1] of training (clamped). */
 export function curriculumWeights(c: Curriculum, progress: number): LossWeights {
   const p = Math.min(1, Math.max(0, progress));
-  const at = (k: keyof LossWeights) => c.start[k] + (c.end[k] - c.start[k]) * p;
+  const at = (k: keyof LossWeights) => c.start[k] * (1 - p) + c.end[k] * p;
   return { rec: at("rec"), absa: at("absa"), mse: at("mse"), ext: at("ext") };
 }
 

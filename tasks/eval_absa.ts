@@ -1,0 +1,67 @@
+/**
+ * `deno task eval:absa --checkpoint DIR --file F.xml [--json]`: accuracy, macro-F1, per-class
+ * precision/recall/F1 and the confusion matrix of a trained model on any MAMS- or SemEval-format
+ * file. Labels outside the 3-way scheme (SemEval's `conflict`) are counted and excluded from the
+ * score.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as device from "../core/device.ts";
+import { formatReport } from "../core/metrics/classification.ts";
+import { readAbsaXml } from "../datasets/absa_xml.ts";
+import { absaSpecialIds, buildAbsaExamples } from "./absa/examples.ts";
+import { type AbsaEvaluation, evaluateAbsa } from "./absa/evaluate.ts";
+import { loadAbsaModel } from "./absa/model_dir.ts";
+import { attachAdapters } from "./train_absa.ts";
+
+/** Evaluates `--checkpoint` on `--file`; returns the report. */
+export async function evalAbsa(args: string[]): Promise<{ report: AbsaEvaluation; json: boolean }> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      checkpoint: { type: "string" },
+      file: { type: "string" },
+      json: { type: "boolean", default: false },
+      "batch-size": { type: "string", default: "64" },
+    },
+  });
+  if (!values.checkpoint) {
+    throw new Error("--checkpoint DIR is required (a train:absa best/ directory)");
+  }
+  if (!values.file) throw new Error("--file F.xml is required (MAMS or SemEval-2014 format)");
+  await device.init();
+  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint, (m, r) => {
+    if (r.adapters.length) attachAdapters(m, r.loraRank ?? 8);
+  });
+  const data = await readAbsaXml(values.file);
+  const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
+  const examples = buildAbsaExamples(data.sentences, tokenizer, {
+    task: run.task,
+    maxTokens: run.maxTokens,
+    special,
+  });
+  const report = await evaluateAbsa(model, examples, special, Number(values["batch-size"]));
+  model.dispose();
+  return { report, json: values.json! };
+}
+
+if (import.meta.main) {
+  try {
+    const { report, json } = await evalAbsa(Deno.args);
+    if (json) console.log(JSON.stringify(report));
+    else {
+      console.log(formatReport(report));
+      const excluded = Object.entries(report.excluded);
+      if (excluded.length) {
+        console.log(
+          `excluded from the 3-way score: ${excluded.map(([k, v]) => `${k} ${v}`).join(", ")}`,
+        );
+      }
+    }
+  } catch (e) {
+    console.error(`eval:absa: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * `deno task predict:absa --checkpoint DIR "sentence" --aspect "term" [--aspect …]`: the polarity
+ * of each aspect with its probabilities, for a person at a terminal.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as device from "../core/device.ts";
+import { noGrad } from "../core/autograd.ts";
+import { tidy } from "../core/scope.ts";
+import * as ops from "../core/ops/mod.ts";
+import { collateAbsa } from "./absa/batch.ts";
+import { type AbsaExample, absaSpecialIds, POLARITY_LABELS } from "./absa/examples.ts";
+import { loadAbsaModel } from "./absa/model_dir.ts";
+import { attachAdapters } from "./train_absa.ts";
+
+/** One predicted aspect. */
+export interface AspectPrediction {
+  aspect: string;
+  polarity: string;
+  probabilities: Record<string, number>;
+}
+
+/** Predicts the polarity of each `--aspect` in the sentence. */
+export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { checkpoint: { type: "string" }, aspect: { type: "string", multiple: true } },
+  });
+  if (!values.checkpoint) throw new Error("--checkpoint DIR is required");
+  if (positionals.length !== 1) {
+    throw new Error('give exactly one sentence, e.g. "The pasta was great"');
+  }
+  const aspects = values.aspect ?? [];
+  if (aspects.length === 0) throw new Error('give at least one --aspect "term"');
+  await device.init();
+  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint, (m, r) => {
+    if (r.adapters.length) attachAdapters(m, r.loraRank ?? 8);
+  });
+  const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
+  const ids = (s: string) => tokenizer.encode(s, false);
+  const example: AbsaExample = {
+    id: "cli",
+    text: positionals[0],
+    tokens: ids(positionals[0]).slice(0, run.maxTokens),
+    aspects: aspects.map((a) => ({
+      aspect: a,
+      polarity: "?",
+      label: 0,
+      prompt: [special.cls, ...ids(a).slice(0, 8), special.mask],
+    })),
+    extraction: [],
+  };
+  model.eval();
+  const probs = noGrad(() =>
+    tidy(() => {
+      const batch = collateAbsa([example], special);
+      const { memory } = model.encode(batch.encoderIds, batch.encoderPadding);
+      return ops.softmax(model.classify(memory, batch.prompts));
+    })
+  );
+  const p = await probs.data();
+  probs.dispose();
+  model.dispose();
+  const k = POLARITY_LABELS.length;
+  return aspects.map((aspect, i) => {
+    const row = Array.from(p.slice(i * k, (i + 1) * k));
+    const best = row.indexOf(Math.max(...row));
+    return {
+      aspect,
+      polarity: POLARITY_LABELS[best],
+      probabilities: Object.fromEntries(POLARITY_LABELS.map((l, c) => [l, row[c]])),
+    };
+  });
+}
+
+if (import.meta.main) {
+  try {
+    for (const r of await predictAbsaCli(Deno.args)) {
+      const probs = Object.entries(r.probabilities).map(([l, v]) => `${l} ${v.toFixed(3)}`).join(
+        ", ",
+      );
+      console.log(`${r.aspect}: ${r.polarity}  (${probs})`);
+    }
+  } catch (e) {
+    console.error(`predict:absa: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,222 @@
+import { assert, assertEquals } from "./assert.ts";
+import { gpuTest } from "./helpers.ts";
+import { noGrad, tidy } from "../mod.ts";
+import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
+import { readAbsaXml } from "../datasets/absa_xml.ts";
+import { TextTokenizer } from "../datasets/tokenizer.ts";
+import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { collateAbsa } from "../tasks/absa/batch.ts";
+import { absaSpecialIds, buildAbsaExamples } from "../tasks/absa/examples.ts";
+import { curriculumWeights, DEFAULT_CURRICULUM } from "../tasks/absa/objective.ts";
+import { evalAbsa } from "../tasks/eval_absa.ts";
+
+const FOODS = ["pasta", "soup", "pizza", "salad", "steak", "bread"];
+const OTHERS = ["waiter", "music", "decor", "price", "service", "table"];
+const GOOD = ["great", "lovely", "superb"],
+  BAD = ["awful", "cold", "rude"],
+  MEH = ["there", "ordinary", "fine"];
+
+/** Writes a MAMS-ATSA file of `n` generated two-aspect sentences; returns its path. */
+function writeSyntheticMams(dir: string, name: string, n: number, seed: number): string {
+  const pick = <T>(xs: T[], i: number) => xs[(i * 7 + seed) % xs.length];
+  const words: [string[], string][] = [[GOOD, "positive"], [BAD, "negative"], [MEH, "neutral"]];
+  const sentences = Array.from({ length: n }, (_, i) => {
+    const a = pick(FOODS, i), b = pick(OTHERS, i + 3);
+    const [wa, pa] = words[(i + seed) % 3], [wb, pb] = words[(i + seed + 1) % 3];
+    const text = `The ${a} was ${pick(wa, i)} but the ${b} was ${pick(wb, i + 1)}.`;
+    const fa = text.indexOf(a), fb = text.indexOf(b, fa + a.length);
+    return `<sentence><text>${text}</text><aspectTerms>` +
+      `<aspectTerm term="${a}" polarity="${pa}" from="${fa}" to="${fa + a.length}"/>` +
+      `<aspectTerm term="${b}" polarity="${pb}" from="${fb}" to="${fb + b.length}"/>` +
+      `</aspectTerms></sentence>`;
+  });
+  const path = `${dir}/${name}`;
+  Deno.writeTextFileSync(path, `<?xml version="1.0"?><sentences>${sentences.join("")}</sentences>`);
+  return path;
+}
+
+const TINY = [
+  "--dim",
+  "16",
+  "--hidden",
+  "32",
+  "--layers",
+  "1",
+  "--heads",
+  "2",
+  "--vocab-size",
+  "120",
+  "--glove",
+  "none",
+];
+
+function trainArgs(dir: string, out: string, extra: string[] = []): string[] {
+  return [
+    "run",
+    "-A",
+    "tasks/train_absa.ts",
+    "--train",
+    `${dir}/train.xml`,
+    "--val",
+    `${dir}/val.xml`,
+    "--out",
+    out,
+    "--batch-size",
+    "4",
+    "--epochs",
+    "6",
+    "--patience",
+    "100",
+    "--warmup",
+    "2",
+    "--save-every",
+    "1",
+    ...TINY,
+    ...extra,
+  ];
+}
+
+async function run(args: string[]): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`train:absa failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+function lossByStep(csvPath: string): Map<number, number> {
+  const [header, ...rows] = Deno.readTextFileSync(csvPath).trim().split("\n");
+  const cols = header.split(",");
+  const step = cols.indexOf("step"), loss = cols.indexOf("loss");
+  return new Map(rows.map((r) => r.split(",")).map((c) => [Number(c[step]), Number(c[loss])]));
+}
+
+gpuTest("bottleneck: the decoder reads the sentence only through the memory", async () => {
+  const dir = Deno.makeTempDirSync();
+  const data = await readAbsaXml(writeSyntheticMams(dir, "a.xml", 4, 0));
+  const tokenizer = new TextTokenizer(
+    trainWordPiece(data.sentences.map((s) => s.text), { vocabSize: 100, memoryTokens: 4 }),
+  );
+  const special = absaSpecialIds(tokenizer, 4);
+  const examples = buildAbsaExamples(data.sentences, tokenizer, {
+    task: "atsa",
+    maxTokens: 32,
+    special,
+  });
+  // Same aspects and prompts, different sentences.
+  const other = examples.map((e, i) => ({
+    ...e,
+    tokens: examples[(i + 1) % examples.length].tokens,
+  }));
+  const model = new FastClaraAbsa({
+    vocabSize: tokenizer.vocabSize,
+    dim: 16,
+    heads: 2,
+    layers: 1,
+    hidden: 32,
+    maxLength: 40,
+    memoryTokens: 4,
+    labels: 3,
+    dropout: 0,
+    seed: 3,
+  }).eval();
+  const [fixed, swapped, reencoded] = noGrad(() =>
+    tidy(() => {
+      const a = collateAbsa(examples, special), b = collateAbsa(other, special);
+      const { memory } = model.encode(a.encoderIds, a.encoderPadding);
+      const { memory: otherMemory } = model.encode(b.encoderIds, b.encoderPadding);
+      return [
+        model.classify(memory, a.prompts),
+        model.classify(memory, b.prompts),
+        model.classify(otherMemory, b.prompts),
+      ];
+    })
+  );
+  const [x, y, z] = [await fixed.data(), await swapped.data(), await reencoded.data()];
+  assertEquals(
+    Array.from(y),
+    Array.from(x),
+    "memory held fixed: output must not change with the sentence",
+  );
+  assert(
+    z.some((v, i) => Math.abs(v - x[i]) > 1e-6),
+    "re-encoding a different sentence must change the output",
+  );
+  for (const t of [fixed, swapped, reencoded]) t.dispose();
+  model.dispose();
+});
+
+Deno.test("curriculum: α falls and β rises monotonically from start to end weights", () => {
+  const at = (p: number) => curriculumWeights(DEFAULT_CURRICULUM, p);
+  assertEquals(at(0), DEFAULT_CURRICULUM.start);
+  assertEquals(at(1), DEFAULT_CURRICULUM.end);
+  assertEquals(at(2), DEFAULT_CURRICULUM.end, "progress is clamped");
+  let prev = at(0);
+  for (let p = 0.1; p <= 1.0001; p += 0.1) {
+    const w = at(p);
+    assert(w.rec < prev.rec && w.absa > prev.absa, `not monotone at ${p.toFixed(1)}`);
+    prev = w;
+  }
+});
+
+gpuTest(
+  "train:absa resumes after a kill mid-epoch with the same next-step loss, then finishes; eval:absa --json",
+  async () => {
+    const dir = Deno.makeTempDirSync();
+    writeSyntheticMams(dir, "train.xml", 24, 1);
+    writeSyntheticMams(dir, "val.xml", 8, 2);
+    await run(trainArgs(dir, `${dir}/reference`));
+    const reference = lossByStep(`${dir}/reference/train_log.csv`);
+    const columns = Deno.readTextFileSync(`${dir}/reference/train_log.csv`).split("\n")[0];
+    for (
+      const c of ["w_rec", "w_absa", "w_mse", "w_ext", "loss_rec", "loss_absa", "lr", "grad_norm"]
+    ) {
+      assert(columns.split(",").includes(c), `log lacks ${c}`);
+    }
+
+    const child = new Deno.Command(Deno.execPath(), {
+      args: trainArgs(dir, `${dir}/killed`),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let killedAt = 0;
+    for (let i = 0; i < 600 && !killedAt; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        const state = JSON.parse(Deno.readTextFileSync(`${dir}/killed/last/trainer_state.json`));
+        if (state.step >= 3 && state.extra.batch > 0 && state.extra.batch < 6) {
+          killedAt = state.step;
+        }
+      } catch { /* not written yet */ }
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    assert(killedAt > 0, "the run finished or never checkpointed before it could be killed");
+
+    await run(trainArgs(dir, `${dir}/killed`, ["--resume"]));
+    const resumed = lossByStep(`${dir}/killed/train_log.csv`);
+    const state = JSON.parse(Deno.readTextFileSync(`${dir}/killed/last/trainer_state.json`));
+    const from = Math.max(...[...resumed.keys()].filter((s) => s <= killedAt));
+    const next = from + 1;
+    assert(resumed.has(next) && reference.has(next), `step ${next} missing from the logs`);
+    assertEquals(
+      resumed.get(next),
+      reference.get(next),
+      `loss of the first step after resuming (step ${next})`,
+    );
+    assertEquals(state.step, Math.max(...reference.keys()), "the resumed run finishes all steps");
+
+    const { report } = await evalAbsa([
+      "--checkpoint",
+      `${dir}/reference/best`,
+      "--file",
+      `${dir}/val.xml`,
+      "--json",
+    ]);
+    const json = JSON.parse(JSON.stringify(report));
+    assert(
+      json.accuracy >= 0 && json.accuracy <= 1 && json.macro_f1 >= 0 && json.macro_f1 <= 1,
+      "metrics in [0, 1]",
+    );
+    assertEquals(json.count, 16, "every val aspect is scored");
+    assertEquals(json.confusion.flat().reduce((a: number, b: number) => a + b, 0), 16);
+  },
+);
