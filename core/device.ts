@@ -66,7 +66,10 @@ async function requestDevice(options: InitOptions): Promise<DeviceInfo> {
   const wantF16 = (options.f16 ?? true) && adapter.features.has("shader-f16");
   const l = adapter.limits;
   const device = await adapter.requestDevice({
-    requiredFeatures: wantF16 ? ["shader-f16"] : [],
+    requiredFeatures: [
+      ...(wantF16 ? ["shader-f16" as const] : []),
+      ...(adapter.features.has("timestamp-query") ? ["timestamp-query" as const] : []),
+    ],
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

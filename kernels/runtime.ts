@@ -136,12 +136,110 @@ export function dispatch(
     entries,
     label: kernel.name,
   });
+  if (profile) {
+    b.pass?.end();
+    const k = profile.batchNames.length;
+    b.pass = b.encoder.beginComputePass({
+      timestampWrites: {
+        querySet: profile.querySet,
+        beginningOfPassWriteIndex: 2 * k,
+        endOfPassWriteIndex: 2 * k + 1,
+      },
+    });
+    profile.batchNames.push(kernel.name);
+  }
   b.pass ??= b.encoder.beginComputePass();
   b.pass.setPipeline(pipeline);
   b.pass.setBindGroup(0, bindGroup);
   b.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
   b.ops.push(kernel.name);
   counters.dispatches++;
+  if (profile) {
+    b.pass.end();
+    b.pass = null;
+    if (profile.batchNames.length === PROFILE_CAPACITY) flush();
+  }
+}
+
+const PROFILE_CAPACITY = 2048;
+
+interface Profile {
+  querySet: GPUQuerySet;
+  batchNames: string[];
+  totals: Map<string, { calls: number; ms: number }>;
+  pending: Promise<void>[];
+}
+let profile: Profile | null = null;
+
+/** GPU time of one kernel over a profiled span. */
+export interface KernelTime {
+  /** Kernel name. */
+  name: string;
+  /** Dispatches recorded. */
+  calls: number;
+  /** Summed GPU time in milliseconds. */
+  ms: number;
+}
+
+/**
+ * Starts timing every dispatch with timestamp queries (one compute pass each, so profiled runs
+ * are slower than normal ones). Needs the adapter's `timestamp-query` feature.
+ */
+export function startProfile(): void {
+  const d = device();
+  if (!d.features.has("timestamp-query")) {
+    throw new Error("profiling needs the adapter's timestamp-query feature");
+  }
+  flush();
+  profile = {
+    querySet: d.createQuerySet({ type: "timestamp", count: 2 * PROFILE_CAPACITY }),
+    batchNames: [],
+    totals: new Map(),
+    pending: [],
+  };
+}
+
+/** Ends profiling and returns the time per kernel, largest first. */
+export async function stopProfile(): Promise<KernelTime[]> {
+  if (!profile) throw new Error("stopProfile() without startProfile()");
+  flush();
+  const p = profile;
+  profile = null;
+  await Promise.all(p.pending);
+  p.querySet.destroy();
+  return [...p.totals].map(([name, t]) => ({ name, ...t })).sort((a, b) => b.ms - a.ms);
+}
+
+function resolveProfile(d: GPUDevice, encoder: GPUCommandEncoder): (() => void) | null {
+  if (!profile || profile.batchNames.length === 0) return null;
+  const p = profile;
+  const names = p.batchNames.splice(0);
+  const bytes = names.length * 16;
+  const resolved = d.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const readable = d.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  encoder.resolveQuerySet(p.querySet, 0, 2 * names.length, resolved, 0);
+  encoder.copyBufferToBuffer(resolved, 0, readable, 0, bytes);
+  return () => {
+    p.pending.push(
+      readable.mapAsync(GPUMapMode.READ).then(() => {
+        const ticks = new BigUint64Array(readable.getMappedRange());
+        names.forEach((name, i) => {
+          const t = p.totals.get(name) ?? { calls: 0, ms: 0 };
+          t.calls++;
+          t.ms += Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6;
+          p.totals.set(name, t);
+        });
+        readable.destroy();
+        resolved.destroy();
+      }),
+    );
+  };
 }
 
 /** Records a buffer-to-buffer copy in order with the dispatches around it. */
@@ -163,7 +261,9 @@ export function flush(): void {
   if (b.slots > 0) {
     d.queue.writeBuffer(uniformBuffer!, 0, uniformWords, 0, b.slots * (UNIFORM_SLOT / 4));
   }
+  const readProfile = resolveProfile(d, b.encoder);
   d.queue.submit([b.encoder.finish()]);
+  readProfile?.();
   counters.submits++;
   const ops = b.ops;
   const scopes = [d.popErrorScope(), d.popErrorScope(), d.popErrorScope()];
