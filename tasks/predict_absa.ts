@@ -10,7 +10,12 @@ import { noGrad } from "../core/autograd.ts";
 import { tidy } from "../core/scope.ts";
 import * as ops from "../core/ops/mod.ts";
 import { collateAbsa } from "./absa/batch.ts";
-import { type AbsaExample, absaSpecialIds, POLARITY_LABELS } from "./absa/examples.ts";
+import {
+  type AbsaExample,
+  absaSpecialIds,
+  POLARITY_LABELS,
+  tokenizeWithSpans,
+} from "./absa/examples.ts";
 import { loadAbsaModel } from "./absa/model_dir.ts";
 import { attachAdapters } from "./train_absa.ts";
 
@@ -41,10 +46,17 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   });
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const ids = (s: string) => tokenizer.encode(s, false);
+  const text = positionals[0];
+  const spans = aspects.flatMap((a) => {
+    const from = text.toLowerCase().indexOf(a.toLowerCase());
+    return from >= 0 ? [[from, from + a.length] as [number, number]] : [];
+  });
+  const { tokens, aspectMask } = tokenizeWithSpans(text, run.task === "atsa" ? spans : [], ids);
   const example: AbsaExample = {
     id: "cli",
-    text: positionals[0],
-    tokens: ids(positionals[0]).slice(0, run.maxTokens),
+    text,
+    tokens: tokens.slice(0, run.maxTokens),
+    aspectMask: aspectMask.slice(0, run.maxTokens),
     aspects: aspects.map((a) => ({
       aspect: a,
       polarity: "?",
@@ -57,7 +69,7 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   const probs = noGrad(() =>
     tidy(() => {
       const batch = collateAbsa([example], special);
-      const { memory } = model.encode(batch.encoderIds, batch.encoderPadding);
+      const { memory } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
       return ops.softmax(model.classify(memory, batch.prompts));
     })
   );

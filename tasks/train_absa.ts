@@ -65,6 +65,7 @@ export interface TrainAbsaOptions {
   maxSteps: number;
   train?: string;
   val?: string;
+  markAspects: boolean;
 }
 
 /** Parses the flags (see README for each). */
@@ -100,6 +101,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "max-steps": { type: "string", default: "0" },
       train: { type: "string" },
       val: { type: "string" },
+      "no-mark-aspects": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -140,6 +142,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     maxSteps: num("max-steps", v["max-steps"]),
     train: v.train,
     val: v.val,
+    markAspects: !v["no-mark-aspects"],
   };
 }
 
@@ -241,6 +244,7 @@ export async function trainAbsa(
       labels: 3,
       dropout: o.dropout,
       seed: o.seed,
+      markAspects: o.markAspects && o.task === "atsa",
     };
     if (o.base) {
       run = {

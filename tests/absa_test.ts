@@ -6,7 +6,7 @@ import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { collateAbsa } from "../tasks/absa/batch.ts";
-import { absaSpecialIds, buildAbsaExamples } from "../tasks/absa/examples.ts";
+import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
 import { curriculumWeights, DEFAULT_CURRICULUM } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
 
@@ -220,3 +220,20 @@ gpuTest(
     assertEquals(json.confusion.flat().reduce((a: number, b: number) => a + b, 0), 16);
   },
 );
+
+Deno.test("aspect spans: piecewise tokenization equals whole-text ids and marks exactly the term tokens", () => {
+  const dir = Deno.makeTempDirSync();
+  const text = "The grilled salmon was great but the waiter, sadly, was rude.";
+  const tokenizer = new TextTokenizer(trainWordPiece([text, text], { vocabSize: 60 }));
+  const ids = (s: string) => tokenizer.encode(s, false);
+  const from1 = text.indexOf("grilled salmon"), from2 = text.indexOf("waiter");
+  const { tokens, aspectMask } = tokenizeWithSpans(
+    text,
+    [[from2, from2 + 6], [from1, from1 + 14]],
+    ids,
+  );
+  assertEquals(tokens, ids(text));
+  const marked = tokens.filter((_, i) => aspectMask[i] === 1);
+  assertEquals(marked, [...ids("grilled salmon"), ...ids("waiter")]);
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -13,6 +13,7 @@ import { TransformerEncoder } from "../nn/stacks.ts";
 import { LoRA } from "../nn/lora.ts";
 import { maskedMean } from "../nn/losses.ts";
 import { full, type Tensor } from "../tensor.ts";
+import { randn } from "../random.ts";
 import * as ops from "../ops/mod.ts";
 
 /** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
@@ -37,6 +38,8 @@ export interface FastClaraAbsaConfig {
   dropout: number;
   /** Initialisation seed. */
   seed: number;
+  /** Learn a marker vector added to the embeddings of aspect-term tokens in the encoder phase. */
+  markAspects?: boolean;
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -55,6 +58,8 @@ export class FastClaraAbsa extends Module {
   readonly backbone: TransformerEncoder;
   /** Polarity classifier on the answer slot. */
   readonly polarityHead: Linear;
+  /** Vector added to aspect-term token embeddings [D] (when `markAspects`). */
+  readonly aspectMarker: Tensor | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -76,6 +81,9 @@ export class FastClaraAbsa extends Module {
       "polarity_head",
       new Linear(config.dim, config.labels, { seed: config.seed + 77 }),
     );
+    this.aspectMarker = config.markAspects
+      ? this.param("aspect_marker", randn([config.dim], { std: 0.02, seed: config.seed + 78 }))
+      : null;
   }
 
   #phase(name: "encoder" | "decoder"): void {
@@ -84,13 +92,19 @@ export class FastClaraAbsa extends Module {
 
   /**
    * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
-   * `padding` [B, m + T] is 1 on real tokens. Returns the memory [B, m, D] and the sentence
-   * states [B, T, D].
+   * `padding` [B, m + T] is 1 on real tokens; `aspects` [B, m + T] is 1 on aspect-term tokens
+   * (used when the model marks aspects). Returns the memory [B, m, D] and the sentence states
+   * [B, T, D].
    */
-  encode(ids: Tensor, padding: Tensor): { memory: Tensor; text: Tensor } {
+  encode(ids: Tensor, padding: Tensor, aspects?: Tensor): { memory: Tensor; text: Tensor } {
     this.#phase("encoder");
     const m = this.config.memoryTokens;
-    const hidden = this.backbone.forward(ids, padding);
+    let embeds = this.backbone.embed.tokens.forward(ids);
+    if (this.aspectMarker && aspects) {
+      const [b, t] = aspects.shape;
+      embeds = ops.add(embeds, ops.mul(aspects.reshape([b, t, 1]), this.aspectMarker));
+    }
+    const hidden = this.backbone.forwardEmbeddings(embeds, padding);
     const width = ids.shape[1];
     return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
   }

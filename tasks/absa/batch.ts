@@ -23,6 +23,8 @@ export interface AbsaBatch {
   encoderIds: Tensor;
   /** f32 [B, m + T]. */
   encoderPadding: Tensor;
+  /** f32 [B, m + T]: 1 on aspect-term tokens. */
+  encoderAspects: Tensor;
   /** f32 [B, T]: real sentence tokens (for the alignment loss). */
   textPadding: Tensor;
   /** Aspect prompts of the 3-way-labelled aspects. */
@@ -85,6 +87,11 @@ export function collateAbsa(
     special.pad,
   );
   const [b, width] = enc.shape;
+  const aspects = padRows(
+    examples.map((e) => [...special.memory.map(() => 0), 0, ...e.aspectMask, 0]),
+    0,
+    width,
+  );
   const textPadding = new Float32Array(b * (width - m));
   for (let r = 0; r < b; r++) {
     textPadding.set(enc.mask.subarray(r * width + m, (r + 1) * width), r * (width - m));
@@ -97,6 +104,7 @@ export function collateAbsa(
   return {
     encoderIds: tensor(enc.ids, [b, width], "i32"),
     encoderPadding: tensor(enc.mask, [b, width]),
+    encoderAspects: tensor(Float32Array.from(aspects.ids), [b, width]),
     textPadding: tensor(textPadding, [b, width - m]),
     prompts: {
       memoryIndex: tensor(scored.map((s) => s.i), [scored.length], "i32"),

@@ -34,7 +34,11 @@ export async function predictAbsa(
       const probs = noGrad(() =>
         tidy(() => {
           const batch = collateAbsa(chunk, special);
-          const { memory } = model.encode(batch.encoderIds, batch.encoderPadding);
+          const { memory } = model.encode(
+            batch.encoderIds,
+            batch.encoderPadding,
+            batch.encoderAspects,
+          );
           return ops.softmax(model.classify(memory, batch.prompts));
         })
       );

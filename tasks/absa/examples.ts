@@ -34,6 +34,8 @@ export interface AbsaExample {
   text: string;
   /** Sentence ids without special tokens (truncated to the budget). */
   tokens: number[];
+  /** 1 for tokens inside an aspect-term span, 0 elsewhere; same length as `tokens`. */
+  aspectMask: number[];
   /** The aspects. */
   aspects: AspectExample[];
   /** "term polarity [SEP] term polarity …" ids, the extraction target. */
@@ -82,12 +84,50 @@ export function buildAbsaExamples(
       ...ids(polarity),
       options.special.sep,
     ]).slice(0, options.maxTokens);
+    const spans = options.task === "atsa"
+      ? s.terms.map((t) => [t.from, t.to] as [number, number])
+      : [];
+    const { tokens, aspectMask } = tokenizeWithSpans(s.text, spans, ids);
     return {
       id: s.id,
       text: s.text,
-      tokens: ids(s.text).slice(0, options.maxTokens),
+      tokens: tokens.slice(0, options.maxTokens),
+      aspectMask: aspectMask.slice(0, options.maxTokens),
       aspects,
       extraction,
     };
   });
+}
+
+/**
+ * Tokenizes `text` piecewise at the span edges so each token knows whether it lies inside a span.
+ * Spans are [from, to) character offsets; overlapping spans merge. Word-level pre-tokenization
+ * splits at the same places, so the ids match whole-text tokenization when spans sit on word edges.
+ */
+export function tokenizeWithSpans(
+  text: string,
+  spans: [number, number][],
+  encode: (s: string) => number[],
+): { tokens: number[]; aspectMask: number[] } {
+  const merged: [number, number][] = [];
+  for (const [from, to] of spans.toSorted((a, b) => a[0] - b[0])) {
+    const last = merged.at(-1);
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  const tokens: number[] = [], aspectMask: number[] = [];
+  const push = (piece: string, flag: number) => {
+    for (const id of encode(piece)) {
+      tokens.push(id);
+      aspectMask.push(flag);
+    }
+  };
+  let at = 0;
+  for (const [from, to] of merged) {
+    push(text.slice(at, from), 0);
+    push(text.slice(from, to), 1);
+    at = to;
+  }
+  push(text.slice(at), 0);
+  return { tokens, aspectMask };
 }

@@ -53,7 +53,11 @@ export interface AbsaLosses {
 
 /** Runs both phases on a batch and combines the losses with `w`. */
 export function absaLosses(model: FastClaraAbsa, batch: AbsaBatch, w: LossWeights): AbsaLosses {
-  const { memory, text } = model.encode(batch.encoderIds, batch.encoderPadding);
+  const { memory, text } = model.encode(
+    batch.encoderIds,
+    batch.encoderPadding,
+    batch.encoderAspects,
+  );
   const logits = model.classify(memory, batch.prompts);
   const absa = ops.crossEntropy(logits, batch.labels);
   const r = batch.reconstruction, e = batch.extraction;
