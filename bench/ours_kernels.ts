@@ -7,7 +7,8 @@
  */
 import { keep, ops, optim, randn, sync, type Tensor, tensor, tidy } from "../mod.ts";
 import type { BenchCase, Runner } from "./harness.ts";
-import { type BenchShapes, matmulFlops, matmulLabel } from "./shapes.ts";
+import type { BenchShapes } from "./shapes.ts";
+import { caseInfos } from "./case_info.ts";
 import { countingRunner } from "./ours_runner.ts";
 
 /** Random normal inputs kept outside every scope; disposed with the runner. */
@@ -38,8 +39,9 @@ function forwardBackward(xs: Tensor[], g: Tensor, f: () => Tensor): void {
 }
 
 function matmulCases(s: BenchShapes): BenchCase[] {
-  return s.matmuls.map((m) => ({
-    info: { group: "kernels", name: "matmul", shape: matmulLabel(m), flops: matmulFlops(m) },
+  const infos = caseInfos(s).matmul;
+  return s.matmuls.map((m, i) => ({
+    info: infos[i],
     prepare() {
       const lead = m.batch === 1 ? [] : [m.batch];
       const [a, b] = inputs([[...lead, m.m, m.k], [...lead, m.k, m.n]]);
@@ -50,18 +52,17 @@ function matmulCases(s: BenchShapes): BenchCase[] {
 
 function rowCases(s: BenchShapes): BenchCase[] {
   const { rows, cols } = s;
-  const shape = `${rows}×${cols}`;
-  const elems = rows * cols;
+  const info = caseInfos(s);
   return [
     {
-      info: { group: "kernels", name: "softmax fwd", shape, bytes: 8 * elems },
+      info: info.softmaxFwd,
       prepare() {
         const [x] = inputs([[rows, cols]]);
         return opRunner([x], () => ops.softmax(x));
       },
     },
     {
-      info: { group: "kernels", name: "softmax fwd+bwd", shape, bytes: 20 * elems },
+      info: info.softmaxFwdBwd,
       prepare() {
         const [x] = inputs([[rows, cols]], true);
         const [g] = inputs([[rows, cols]]);
@@ -69,14 +70,14 @@ function rowCases(s: BenchShapes): BenchCase[] {
       },
     },
     {
-      info: { group: "kernels", name: "layerNorm fwd", shape, bytes: 8 * elems },
+      info: info.layerNormFwd,
       prepare() {
         const [x, w, b] = inputs([[rows, cols], [cols], [cols]]);
         return opRunner([x, w, b], () => ops.layerNorm(x, w, b, 1e-5));
       },
     },
     {
-      info: { group: "kernels", name: "layerNorm fwd+bwd", shape, bytes: 20 * elems },
+      info: info.layerNormFwdBwd,
       prepare() {
         const xs = inputs([[rows, cols], [cols], [cols]], true);
         const [g] = inputs([[rows, cols]]);
@@ -85,7 +86,7 @@ function rowCases(s: BenchShapes): BenchCase[] {
       },
     },
     {
-      info: { group: "kernels", name: "crossEntropy fwd+bwd", shape, bytes: 12 * elems },
+      info: info.crossEntropyFwdBwd,
       prepare() {
         const [logits] = inputs([[rows, cols]], true);
         const ids = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % cols);
@@ -103,12 +104,7 @@ function rowCases(s: BenchShapes): BenchCase[] {
 function attentionCase(s: BenchShapes): BenchCase {
   const { batch, heads, seq, headDim } = s.attention;
   return {
-    info: {
-      group: "kernels",
-      name: "attention scores+softmax",
-      shape: `${batch}×${heads}×${seq}×${seq} (d ${headDim})`,
-      flops: 2 * batch * heads * seq * seq * headDim,
-    },
+    info: caseInfos(s).attention,
     prepare() {
       const [q, k] = inputs([[batch, heads, seq, headDim], [batch, heads, seq, headDim]]);
       const causal = Float32Array.from(
@@ -126,15 +122,8 @@ function attentionCase(s: BenchShapes): BenchCase {
 }
 
 function adamCase(s: BenchShapes): BenchCase {
-  const count = s.adamParams.reduce((n, [r, c]) => n + r * c, 0);
   return {
-    info: {
-      group: "kernels",
-      name: "AdamW update",
-      shape: `${(count / 1e6).toPrecision(3)} M params`,
-      // Reads p, g, m, v and writes p, m, v.
-      bytes: 28 * count,
-    },
+    info: caseInfos(s).adamw,
     prepare() {
       const params = inputs(s.adamParams, true);
       const grads = inputs(s.adamParams);
@@ -156,7 +145,7 @@ function adamCase(s: BenchShapes): BenchCase {
 /** Every kernel case of ours at the given shapes. */
 export function kernelCases(s: BenchShapes): BenchCase[] {
   const add: BenchCase = {
-    info: { group: "kernels", name: "add", shape: `${s.addElements}`, bytes: 12 * s.addElements },
+    info: caseInfos(s).add,
     prepare() {
       const [a, b] = inputs([[s.addElements], [s.addElements]]);
       return opRunner([a, b], () => ops.add(a, b));

@@ -7,7 +7,8 @@
  */
 import { full, keep, ops, optim, randn, type Tensor, tidy, zeros } from "../mod.ts";
 import { drainPool } from "../core/buffer_pool.ts";
-import type { BenchCase, Group, Runner } from "./harness.ts";
+import type { BenchCase, CaseInfo, Runner } from "./harness.ts";
+import { caseInfos } from "./case_info.ts";
 import type { BenchShapes, MlpShape, TransformerShape } from "./shapes.ts";
 import { countingRunner } from "./ours_runner.ts";
 
@@ -114,9 +115,10 @@ function transformerRunner(t: TransformerShape): Runner {
   });
 }
 
-function stepCase(group: Group, name: string, shape: string, tokens: number, make: () => Runner) {
+function stepCase(info: CaseInfo, make: () => Runner): BenchCase {
+  const group = info.group;
   return {
-    info: { group, name, shape, tokens },
+    info,
     prepare(): Runner {
       if (group === "memory") drainPool();
       return make();
@@ -126,22 +128,9 @@ function stepCase(group: Group, name: string, shape: string, tokens: number, mak
 
 /** The training-step cases of the `step` group, or of the `memory` group (drained pool first). */
 export function stepCases(s: BenchShapes, group: "step" | "memory"): BenchCase[] {
-  const m = s.mlp;
-  const t = s.transformer;
+  const info = caseInfos(s);
   return [
-    stepCase(
-      group,
-      "mlp step",
-      `${m.batch}×${m.inputs}→${m.hidden}→${m.outputs}`,
-      m.batch,
-      () => mlpRunner(m),
-    ),
-    stepCase(
-      group,
-      "transformer step",
-      `${t.layers}L d${t.dim} h${t.heads} seq${t.seq} b${t.batch}`,
-      t.batch * t.seq,
-      () => transformerRunner(t),
-    ),
+    stepCase(info.mlpStep(group), () => mlpRunner(s.mlp)),
+    stepCase(info.transformerStep(group), () => transformerRunner(s.transformer)),
   ];
 }

@@ -7,6 +7,8 @@
  * @module
  */
 import type { BenchRecord, Group } from "./harness.ts";
+import { benchShapes } from "./shapes.ts";
+import { caseInfos } from "./case_info.ts";
 
 /** A peer and how to launch it. */
 interface Peer {
@@ -32,6 +34,20 @@ export const PEERS: Peer[] = [
   denoPeer("jax-js-wasm", "jax.ts", ["--device", "wasm"]),
   { impl: "pytorch-cpu", command: "python3", args: [`${here}peers/torch_cpu.py`] },
 ];
+
+/** Shapes and case infos for the Python peer, which cannot import them. */
+function pythonSpec(tiny: boolean): unknown {
+  const shapes = benchShapes(tiny);
+  const infos = caseInfos(shapes);
+  return {
+    shapes,
+    infos: {
+      ...infos,
+      mlpStep: infos.mlpStep("step"),
+      transformerStep: infos.transformerStep("step"),
+    },
+  };
+}
 
 /**
  * The first Python that can `import torch`: $FAST_CLARA_PYTHON, `python3` on the PATH, then the
@@ -71,6 +87,7 @@ export async function runPeer(
   note: (line: string) => void,
 ): Promise<void> {
   let command = peer.command;
+  const args = [...peer.args, "--groups", groups.join(","), ...(tiny ? ["--tiny"] : [])];
   if (peer.impl === "pytorch-cpu") {
     const found = await findTorchPython();
     if ("why" in found) {
@@ -81,8 +98,8 @@ export async function runPeer(
       return;
     }
     command = found.python;
+    args.push("--spec", JSON.stringify(pythonSpec(tiny)));
   }
-  const args = [...peer.args, "--groups", groups.join(","), ...(tiny ? ["--tiny"] : [])];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).spawn();
