@@ -17,7 +17,7 @@ import { loadCheckpoint, saveCheckpoint } from "../core/io/checkpoint.ts";
 import { loadSafetensors } from "../core/io/safetensors.ts";
 import { CsvLog, trainingLogColumns } from "../core/io/csv_log.ts";
 import { Progress } from "../core/io/progress.ts";
-import { manualSeed } from "../core/random.ts";
+import { manualSeed, Rng } from "../core/random.ts";
 import { tidy } from "../core/scope.ts";
 import { counters } from "../kernels/runtime.ts";
 import * as ops from "../core/ops/mod.ts";
@@ -66,6 +66,9 @@ export interface TrainAbsaOptions {
   train?: string;
   val?: string;
   markAspects: boolean;
+  wordDropout: number;
+  labelSmoothing: number;
+  embedLrScale: number;
 }
 
 /** Parses the flags (see README for each). */
@@ -85,7 +88,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       layers: { type: "string", default: "2" },
       heads: { type: "string", default: "4" },
       hidden: { type: "string", default: "512" },
-      dropout: { type: "string", default: "0.1" },
+      dropout: { type: "string", default: "0.2" },
       "max-tokens": { type: "string", default: "64" },
       "vocab-size": { type: "string", default: "8000" },
       seed: { type: "string", default: "1" },
@@ -102,6 +105,9 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       train: { type: "string" },
       val: { type: "string" },
       "no-mark-aspects": { type: "boolean", default: false },
+      "word-dropout": { type: "string", default: "0.1" },
+      "label-smoothing": { type: "string", default: "0.1" },
+      "embed-lr-scale": { type: "string", default: "0.3" },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -143,6 +149,9 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     train: v.train,
     val: v.val,
     markAspects: !v["no-mark-aspects"],
+    wordDropout: num("word-dropout", v["word-dropout"], false),
+    labelSmoothing: num("label-smoothing", v["label-smoothing"], false),
+    embedLrScale: num("embed-lr-scale", v["embed-lr-scale"], false),
   };
 }
 
@@ -289,7 +298,14 @@ export async function trainAbsa(
 
   const stepsPerEpoch = Math.ceil(trainEx.length / o.batchSize);
   const totalSteps = stepsPerEpoch * o.epochs;
-  const opt = new AdamW(params, {
+  // The token table (shared with the output layer) learns slower: it starts from GloVe and most
+  // rows see few updates, so a full learning rate mostly overfits them.
+  const table = model.backbone.embed.tokens.weight;
+  const groups = [
+    { params: params.filter((t) => t !== table) },
+    ...(params.includes(table) ? [{ params: [table], lr: o.lr * o.embedLrScale }] : []),
+  ];
+  const opt = new AdamW(groups, {
     lr: o.lr,
     weightDecay: 0.01,
     schedule: warmupCosine({ warmupSteps: o.warmup, totalSteps, minRatio: 0.05 }),
@@ -354,8 +370,11 @@ export async function trainAbsa(
       manualSeed(o.seed * 1_000_003 + state.step);
       const lr = opt.currentLr();
       const values = tidy(() => {
-        const batch = collateAbsa(examples, special, o.recRows);
-        const l = absaLosses(model, batch, w);
+        const batch = collateAbsa(examples, special, o.recRows, {
+          rate: o.wordDropout,
+          rng: new Rng(o.seed * 7919 + state.step),
+        });
+        const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();
         const norm = clipGradNorm(params, 1.0);
         opt.step({ gradNorm: norm });

@@ -9,6 +9,7 @@ import { IGNORE_INDEX, padRows } from "../../datasets/batching.ts";
 import type { AbsaPrompts } from "../../core/models/fast_clara_absa.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import type { AbsaExample, AbsaSpecialIds } from "./examples.ts";
+import type { Rng } from "../../core/random.ts";
 
 /** A teacher-forced sequence read from memory: inputs, padding and next-token targets. */
 export interface TeacherForced {
@@ -74,16 +75,23 @@ function teacherForced(bodies: number[][], special: AbsaSpecialIds): TeacherForc
  * Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. The
  * reconstruction and extraction sequences cover the first `generativeRows` sentences (all when 0):
  * their vocabulary-sized logits dominate the step's cost, so a subset per batch keeps them cheap.
+ * With `wordDropout`, each encoder sentence token becomes [MASK] with probability `rate`.
  */
 export function collateAbsa(
   examples: readonly AbsaExample[],
   special: AbsaSpecialIds,
   generativeRows = 0,
+  wordDropout?: { rate: number; rng: Rng },
 ): AbsaBatch {
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
+  // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
+  const encoderTokens = (e: AbsaExample) =>
+    wordDropout
+      ? e.tokens.map((t) => (wordDropout.rng.next() < wordDropout.rate ? special.mask : t))
+      : e.tokens;
   const m = special.memory.length;
   const enc = padRows(
-    examples.map((e) => [...special.memory, special.cls, ...e.tokens, special.sep]),
+    examples.map((e) => [...special.memory, special.cls, ...encoderTokens(e), special.sep]),
     special.pad,
   );
   const [b, width] = enc.shape;

@@ -52,14 +52,19 @@ export interface AbsaLosses {
 }
 
 /** Runs both phases on a batch and combines the losses with `w`. */
-export function absaLosses(model: FastClaraAbsa, batch: AbsaBatch, w: LossWeights): AbsaLosses {
+export function absaLosses(
+  model: FastClaraAbsa,
+  batch: AbsaBatch,
+  w: LossWeights,
+  labelSmoothing = 0,
+): AbsaLosses {
   const { memory, text } = model.encode(
     batch.encoderIds,
     batch.encoderPadding,
     batch.encoderAspects,
   );
   const logits = model.classify(memory, batch.prompts);
-  const absa = ops.crossEntropy(logits, batch.labels);
+  const absa = ops.crossEntropy(logits, batch.labels, { labelSmoothing });
   const r = batch.reconstruction, e = batch.extraction;
   const genMemory = ops.slice(memory, 0, 0, r.ids.shape[0]);
   const rec = sequenceCrossEntropy(model.generateLogits(genMemory, r.ids, r.padding), r.targets);
