@@ -22,7 +22,7 @@ import { benchShapes } from "./shapes.ts";
 import { kernelCases } from "./ours_kernels.ts";
 import { stepCases } from "./ours_steps.ts";
 import { PEERS, runPeer } from "./peers.ts";
-import { formatTable, OURS, resultsMarkdown } from "./report.ts";
+import { cpuWins, formatTable, OURS, resultsMarkdown } from "./report.ts";
 
 const USAGE = "usage: deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] " +
   "[--no-peers]";
@@ -96,7 +96,10 @@ async function main(): Promise<void> {
     for (const peer of PEERS) await runPeer(peer, peerGroups, values.tiny, emit, note);
   }
 
-  if (!values.json) console.log(formatTable(records));
+  if (!values.json) {
+    console.log(formatTable(records));
+    for (const line of cpuWins(records)) console.log(line);
+  }
   if (values.write) {
     const path = new URL("./RESULTS.md", import.meta.url);
     const command = ["deno task bench", ...Deno.args.filter((a) => a !== "--write")].join(" ");

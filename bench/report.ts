@@ -31,6 +31,30 @@ export function speedup(records: BenchRecord[], peer: BenchRecord): number | und
   return ours ? peer.ms / ours.ms : undefined;
 }
 
+/** Implementations that run on the CPU rather than through WebGPU. */
+export const CPU_IMPLS: readonly string[] = ["jax-js-wasm", "pytorch-cpu"];
+
+/**
+ * Plain statements of the cases where a CPU implementation beats every WebGPU path (ours and the
+ * WebGPU peers), as happens on software adapters such as lavapipe.
+ */
+export function cpuWins(records: BenchRecord[]): string[] {
+  const out: string[] = [];
+  for (const c of new Set(records.map(key))) {
+    const group = records.filter((r) => key(r) === c);
+    const best = group.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const gpuBest = group.filter((r) => !CPU_IMPLS.includes(r.impl))
+      .reduce<BenchRecord | null>((a, b) => (a && a.ms <= b.ms ? a : b), null);
+    if (CPU_IMPLS.includes(best.impl) && gpuBest) {
+      out.push(
+        `${best.impl} (CPU) beats every WebGPU path on ${best.name} ${best.shape}: ` +
+          `${best.ms} ms vs ${gpuBest.ms} ms (${gpuBest.impl})`,
+      );
+    }
+  }
+  return out;
+}
+
 /** Rows of the table: one per (case, impl), ours first in each case. */
 function rows(records: BenchRecord[]): string[][] {
   const cases = [...new Set(records.map(key))];
@@ -69,7 +93,7 @@ const HEADER = [
   "min–max",
   "n",
   "rate",
-  "ours faster by",
+  "speed ours/peer",
   "notes",
 ];
 
@@ -102,7 +126,7 @@ export function resultsMarkdown(
     "",
     `Produced by \`${meta.command}\` on ${meta.date} at commit \`${meta.commit}\`.`,
     "Times are medians of ≥ 5 runs after warm-up, GPU completion included. " +
-    '"ours faster by" is peer ms / our ms on the same case in the same run (> 1: ours is faster).',
+    '"speed ours/peer" is peer ms / our ms on the same case in the same run (> 1: ours is faster).',
     "",
     "## Adapters",
     "",
@@ -112,6 +136,11 @@ export function resultsMarkdown(
     "",
     formatMarkdown(records),
     "",
-    ...(meta.notes.length ? ["## Notes", "", ...meta.notes.map((n) => `- ${n}`), ""] : []),
+    ...section("Where the CPU wins", cpuWins(records)),
+    ...section("Notes", meta.notes),
   ].join("\n");
+}
+
+function section(title: string, lines: string[]): string[] {
+  return lines.length ? [`## ${title}`, "", ...lines.map((l) => `- ${l}`), ""] : [];
 }
