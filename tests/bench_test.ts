@@ -7,7 +7,7 @@ import { gpuTest } from "./helpers.ts";
 import { device } from "../mod.ts";
 import { type BenchRecord, GROUPS, runCases, TINY_TIMING } from "../bench/harness.ts";
 import { ourCases } from "../bench/main.ts";
-import { formatTable, resultsMarkdown } from "../bench/report.ts";
+import { cpuWins, formatTable, resultsMarkdown, speedup } from "../bench/report.ts";
 
 gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed record", async () => {
   const info = await device.init();
@@ -45,4 +45,32 @@ gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed re
   for (const r of records) assert(table.includes(r.name), `table lists ${r.name}`);
   const md = resultsMarkdown(records, { date: "d", commit: "c", command: "x", notes: ["n"] });
   assert(md.includes(info.description) && md.includes("| ours |"), "RESULTS.md names adapter");
+});
+
+Deno.test("speed ratios compare the same case, and CPU wins over every WebGPU path are named", () => {
+  const rec = (impl: string, ms: number, shape = "8"): BenchRecord => ({
+    group: "kernels",
+    name: "matmul",
+    impl,
+    shape,
+    ms,
+    min: ms,
+    max: ms,
+    n: 5,
+    adapter: "a",
+  });
+  const records = [
+    rec("ours", 10),
+    rec("tfjs-webgpu", 40),
+    rec("jax-js-wasm", 5),
+    rec("ours", 10, "16"),
+    rec("pytorch-cpu", 20, "16"),
+  ];
+  assertEquals(speedup(records, records[1]), 4);
+  assertEquals(speedup(records, records[4]), 2);
+  assertEquals(speedup([records[1]], records[1]), undefined);
+  const wins = cpuWins(records);
+  assertEquals(wins.length, 1);
+  assert(wins[0].includes("jax-js-wasm") && wins[0].includes("matmul 8"), wins[0]);
+  assert(formatTable(records).includes("4.00×"), "table shows the ratio");
 });
