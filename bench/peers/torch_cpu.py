@@ -129,10 +129,13 @@ def main():
     spec = json.loads(args.spec)
     s, infos = spec["shapes"], spec["infos"]
     groups = args.groups.split(",")
+    if "OMP_NUM_THREADS" not in os.environ:
+        # Use every core, as lavapipe does; Debian's build starts with one thread.
+        torch.set_num_threads(os.cpu_count() or 1)
     adapter = f"CPU (PyTorch {torch.__version__}, {torch.get_num_threads()} threads)"
-    if torch.get_num_threads() < (os.cpu_count() or 1):
-        note(f"torch uses {torch.get_num_threads()} of {os.cpu_count()} cores "
-             "(set OMP_NUM_THREADS to change)")
+    if "BLAS_INFO=generic" in torch.__config__.show():
+        note("this torch build has no optimised BLAS (BLAS_INFO=generic, as Debian's "
+             "python3-torch): its matmuls are far slower than a pip/MKL build's")
     torch.manual_seed(0)
     cases = []
     if "kernels" in groups:
