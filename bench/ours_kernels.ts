@@ -20,7 +20,9 @@ function inputs(shapes: number[][], requiresGrad = false): Tensor[] {
 function opRunner(held: Tensor[], body: () => void): Runner {
   return countingRunner({
     async run() {
-      tidy(body);
+      tidy(() => {
+        body(); // the result is not returned, so the scope frees it too
+      });
       await sync();
     },
     dispose() {
@@ -135,6 +137,7 @@ function adamCase(s: BenchShapes): BenchCase {
           await sync();
         },
         dispose() {
+          opt.dispose();
           for (const p of params) p.dispose();
         },
       });

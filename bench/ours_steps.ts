@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { full, keep, nn, ops, optim, randn, type Tensor, tidy } from "../mod.ts";
+import { full, keep, nn, ops, optim, poolStats, randn, type Tensor, tidy } from "../mod.ts";
 import { drainPool } from "../core/buffer_pool.ts";
 import type { BenchCase, CaseInfo, Runner } from "./harness.ts";
 import { caseInfos } from "./case_info.ts";
@@ -29,6 +29,7 @@ function stepRunner(model: nn.Module, data: Tensor[], loss: () => Tensor): Runne
       value.dispose();
     },
     dispose() {
+      opt.dispose();
       for (const [, p] of model.namedParameters()) p.dispose();
       for (const t of data) t.dispose();
     },
@@ -96,8 +97,18 @@ function stepCase(info: CaseInfo, make: () => Runner): BenchCase {
   return {
     info,
     prepare(): Runner {
-      if (group === "memory") drainPool();
-      return make();
+      if (group !== "memory") return make();
+      drainPool();
+      // Bytes that other live tensors hold are not this step's.
+      const others = poolStats().liveBytes;
+      const runner = make();
+      return {
+        ...runner,
+        extra: () => {
+          const e = runner.extra!();
+          return { ...e, peak_bytes: e.peak_bytes! - others };
+        },
+      };
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { device } from "../mod.ts";
+import { device, poolStats } from "../mod.ts";
 import { type BenchRecord, GROUPS, runCases, TINY_TIMING } from "../bench/harness.ts";
 import { ourCases } from "../bench/main.ts";
 import { cpuWins, formatTable, resultsMarkdown, speedup } from "../bench/report.ts";
@@ -14,6 +14,7 @@ gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed re
   const cases = ourCases([...GROUPS], true);
   const records: BenchRecord[] = [];
   const failures: string[] = [];
+  const liveBefore = poolStats().liveBytes;
   await runCases(
     cases,
     "ours",
@@ -24,6 +25,7 @@ gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed re
   );
   assertEquals(failures, []);
   assertEquals(records.length, cases.length);
+  assertEquals(poolStats().liveBytes, liveBefore, "a disposed case leaves no live tensors");
   for (const r of records) {
     const what = `${r.group}/${r.name}`;
     assert(GROUPS.includes(r.group), `${what}: group`);
