@@ -11,9 +11,13 @@ import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
 
 const WG = 256;
 
-const kernel: Kernel = {
-  name: "strided_copy_u32",
-  code: `
+type Direction = "gather" | "scatter";
+
+function stridedKernel(direction: Direction): Kernel {
+  const assign = direction === "gather" ? "ys[i] = xs[at];" : "ys[at] = xs[i];";
+  return {
+    name: `strided_${direction}_u32`,
+    code: `
 struct Params { n: u32, rank: u32, offset: u32, p1: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2> }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xs: array<u32>;
@@ -23,15 +27,37 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * ${WG}u;
   if (i >= p.n) { return; }
   var rem = i;
-  var src = p.offset;
+  var at = p.offset;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
     let dim = p.shape[d / 4][d % 4];
-    src += (rem % dim) * p.strides[d / 4][d % 4];
+    at += (rem % dim) * p.strides[d / 4][d % 4];
     rem = rem / dim;
   }
-  ys[i] = xs[src];
+  ${assign}
 }`,
-};
+  };
+}
+
+const kernels = { gather: stridedKernel("gather"), scatter: stridedKernel("scatter") };
+
+function run(
+  direction: Direction,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const n = shape.reduce((a, d) => a * d, 1);
+  if (n === 0) return;
+  if (shape.length > MAX_RANK) throw new Error(`strided ${direction} supports rank ≤ ${MAX_RANK}`);
+  dispatch(
+    kernels[direction],
+    [x, y],
+    [n, shape.length, offset, 0, ...packDims(shape), ...packDims(strides)],
+    grid(Math.ceil(n / WG)),
+  );
+}
 
 /** Gathers a strided view of the 4-byte elements of `x` into contiguous `y` of `outShape`. */
 export function stridedCopy(
@@ -41,38 +67,8 @@ export function stridedCopy(
   strides: readonly number[],
   offset = 0,
 ): void {
-  const n = outShape.reduce((a, d) => a * d, 1);
-  if (n === 0) return;
-  if (outShape.length > MAX_RANK) throw new Error(`strided copy supports rank ≤ ${MAX_RANK}`);
-  dispatch(
-    kernel,
-    [x, y],
-    [n, outShape.length, offset, 0, ...packDims(outShape), ...packDims(strides)],
-    grid(Math.ceil(n / WG)),
-  );
+  run("gather", x, y, outShape, strides, offset);
 }
-
-const scatterKernel: Kernel = {
-  name: "strided_scatter_u32",
-  code: `
-struct Params { n: u32, rank: u32, offset: u32, p1: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2> }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<u32>;
-@group(0) @binding(2) var<storage, read_write> ys: array<u32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;
-  if (i >= p.n) { return; }
-  var rem = i;
-  var dst = p.offset;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let dim = p.shape[d / 4][d % 4];
-    dst += (rem % dim) * p.strides[d / 4][d % 4];
-    rem = rem / dim;
-  }
-  ys[dst] = xs[i];
-}`,
-};
 
 /**
  * Scatters contiguous `x` of `inShape` into `y` at `offset + Σ coord · strides`; elements of `y`
@@ -85,13 +81,5 @@ export function stridedScatter(
   strides: readonly number[],
   offset = 0,
 ): void {
-  const n = inShape.reduce((a, d) => a * d, 1);
-  if (n === 0) return;
-  if (inShape.length > MAX_RANK) throw new Error(`strided scatter supports rank ≤ ${MAX_RANK}`);
-  dispatch(
-    scatterKernel,
-    [x, y],
-    [n, inShape.length, offset, 0, ...packDims(inShape), ...packDims(strides)],
-    grid(Math.ceil(n / WG)),
-  );
+  run("scatter", x, y, inShape, strides, offset);
 }
