@@ -20,6 +20,7 @@ export interface CaseInfos {
   adamw: CaseInfo;
   mlpStep: (group: Group) => CaseInfo;
   transformerStep: (group: Group) => CaseInfo;
+  absaStep: (group: Group) => CaseInfo;
 }
 
 /** Elements updated by the AdamW case. */
@@ -40,6 +41,7 @@ export function caseInfos(s: BenchShapes): CaseInfos {
   const { batch, heads, seq, headDim } = s.attention;
   const m = s.mlp;
   const t = s.transformer;
+  const a = s.absa;
   const params = adamElements(s);
   return {
     matmul: s.matmuls.map((mm) => k("matmul", matmulLabel(mm), { flops: matmulFlops(mm) })),
@@ -67,6 +69,12 @@ export function caseInfos(s: BenchShapes): CaseInfos {
       name: "transformer step",
       shape: `${t.layers}L d${t.dim} h${t.heads} seq${t.seq} b${t.batch}`,
       tokens: t.batch * t.seq,
+    }),
+    absaStep: (group) => ({
+      group,
+      name: "train:absa step",
+      shape: `${a.layers}L d${a.dim} m${a.memory} V${a.vocab} b${a.batch}×${a.tokens} tok`,
+      tokens: a.batch * a.tokens,
     }),
   };
 }

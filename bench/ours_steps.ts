@@ -12,6 +12,7 @@ import type { BenchCase, CaseInfo, Runner } from "./harness.ts";
 import { caseInfos } from "./case_info.ts";
 import type { BenchShapes, MlpShape, TransformerShape } from "./shapes.ts";
 import { countingRunner } from "./ours_runner.ts";
+import { absaStepRunner } from "./ours_absa_step.ts";
 
 /** Steps `loss()` with AdamW (weight decay 0, i.e. Adam) and reads the loss back each run. */
 function stepRunner(model: nn.Module, data: Tensor[], loss: () => Tensor): Runner {
@@ -119,5 +120,6 @@ export function stepCases(s: BenchShapes, group: "step" | "memory"): BenchCase[]
   return [
     stepCase(info.mlpStep(group), () => mlpRunner(s.mlp)),
     stepCase(info.transformerStep(group), () => transformerRunner(s.transformer)),
+    stepCase(info.absaStep(group), () => absaStepRunner(s.absa)),
   ];
 }

@@ -41,6 +41,23 @@ export interface TransformerShape {
   hidden: number;
 }
 
+/** The `train:absa` training step at the task's default model size, on synthetic sentences. */
+export interface AbsaStepShape {
+  batch: number;
+  /** Sentence tokens per example. */
+  tokens: number;
+  /** Aspects per sentence. */
+  aspects: number;
+  vocab: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  hidden: number;
+  memory: number;
+  /** Sentences per batch that also get the reconstruction/extraction losses. */
+  generativeRows: number;
+}
+
 /** All bench shapes. */
 export interface BenchShapes {
   matmuls: MatmulShape[];
@@ -54,6 +71,7 @@ export interface BenchShapes {
   adamParams: [number, number][];
   mlp: MlpShape;
   transformer: TransformerShape;
+  absa: AbsaStepShape;
 }
 
 /** The shapes of the engine issue (full) or a tiny version of each (for the smoke test). */
@@ -68,6 +86,18 @@ export function benchShapes(tiny = false): BenchShapes {
       adamParams: [[10, 10], [3, 7]],
       mlp: { batch: 8, inputs: 6, hidden: 10, outputs: 4 },
       transformer: { batch: 2, seq: 5, dim: 8, heads: 2, layers: 2, hidden: 16 },
+      absa: {
+        batch: 3,
+        tokens: 6,
+        aspects: 2,
+        vocab: 40,
+        dim: 8,
+        layers: 1,
+        heads: 2,
+        hidden: 16,
+        memory: 2,
+        generativeRows: 2,
+      },
     };
   }
   return {
@@ -85,6 +115,19 @@ export function benchShapes(tiny = false): BenchShapes {
     adamParams: Array.from({ length: 10 }, () => [1000, 1000] as [number, number]),
     mlp: { batch: 4096, inputs: 256, hidden: 1024, outputs: 256 },
     transformer: { batch: 32, seq: 64, dim: 256, heads: 4, layers: 2, hidden: 1024 },
+    // train:absa defaults on MAMS-ATSA: 30 tokens and ~2.6 aspects per sentence, vocab 6785 → 6792.
+    absa: {
+      batch: 32,
+      tokens: 30,
+      aspects: 3,
+      vocab: 6792,
+      dim: 128,
+      layers: 2,
+      heads: 4,
+      hidden: 512,
+      memory: 8,
+      generativeRows: 8,
+    },
   };
 }
 
