@@ -23,11 +23,15 @@ function syntheticExamples(a: AbsaStepShape, special: AbsaSpecialIds, rng: Rng):
     id: `${i}`,
     text: "",
     tokens: Array.from({ length: a.tokens }, word),
-    aspectMask: Array.from({ length: a.tokens }, (_, t) => (t % 7 === 3 ? 1 : 0)),
+    aspectSlots: Array.from(
+      { length: a.tokens },
+      (_, t) => (t % 7 === 3 ? 1 + (t % a.aspects) : 0),
+    ),
     aspects: Array.from({ length: a.aspects }, (_, k) => ({
       aspect: "",
       polarity: "",
       label: k % 3,
+      slot: k + 1,
       prompt: [special.cls, word(), special.mask],
     })),
     extraction: Array.from({ length: 3 * a.aspects }, word),

@@ -13,6 +13,7 @@ import { collateAbsa } from "./absa/batch.ts";
 import {
   type AbsaExample,
   absaSpecialIds,
+  aspectSlot,
   POLARITY_LABELS,
   tokenizeWithSpans,
 } from "./absa/examples.ts";
@@ -47,20 +48,21 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const ids = (s: string) => tokenizer.encode(s, false);
   const text = positionals[0];
-  const spans = aspects.flatMap((a) => {
+  const spans = aspects.flatMap((a, i) => {
     const from = text.toLowerCase().indexOf(a.toLowerCase());
-    return from >= 0 ? [[from, from + a.length] as [number, number]] : [];
+    return from >= 0 ? [{ from, to: from + a.length, slot: aspectSlot(i) }] : [];
   });
-  const { tokens, aspectMask } = tokenizeWithSpans(text, run.task === "atsa" ? spans : [], ids);
+  const { tokens, aspectSlots } = tokenizeWithSpans(text, run.task === "atsa" ? spans : [], ids);
   const example: AbsaExample = {
     id: "cli",
     text,
     tokens: tokens.slice(0, run.maxTokens),
-    aspectMask: aspectMask.slice(0, run.maxTokens),
-    aspects: aspects.map((a) => ({
+    aspectSlots: aspectSlots.slice(0, run.maxTokens),
+    aspects: aspects.map((a, i) => ({
       aspect: a,
       polarity: "?",
       label: 0,
+      slot: aspectSlot(i),
       prompt: [special.cls, ...ids(a).slice(0, 8), special.mask],
     })),
     extraction: [],

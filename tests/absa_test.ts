@@ -221,19 +221,18 @@ gpuTest(
   },
 );
 
-Deno.test("aspect spans: piecewise tokenization equals whole-text ids and marks exactly the term tokens", () => {
-  const dir = Deno.makeTempDirSync();
+Deno.test("aspect spans: piecewise tokenization equals whole-text ids and marks each term with its slot", () => {
   const text = "The grilled salmon was great but the waiter, sadly, was rude.";
   const tokenizer = new TextTokenizer(trainWordPiece([text, text], { vocabSize: 60 }));
   const ids = (s: string) => tokenizer.encode(s, false);
   const from1 = text.indexOf("grilled salmon"), from2 = text.indexOf("waiter");
-  const { tokens, aspectMask } = tokenizeWithSpans(
+  const { tokens, aspectSlots } = tokenizeWithSpans(
     text,
-    [[from2, from2 + 6], [from1, from1 + 14]],
+    [{ from: from2, to: from2 + 6, slot: 2 }, { from: from1, to: from1 + 14, slot: 1 }],
     ids,
   );
   assertEquals(tokens, ids(text));
-  const marked = tokens.filter((_, i) => aspectMask[i] === 1);
-  assertEquals(marked, [...ids("grilled salmon"), ...ids("waiter")]);
-  Deno.removeSync(dir, { recursive: true });
+  assertEquals(tokens.filter((_, i) => aspectSlots[i] === 1), ids("grilled salmon"));
+  assertEquals(tokens.filter((_, i) => aspectSlots[i] === 2), ids("waiter"));
+  assertEquals(aspectSlots.filter((s) => s > 0).length, ids("grilled salmon waiter").length);
 });

@@ -8,13 +8,15 @@
  * @module
  */
 import { Module } from "../nn/module.ts";
-import { Linear } from "../nn/layers.ts";
+import { Embedding, Linear } from "../nn/layers.ts";
 import { TransformerEncoder } from "../nn/stacks.ts";
 import { LoRA } from "../nn/lora.ts";
 import { maskedMean } from "../nn/losses.ts";
 import { full, type Tensor } from "../tensor.ts";
-import { randn } from "../random.ts";
 import * as ops from "../ops/mod.ts";
+
+/** Aspects beyond this index share the last slot vector. */
+export const MAX_ASPECT_SLOTS = 16;
 
 /** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
 export interface FastClaraAbsaConfig {
@@ -38,7 +40,11 @@ export interface FastClaraAbsaConfig {
   dropout: number;
   /** Initialisation seed. */
   seed: number;
-  /** Learn a marker vector added to the embeddings of aspect-term tokens in the encoder phase. */
+  /**
+   * Learn aspect-slot vectors: the k-th aspect's vector is added to its term's tokens in the
+   * encoder phase and to its prompt in the decoder phase, so the decoder can find that aspect's
+   * part of the memory.
+   */
   markAspects?: boolean;
 }
 
@@ -50,6 +56,8 @@ export interface AbsaPrompts {
   ids: Tensor;
   /** f32 [N, P]: 1 for real prompt tokens. */
   padding: Tensor;
+  /** i32 [N, P]: the aspect's slot on its prompt tokens (0 on padding). */
+  slots?: Tensor;
 }
 
 /** The ABSA memory-token model. */
@@ -58,8 +66,8 @@ export class FastClaraAbsa extends Module {
   readonly backbone: TransformerEncoder;
   /** Polarity classifier on the answer slot. */
   readonly polarityHead: Linear;
-  /** Vector added to aspect-term token embeddings [D] (when `markAspects`). */
-  readonly aspectMarker: Tensor | null;
+  /** Aspect-slot vectors (when `markAspects`); slot 0 means "no aspect". */
+  readonly aspectSlots: Embedding | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -81,8 +89,11 @@ export class FastClaraAbsa extends Module {
       "polarity_head",
       new Linear(config.dim, config.labels, { seed: config.seed + 77 }),
     );
-    this.aspectMarker = config.markAspects
-      ? this.param("aspect_marker", randn([config.dim], { std: 0.02, seed: config.seed + 78 }))
+    this.aspectSlots = config.markAspects
+      ? this.child(
+        "aspect_slots",
+        new Embedding(MAX_ASPECT_SLOTS + 1, config.dim, { std: 0.02, seed: config.seed + 78 }),
+      )
       : null;
   }
 
@@ -92,28 +103,32 @@ export class FastClaraAbsa extends Module {
 
   /**
    * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
-   * `padding` [B, m + T] is 1 on real tokens; `aspects` [B, m + T] is 1 on aspect-term tokens
-   * (used when the model marks aspects). Returns the memory [B, m, D] and the sentence states
-   * [B, T, D].
+   * `padding` [B, m + T] is 1 on real tokens; `slots` [B, m + T] (i32) holds each token's aspect
+   * slot (used when the model marks aspects). Returns the memory [B, m, D] and the sentence
+   * states [B, T, D].
    */
-  encode(ids: Tensor, padding: Tensor, aspects?: Tensor): { memory: Tensor; text: Tensor } {
+  encode(ids: Tensor, padding: Tensor, slots?: Tensor): { memory: Tensor; text: Tensor } {
     this.#phase("encoder");
     const m = this.config.memoryTokens;
-    let embeds = this.backbone.embed.tokens.forward(ids);
-    if (this.aspectMarker && aspects) {
-      const [b, t] = aspects.shape;
-      embeds = ops.add(embeds, ops.mul(aspects.reshape([b, t, 1]), this.aspectMarker));
-    }
-    const hidden = this.backbone.forwardEmbeddings(embeds, padding);
+    const hidden = this.backbone.forwardEmbeddings(this.#embed(ids, slots), padding);
     const width = ids.shape[1];
     return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
   }
 
-  /** Causal pass over memory [N, m, D] followed by token ids [N, P]; returns the states of the tokens [N, P, D]. */
-  decode(memory: Tensor, ids: Tensor, padding: Tensor): Tensor {
+  /** Token embeddings plus aspect-slot vectors where given. */
+  #embed(ids: Tensor, slots?: Tensor): Tensor {
+    const tokens = this.backbone.embed.tokens.forward(ids);
+    return this.aspectSlots && slots ? ops.add(tokens, this.aspectSlots.forward(slots)) : tokens;
+  }
+
+  /**
+   * Causal pass over memory [N, m, D] followed by token ids [N, P] (with optional aspect slots);
+   * returns the states of the tokens [N, P, D].
+   */
+  decode(memory: Tensor, ids: Tensor, padding: Tensor, slots?: Tensor): Tensor {
     this.#phase("decoder");
     const [n, m] = memory.shape;
-    const embeds = ops.concat([memory, this.backbone.embed.tokens.forward(ids)], 1);
+    const embeds = ops.concat([memory, this.#embed(ids, slots)], 1);
     const keyPadding = ops.concat([full([n, m], 1), padding], 1);
     const hidden = this.backbone.forwardEmbeddings(embeds, keyPadding, true);
     return ops.slice(hidden, 1, m, m + ids.shape[1]);
@@ -127,7 +142,7 @@ export class FastClaraAbsa extends Module {
       m,
       d,
     ]);
-    const states = this.decode(rows, prompts.ids, prompts.padding);
+    const states = this.decode(rows, prompts.ids, prompts.padding, prompts.slots);
     const p = prompts.ids.shape[1];
     return this.polarityHead.forward(ops.slice(states, 1, p - 1, p).reshape([-1, d]));
   }

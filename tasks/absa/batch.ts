@@ -24,7 +24,7 @@ export interface AbsaBatch {
   encoderIds: Tensor;
   /** f32 [B, m + T]. */
   encoderPadding: Tensor;
-  /** f32 [B, m + T]: 1 on aspect-term tokens. */
+  /** i32 [B, m + T]: the aspect slot of each token (0 outside aspect terms). */
   encoderAspects: Tensor;
   /** f32 [B, T]: real sentence tokens (for the alignment loss). */
   textPadding: Tensor;
@@ -96,7 +96,7 @@ export function collateAbsa(
   );
   const [b, width] = enc.shape;
   const aspects = padRows(
-    examples.map((e) => [...special.memory.map(() => 0), 0, ...e.aspectMask, 0]),
+    examples.map((e) => [...special.memory.map(() => 0), 0, ...e.aspectSlots, 0]),
     0,
     width,
   );
@@ -108,16 +108,18 @@ export function collateAbsa(
     e.aspects.filter((a) => a.label >= 0).map((a) => ({ i, a }))
   );
   const prompts = leftPad(scored.map((s) => s.a.prompt), special.pad);
+  const promptSlots = leftPad(scored.map((s) => s.a.prompt.map(() => s.a.slot)), 0);
   const hostLabels = scored.map((s) => s.a.label);
   return {
     encoderIds: tensor(enc.ids, [b, width], "i32"),
     encoderPadding: tensor(enc.mask, [b, width]),
-    encoderAspects: tensor(Float32Array.from(aspects.ids), [b, width]),
+    encoderAspects: tensor(aspects.ids, [b, width], "i32"),
     textPadding: tensor(textPadding, [b, width - m]),
     prompts: {
       memoryIndex: tensor(scored.map((s) => s.i), [scored.length], "i32"),
       ids: tensor(prompts.ids, [scored.length, prompts.width], "i32"),
       padding: tensor(prompts.mask, [scored.length, prompts.width]),
+      slots: tensor(promptSlots.ids, [scored.length, prompts.width], "i32"),
     },
     labels: tensor(hostLabels, [scored.length], "i32"),
     reconstruction: teacherForced(generative.map((e) => e.tokens), special),

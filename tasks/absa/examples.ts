@@ -7,6 +7,7 @@
  */
 import type { AbsaSentence } from "../../datasets/absa_xml.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import { MAX_ASPECT_SLOTS } from "../../core/models/fast_clara_absa.ts";
 
 /** The 3-way polarity labels, in class-index order. */
 export const POLARITY_LABELS = ["positive", "negative", "neutral"] as const;
@@ -24,6 +25,13 @@ export interface AspectExample {
   label: number;
   /** The gold polarity as written in the file. */
   polarity: string;
+  /** 1-based index of the aspect within its sentence (capped at {@linkcode MAX_ASPECT_SLOTS}). */
+  slot: number;
+}
+
+/** The slot of the i-th (0-based) aspect of a sentence. */
+export function aspectSlot(i: number): number {
+  return Math.min(i + 1, MAX_ASPECT_SLOTS);
 }
 
 /** One sentence with all its aspects. */
@@ -34,8 +42,8 @@ export interface AbsaExample {
   text: string;
   /** Sentence ids without special tokens (truncated to the budget). */
   tokens: number[];
-  /** 1 for tokens inside an aspect-term span, 0 elsewhere; same length as `tokens`. */
-  aspectMask: number[];
+  /** Per token: the slot (1-based aspect index) of the aspect-term span it lies in, 0 elsewhere. */
+  aspectSlots: number[];
   /** The aspects. */
   aspects: AspectExample[];
   /** "term polarity [SEP] term polarity …" ids, the extraction target. */
@@ -73,9 +81,10 @@ export function buildAbsaExamples(
     const raw = options.task === "atsa"
       ? s.terms.map((t) => ({ aspect: t.term, polarity: t.polarity }))
       : s.categories.map((c) => ({ aspect: c.category, polarity: c.polarity }));
-    const aspects = raw.map(({ aspect, polarity }) => ({
+    const aspects = raw.map(({ aspect, polarity }, i) => ({
       aspect,
       polarity,
+      slot: aspectSlot(i),
       prompt: [options.special.cls, ...ids(aspect).slice(0, 8), options.special.mask],
       label: (POLARITY_LABELS as readonly string[]).indexOf(polarity),
     }));
@@ -85,49 +94,57 @@ export function buildAbsaExamples(
       options.special.sep,
     ]).slice(0, options.maxTokens);
     const spans = options.task === "atsa"
-      ? s.terms.map((t) => [t.from, t.to] as [number, number])
+      ? s.terms.map((t, i) => ({ from: t.from, to: t.to, slot: aspectSlot(i) }))
       : [];
-    const { tokens, aspectMask } = tokenizeWithSpans(s.text, spans, ids);
+    const { tokens, aspectSlots } = tokenizeWithSpans(s.text, spans, ids);
     return {
       id: s.id,
       text: s.text,
       tokens: tokens.slice(0, options.maxTokens),
-      aspectMask: aspectMask.slice(0, options.maxTokens),
+      aspectSlots: aspectSlots.slice(0, options.maxTokens),
       aspects,
       extraction,
     };
   });
 }
 
+/** A character span [from, to) of an aspect term and its slot. */
+export interface AspectSpan {
+  from: number;
+  to: number;
+  slot: number;
+}
+
 /**
- * Tokenizes `text` piecewise at the span edges so each token knows whether it lies inside a span.
- * Spans are [from, to) character offsets; overlapping spans merge. Word-level pre-tokenization
- * splits at the same places, so the ids match whole-text tokenization when spans sit on word edges.
+ * Tokenizes `text` piecewise at the span edges so each token knows which aspect span it lies in
+ * (its slot; 0 outside every span). Overlapping spans merge and keep the first slot. Word-level
+ * pre-tokenization splits at the same places, so the ids match whole-text tokenization when spans
+ * sit on word edges.
  */
 export function tokenizeWithSpans(
   text: string,
-  spans: [number, number][],
+  spans: readonly AspectSpan[],
   encode: (s: string) => number[],
-): { tokens: number[]; aspectMask: number[] } {
-  const merged: [number, number][] = [];
-  for (const [from, to] of spans.toSorted((a, b) => a[0] - b[0])) {
+): { tokens: number[]; aspectSlots: number[] } {
+  const merged: AspectSpan[] = [];
+  for (const span of spans.toSorted((a, b) => a.from - b.from)) {
     const last = merged.at(-1);
-    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
-    else merged.push([from, to]);
+    if (last && span.from <= last.to) last.to = Math.max(last.to, span.to);
+    else merged.push({ ...span });
   }
-  const tokens: number[] = [], aspectMask: number[] = [];
-  const push = (piece: string, flag: number) => {
+  const tokens: number[] = [], aspectSlots: number[] = [];
+  const push = (piece: string, slot: number) => {
     for (const id of encode(piece)) {
       tokens.push(id);
-      aspectMask.push(flag);
+      aspectSlots.push(slot);
     }
   };
   let at = 0;
-  for (const [from, to] of merged) {
+  for (const { from, to, slot } of merged) {
     push(text.slice(at, from), 0);
-    push(text.slice(from, to), 1);
+    push(text.slice(from, to), slot);
     at = to;
   }
   push(text.slice(at), 0);
-  return { tokens, aspectMask };
+  return { tokens, aspectSlots };
 }
