@@ -32,6 +32,7 @@ export { keep, tidy } from "./core/scope.ts";
 export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
 export { counters, sync } from "./kernels/runtime.ts";
 export * as optim from "./core/optim/mod.ts";
+export * as amp from "./core/amp.ts";
 export * as io from "./core/io/checkpoint_mod.ts";
 export * as datasets from "./datasets/mod.ts";
 export * as logging from "./core/io/log_mod.ts";

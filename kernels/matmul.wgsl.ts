@@ -11,6 +11,9 @@
  *    than storage-buffer loads. No barriers, no shared memory. Transposes are handled by the
  *    packing kernels, so the product kernel has one form.
  *
+ * With `half` set (mixed precision), packing rounds both operands to f16 (A into vec4<f16>, B into
+ * an rgba16float texture), halving the bytes the product streams; products and sums stay f32.
+ *
  * @module
  */
 import { gpu as gpuDevice, info } from "../core/device.ts";
@@ -68,13 +71,20 @@ function packGrid(cols: number, rows: number): [number, number, number] {
   return [Math.ceil(cols / PACK_WG), y, Math.ceil(rows / y)];
 }
 
-function packBKernel(transB: boolean): Kernel {
+// f32 values that round past f16's largest finite value become ±inf (a texture store might clamp),
+// so that an overflow under loss scaling shows up as a non-finite gradient.
+const HALF_RANGE = `
+fn half_range(v: vec4f) -> vec4f { return select(v, v * 3.0e38, abs(v) >= vec4f(65520.0)); }`;
+
+function packBKernel(transB: boolean, half: boolean): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
-  return cached(`matmul_pack_b_${transB ? "t" : "n"}`, () => `
+  const suffix = half ? "_h" : "";
+  return cached(`matmul_pack_b_${transB ? "t" : "n"}${suffix}`, () => `
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
+${half ? HALF_RANGE : ""}
 @compute @workgroup_size(${PACK_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   ${PACK_ROW}
@@ -88,17 +98,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     }
   }
   let t = row * p.cols + gid.x;
-  textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), v);
+  textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
+    half ? "half_range(v)" : "v"
+  });
 }`);
 }
 
-function packAKernel(transA: boolean): Kernel {
+function packAKernel(transA: boolean, half: boolean): Kernel {
   const at = transA ? "k * p.M + m" : "m * p.K + k";
-  return cached(`matmul_pack_a_${transA ? "t" : "n"}`, () => `
+  return cached(`matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}`, () => `
+${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dst: array<${half ? "vec4<f16>" : "vec4f"}>;
+${half ? HALF_RANGE : ""}
 @compute @workgroup_size(${PACK_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   ${PACK_ROW}
@@ -109,11 +123,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     let k = gid.x * 4u + j;
     if (k < p.K) { v[j] = src[base + ${at}]; }
   }
-  dst[row * p.cols + gid.x] = v;
+  dst[row * p.cols + gid.x] = ${half ? "vec4<f16>(half_range(v))" : "v"};
 }`);
 }
 
-function productKernel(tile: MatmulTile, vecStore: boolean): Kernel {
+function productKernel(tile: MatmulTile, vecStore: boolean, half: boolean): Kernel {
   const { workgroupX, rows, colVec4s } = tile;
   const rs = [...Array(rows).keys()];
   const cs = [...Array(colVec4s).keys()];
@@ -125,7 +139,7 @@ function productKernel(tile: MatmulTile, vecStore: boolean): Kernel {
     }u, l${c}${j} >> ${WIDTH_SHIFT}u), 0);`;
   const fmaRow = (r: number) =>
     `{
-      let a = as_[aBase + ${r}u * p.K4 + k];
+      let a = ${half ? "vec4f" : ""}(as_[aBase + ${r}u * p.K4 + k]);
       ${
       cs.map((c) =>
         `acc${r}${c} = fma(vec4f(a.w), b${c}3, fma(vec4f(a.z), b${c}2, ` +
@@ -146,14 +160,16 @@ function productKernel(tile: MatmulTile, vecStore: boolean): Kernel {
       ).join("\n    ")
     }
   }`;
-  const name = `matmul_tex_${workgroupX}x${rows}x${colVec4s}_${vecStore ? "vec4" : "f32"}`;
+  const name = `matmul_tex_${workgroupX}x${rows}x${colVec4s}_${vecStore ? "vec4" : "f32"}` +
+    (half ? "_h" : "");
   return cached(name, () => `
+${half ? "enable f16;" : ""}
 struct Params {
   M: u32, N: u32, K4: u32, N4: u32, aMat: u32, bMat: u32, rank: u32, batchOffset: u32,
   shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> as_: array<vec4f>;
+@group(0) @binding(1) var<storage, read> as_: array<${half ? "vec4<f16>" : "vec4f"}>;
 @group(0) @binding(2) var bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> cs: array<${vecStore ? "vec4f" : "f32"}>;
 @compute @workgroup_size(${workgroupX})
@@ -183,24 +199,27 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 }`);
 }
 
-/** Free packed-B textures by height. Dispatches run in recording order, so a texture can be reused
- * by the next matmul as soon as this one's product dispatch is recorded. */
-const freeTextures = new Map<number, { texture: GPUTexture; view: GPUTextureView }[]>();
+/** Free packed-B textures by format and height. Dispatches run in recording order, so a texture can
+ * be reused by the next matmul as soon as this one's product dispatch is recorded. */
+const freeTextures = new Map<string, { texture: GPUTexture; view: GPUTextureView }[]>();
 
-function acquireTexture(texels: number): { texture: GPUTexture; view: GPUTextureView } {
+function acquireTexture(
+  texels: number,
+  format: GPUTextureFormat,
+): { texture: GPUTexture; view: GPUTextureView } {
   const height = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(texels / TEXTURE_WIDTH))));
-  const pooled = freeTextures.get(height)?.pop();
+  const pooled = freeTextures.get(`${format}:${height}`)?.pop();
   if (pooled) return pooled;
   const d = gpuDevice();
   if (height > d.limits.maxTextureDimension2D) {
     throw new Error(
       `matmul: B holds ${texels * 4} values, more than one ${TEXTURE_WIDTH}×` +
-        `${d.limits.maxTextureDimension2D} rgba32float texture can pack`,
+        `${d.limits.maxTextureDimension2D} ${format} texture can pack`,
     );
   }
   const texture = d.createTexture({
     size: [TEXTURE_WIDTH, height],
-    format: "rgba32float",
+    format,
     usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
     label: "matmul_packed_b",
   });
@@ -208,9 +227,9 @@ function acquireTexture(texels: number): { texture: GPUTexture; view: GPUTexture
 }
 
 function releaseTexture(t: { texture: GPUTexture; view: GPUTextureView }): void {
-  const h = t.texture.height;
-  let list = freeTextures.get(h);
-  if (!list) freeTextures.set(h, list = []);
+  const key = `${t.texture.format}:${t.texture.height}`;
+  let list = freeTextures.get(key);
+  if (!list) freeTextures.set(key, list = []);
   list.push(t);
 }
 
@@ -231,6 +250,8 @@ export interface MatmulProblem {
   batchShape: readonly number[];
   aBatchStrides: readonly number[];
   bBatchStrides: readonly number[];
+  /** Round both operands to f16 while packing (needs `shader-f16`); the sums stay f32. */
+  half?: boolean;
 }
 
 /**
@@ -246,6 +267,7 @@ export function matmulInto(
   scratch: (bytes: number) => GPUBuffer,
 ): void {
   const { M, N, K, transA, transB, batchA, batchB, batchShape } = problem;
+  const half = problem.half ?? false;
   const batches = batchShape.reduce((x, d) => x * d, 1);
   if (M === 0 || N === 0 || batches === 0) return;
   if (batchShape.length > MAX_RANK) throw new Error(`matmul: batch rank must be ≤ ${MAX_RANK}`);
@@ -254,19 +276,24 @@ export function matmulInto(
   const N4 = Math.ceil(N / 4);
 
   const bTexels = batchB * Kp * N4;
-  const tex = acquireTexture(bTexels);
+  const tex = acquireTexture(bTexels, half ? "rgba16float" : "rgba32float");
   dispatch(
-    packBKernel(transB),
+    packBKernel(transB, half),
     [b, tex.view],
     [batchB * Kp, N4, K, N, Kp],
     packGrid(N4, batchB * Kp),
   );
 
   let packedA = a;
-  if (transA || K % 4 !== 0 || K === 0) {
+  if (half || transA || K % 4 !== 0 || K === 0) {
     const aVec4s = batchA * M * K4;
-    packedA = scratch(aVec4s * 16);
-    dispatch(packAKernel(transA), [a, packedA], [batchA * M, K4, M, K], packGrid(K4, batchA * M));
+    packedA = scratch(aVec4s * (half ? 8 : 16));
+    dispatch(
+      packAKernel(transA, half),
+      [a, packedA],
+      [batchA * M, K4, M, K],
+      packGrid(K4, batchA * M),
+    );
   }
 
   const tile = tileFor(info().description);
@@ -276,7 +303,7 @@ export function matmulInto(
     throw new Error(`matmul: [${M}, ${N}] output exceeds the dispatch grid`);
   }
   for (let offset = 0; offset < batches; offset += MAX_WORKGROUPS_PER_DIM) {
-    dispatch(productKernel(tile, N % 4 === 0), [packedA, tex.view, c], [
+    dispatch(productKernel(tile, N % 4 === 0, half), [packedA, tex.view, c], [
       M,
       N,
       K4,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { useHalfOperands } from "../amp.ts";
 import { attach } from "../autograd.ts";
 import { acquireBuffer, releaseBuffer } from "../buffer_pool.ts";
 import { sizeOf, Tensor } from "../tensor.ts";
@@ -28,8 +29,8 @@ function matrixDims(t: Tensor, trans: boolean, name: string): [number, number] {
   return trans ? [cols, rows] : [rows, cols];
 }
 
-/** The product without recording a node. */
-function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+/** The product without recording a node; `half` rounds the operands to f16 (f32 sums). */
+function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, half: boolean): Tensor {
   const [M, K] = matrixDims(a, transA, "a");
   const [Kb, N] = matrixDims(b, transB, "b");
   if (K !== Kb) {
@@ -56,6 +57,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
     batchShape: fold ? [] : batch,
     aBatchStrides: fold ? [] : broadcastStrides(aBatch, batch),
     bBatchStrides: fold ? [] : broadcastStrides(bBatch, batch),
+    half,
   }, (bytes) => {
     const buffer = acquireBuffer(bytes);
     scratch.push(buffer);
@@ -80,26 +82,30 @@ function reduceTo(grad: Tensor, shape: readonly number[]): Tensor {
 /**
  * op(A)·op(B), where op transposes the last two dims when its flag is set: `a` is [..., M, K]
  * ([..., K, M] with `transA`), `b` is [..., K, N] ([..., N, K] with `transB`), and the leading
- * batch dims broadcast. Returns [...batch, M, N].
+ * batch dims broadcast. Returns [...batch, M, N]. Under mixed precision (`amp.autocast`) the
+ * operands are rounded to f16 and the sums kept in f32, forward and backward; the result is f32.
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
-  const out = matmulRaw(a, b, transA, transB);
+  const half = useHalfOperands();
+  const out = matmulRaw(a, b, transA, transB, half);
   return attach(out, "matmul", [a, b], (g) => {
     // With op(A) = A or Aᵀ: d op(A) = g·op(B)ᵀ and d op(B) = op(A)ᵀ·g; a transposed operand takes
     // the transpose of that, written as the swapped product.
-    const gradA = transA ? matmulRaw(b, g, transB, true) : matmulRaw(g, b, false, !transB);
+    const gradA = transA
+      ? matmulRaw(b, g, transB, true, half)
+      : matmulRaw(g, b, false, !transB, half);
     let gradB: Tensor;
     if (b.rank === 2 && a.rank > 2 && !transA) {
       // B was shared across A's batch: contract over all rows at once instead of summing a batch.
       const a2 = flattenRows(a);
       const g2 = flattenRows(g);
-      gradB = transB ? matmulRaw(g2, a2, true, false) : matmulRaw(a2, g2, true, false);
+      gradB = transB ? matmulRaw(g2, a2, true, false, half) : matmulRaw(a2, g2, true, false, half);
       a2.dispose();
       g2.dispose();
     } else {
-      gradB = transB ? matmulRaw(g, a, true, transA) : matmulRaw(a, g, !transA, false);
+      gradB = transB ? matmulRaw(g, a, true, transA, half) : matmulRaw(a, g, !transA, false, half);
     }
     return [reduceTo(gradA, a.shape), reduceTo(gradB, b.shape)];
   });
