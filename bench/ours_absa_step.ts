@@ -67,7 +67,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
   return countingRunner({
     async run() {
       const values = tidy(() => {
-        const batch = collateAbsa(examples, special, a.generativeRows);
+        const batch = collateAbsa(examples, special, { generativeRows: a.generativeRows });
         const l = absaLosses(model, batch, weights, 0.1);
         l.total.backward();
         const norm = clipGradNorm(params, 1.0);

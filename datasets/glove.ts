@@ -385,6 +385,52 @@ function readNumbers(scan: WinkJsonScanner, word: string, values: Float32Array):
   }
 }
 
+/**
+ * The first `limit` entries of the source's `"words"` list (GloVe's order: most frequent first).
+ * Only the head of the file is read when, as in the package, the list precedes the vectors.
+ */
+export async function readWordList(
+  source: string,
+  limit = Infinity,
+  chunkBytes = 1 << 20,
+): Promise<string[]> {
+  await statSource(source);
+  const file = await Deno.open(source, { read: true });
+  try {
+    const scan = new WinkJsonScanner(source, new ChunkedBytes(file, chunkBytes));
+    scan.expect(OPEN_BRACE, "a JSON object");
+    for (let next = scan.bytes.nextToken();; next = scan.bytes.nextToken()) {
+      if (next !== QUOTE) scan.fail(`expected a key but found ${describeByte(next)}`);
+      const key = scan.stringBody();
+      scan.expect(COLON, `":" after "${key}"`);
+      const first = scan.bytes.nextToken();
+      if (key === "words") {
+        if (first !== OPEN_BRACKET) scan.fail('"words" is not an array');
+        return readStrings(scan, limit);
+      }
+      if (!scan.more(scan.skipValue(first), CLOSE_BRACE, "the top-level object")) {
+        scan.fail('no "words" array');
+      }
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/** Reads up to `limit` strings of an array whose `[` has been consumed. */
+function readStrings(scan: WinkJsonScanner, limit: number): string[] {
+  const words: string[] = [];
+  let next = scan.bytes.nextToken();
+  if (next === CLOSE_BRACKET) return words;
+  while (words.length < limit) {
+    if (next !== QUOTE) scan.fail(`expected a word in "words" but found ${describeByte(next)}`);
+    words.push(scan.stringBody());
+    if (!scan.more(scan.bytes.nextToken(), CLOSE_BRACKET, '"words"')) break;
+    next = scan.bytes.nextToken();
+  }
+  return words;
+}
+
 async function readCache(
   path: string,
   key: string,

@@ -69,6 +69,24 @@ export function trainWordPiece(
   return bertTokenizerJson(specials, Object.fromEntries(vocab.map((t, i) => [t, i])), lowercase);
 }
 
+/**
+ * Returns a copy of a WordPiece tokenizer.json whose vocabulary also holds each of `words` whole
+ * (new ids after the existing ones). Only words that the tokenizer's own normalizer and
+ * pre-tokenizer keep as one word are added, so every added entry can be produced by encoding.
+ */
+export function addWholeWords(json: TokenizerJson, words: Iterable<string>): TokenizerJson {
+  const model = json.model as { type: string; vocab: Record<string, number> };
+  if (model.type !== "WordPiece") throw new Error(`addWholeWords: a ${model.type} model`);
+  const splitter = new TextTokenizer(json);
+  const vocab = { ...model.vocab };
+  let next = Object.keys(vocab).length;
+  for (const word of words) {
+    const pieces = splitter.preTokenize(splitter.normalize(word));
+    if (pieces.length === 1 && !(pieces[0] in vocab)) vocab[pieces[0]] = next++;
+  }
+  return { ...json, model: { ...json.model, vocab } };
+}
+
 function joinPair(a: string, b: string): string {
   return a + (b.startsWith(PREFIX) ? b.slice(PREFIX.length) : b);
 }

@@ -70,7 +70,7 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   model.eval();
   const probs = noGrad(() =>
     tidy(() => {
-      const batch = collateAbsa([example], special);
+      const batch = collateAbsa([example], special, { slotMemory: model.config.slotMemory });
       const { memory } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
       return ops.softmax(model.classify(memory, batch.prompts));
     })

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
 import { FastClaraAbsa, type FastClaraAbsaConfig } from "../core/models/fast_clara_absa.ts";
 import { LoRA } from "../core/nn/lora.ts";
+import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { clipGradNorm } from "../core/optim/clip.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
@@ -25,7 +26,8 @@ import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
 import { bucketByLength } from "../datasets/batching.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
-import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { addWholeWords, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { readWordList, resolveWinkEmbeddingsPath } from "../datasets/glove.ts";
 import { collateAbsa } from "./absa/batch.ts";
 import { absaSpecialIds, type AbsaTask, buildAbsaExamples } from "./absa/examples.ts";
 import { evaluateAbsa } from "./absa/evaluate.ts";
@@ -69,6 +71,9 @@ export interface TrainAbsaOptions {
   wordDropout: number;
   labelSmoothing: number;
   embedLrScale: number;
+  positions: PositionKind;
+  slotMemory: boolean;
+  gloveVocab: number;
 }
 
 /** Parses the flags (see README for each). */
@@ -108,6 +113,9 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "word-dropout": { type: "string", default: "0.1" },
       "label-smoothing": { type: "string", default: "0.1" },
       "embed-lr-scale": { type: "string", default: "0.3" },
+      positions: { type: "string", default: "learned" },
+      "slot-memory": { type: "boolean", default: false },
+      "glove-vocab": { type: "string", default: "0" },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -119,6 +127,9 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
   };
   if (v.task !== "atsa" && v.task !== "acsa") {
     throw new Error(`--task: expected atsa or acsa, got "${v.task}"`);
+  }
+  if (v.positions !== "learned" && v.positions !== "sinusoidal" && v.positions !== "rotary") {
+    throw new Error(`--positions: expected learned, sinusoidal or rotary, got "${v.positions}"`);
   }
   return {
     data: v.data,
@@ -152,6 +163,9 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     wordDropout: num("word-dropout", v["word-dropout"], false),
     labelSmoothing: num("label-smoothing", v["label-smoothing"], false),
     embedLrScale: num("embed-lr-scale", v["embed-lr-scale"], false),
+    positions: v.positions,
+    slotMemory: v["slot-memory"]!,
+    gloveVocab: num("glove-vocab", v["glove-vocab"]),
   };
 }
 
@@ -190,6 +204,25 @@ export function attachAdapters(model: FastClaraAbsa, rank: number): void {
     name: "decoder",
     seed: model.config.seed + 600,
   });
+}
+
+/**
+ * Adds whole-word entries to the learned vocabulary: every corpus word that has a GloVe vector,
+ * and the `topWords` most frequent GloVe words, so words unseen in training still arrive as one
+ * pretrained row instead of as meaningless pieces.
+ */
+async function withGloveWords(
+  tokenizer: TextTokenizer,
+  corpus: string[],
+  topWords: number,
+  glove: string,
+): Promise<TextTokenizer> {
+  const source = glove === "auto" ? await resolveWinkEmbeddingsPath() : glove;
+  const gloveWords = await readWordList(source);
+  const known = new Set(gloveWords);
+  const corpusWords = new Set(corpus.flatMap((t) => tokenizer.preTokenize(tokenizer.normalize(t))));
+  const wanted = [...corpusWords].filter((w) => known.has(w)).concat(gloveWords.slice(0, topWords));
+  return new TextTokenizer(addWholeWords(tokenizer.json, wanted));
 }
 
 /** What a finished run reports. */
@@ -242,6 +275,9 @@ export async function trainAbsa(
       vocabSize: o.vocabSize,
       memoryTokens: o.memoryTokens,
     }));
+    if (o.gloveVocab > 0 && o.glove !== "none" && !o.base) {
+      tokenizer = await withGloveWords(tokenizer, corpus, o.gloveVocab, o.glove);
+    }
     const model: FastClaraAbsaConfig = {
       vocabSize: Math.ceil(tokenizer.vocabSize / 8) * 8,
       dim: o.dim,
@@ -254,6 +290,8 @@ export async function trainAbsa(
       dropout: o.dropout,
       seed: o.seed,
       markAspects: o.markAspects && o.task === "atsa",
+      slotMemory: o.slotMemory && o.markAspects && o.task === "atsa",
+      positions: o.positions,
     };
     if (o.base) {
       run = {
@@ -370,9 +408,10 @@ export async function trainAbsa(
       manualSeed(o.seed * 1_000_003 + state.step);
       const lr = opt.currentLr();
       const values = tidy(() => {
-        const batch = collateAbsa(examples, special, o.recRows, {
-          rate: o.wordDropout,
-          rng: new Rng(o.seed * 7919 + state.step),
+        const batch = collateAbsa(examples, special, {
+          generativeRows: o.recRows,
+          wordDropout: { rate: o.wordDropout, rng: new Rng(o.seed * 7919 + state.step) },
+          slotMemory: run.model.slotMemory,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();

@@ -144,6 +144,40 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
   model.dispose();
 });
 
+gpuTest("slot memory: memory token j carries the slot of aspect (j mod A) + 1", async () => {
+  const dir = Deno.makeTempDirSync();
+  const data = await readAbsaXml(writeSyntheticMams(dir, "a.xml", 3, 0));
+  const tokenizer = new TextTokenizer(
+    trainWordPiece(data.sentences.map((s) => s.text), { vocabSize: 100, memoryTokens: 4 }),
+  );
+  const special = absaSpecialIds(tokenizer, 4);
+  const examples = buildAbsaExamples(data.sentences, tokenizer, {
+    task: "atsa",
+    maxTokens: 32,
+    special,
+  });
+  const [plainSlots, sharedSlots] = tidy(() => [
+    collateAbsa(examples, special).encoderAspects,
+    collateAbsa(examples, special, { slotMemory: true }).encoderAspects,
+  ]);
+  const width = plainSlots.shape[1];
+  const [plain, shared] = [await plainSlots.data(), await sharedSlots.data()];
+  plainSlots.dispose();
+  sharedSlots.dispose();
+  examples.forEach((e, r) => {
+    const aspects = e.aspects.length;
+    assert(aspects > 0, "the synthetic sentences have aspects");
+    const row = Array.from(shared.subarray(r * width, r * width + 4));
+    assertEquals(row, [0, 1, 2, 3].map((j) => (j % aspects) + 1), `sentence ${r}`);
+    assertEquals(Array.from(plain.subarray(r * width, r * width + 4)), [0, 0, 0, 0]);
+    assertEquals(
+      Array.from(shared.subarray(r * width + 4, (r + 1) * width)),
+      Array.from(plain.subarray(r * width + 4, (r + 1) * width)),
+      "sentence tokens keep their term slots",
+    );
+  });
+});
+
 Deno.test("curriculum: α falls and β rises monotonically from start to end weights", () => {
   const at = (p: number) => curriculumWeights(DEFAULT_CURRICULUM, p);
   assertEquals(at(0), DEFAULT_CURRICULUM.start);

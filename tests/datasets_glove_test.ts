@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
   loadWordVectors,
+  readWordList,
   scanWordVectors,
   type WordVectors,
   WordVectorsError,
@@ -102,6 +103,21 @@ Deno.test("a cache built for another vocabulary or a damaged cache is rebuilt", 
     assert(!afterDamage.fromCache);
     assertMatchesReference(afterDamage, other);
   });
+});
+
+Deno.test("readWordList gives the words in file order, up to a limit, across chunk edges", async () => {
+  const words = (JSON.parse(Deno.readTextFileSync(FIXTURE)) as { words: string[] }).words;
+  assertEquals(await readWordList(FIXTURE), words);
+  assertEquals(await readWordList(FIXTURE, 3, 1), words.slice(0, 3));
+  const dir = await Deno.makeTempDir({ prefix: "glove_test_" });
+  try {
+    const noWords = `${dir}/no_words.json`;
+    Deno.writeTextFileSync(noWords, '{"dimensions":4,"vectors":{}}');
+    const error = await assertRejects(() => readWordList(noWords), WordVectorsError);
+    assert(error.message.includes('no "words" array') && error.message.includes(noWords));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the first spelling wins when words lowercase alike", async () => {

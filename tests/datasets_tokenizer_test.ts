@@ -3,7 +3,7 @@ import { encode as gpt2Reference } from "gpt-3-encoder";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { loadGpt2FromNpm } from "../datasets/gpt2_vocab.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
-import { SPECIAL_TOKENS, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { addWholeWords, SPECIAL_TOKENS, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 
 const FIXTURE_TEXT = new URL("./fixtures/text/reviews.txt", import.meta.url).pathname;
 const MAMS_TRAIN = new URL("../../shared/data/mams/atsa/train.xml", import.meta.url).pathname;
@@ -56,6 +56,17 @@ Deno.test("WordPiece trainer is deterministic and learns frequent words", () => 
     ["[UNK]"],
     "a word with an unseen letter is [UNK]",
   );
+});
+
+Deno.test("addWholeWords appends single words after the learned ones and skips the rest", () => {
+  const base = trainWordPiece(lines, { vocabSize: 150 });
+  const before = new TextTokenizer(base);
+  const tok = new TextTokenizer(addWholeWords(base, ["Pastas", "the", "ice-cream", "two words"]));
+  assert.equal(tok.vocabSize, before.vocabSize + 1, "only 'pastas' is new and one word");
+  assert.equal(tok.tokenId("pastas"), before.vocabSize, "new ids follow the existing ones");
+  assert.deepEqual(tok.tokenize("the pastas", false), ["the", "pastas"]);
+  assert.equal(tok.tokenId("the"), before.tokenId("the"), "existing ids are kept");
+  assert.deepEqual(base.model.vocab, trainWordPiece(lines, { vocabSize: 150 }).model.vocab);
 });
 
 Deno.test("tokenizer round trip through tokenizer.json on the fixture corpus", async () => {

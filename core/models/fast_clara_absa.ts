@@ -10,6 +10,7 @@
 import { Module } from "../nn/module.ts";
 import { Embedding, Linear } from "../nn/layers.ts";
 import { TransformerEncoder } from "../nn/stacks.ts";
+import type { PositionKind } from "../nn/positions.ts";
 import { LoRA } from "../nn/lora.ts";
 import { maskedMean } from "../nn/losses.ts";
 import { full, type Tensor } from "../tensor.ts";
@@ -46,6 +47,13 @@ export interface FastClaraAbsaConfig {
    * part of the memory.
    */
   markAspects?: boolean;
+  /**
+   * With `markAspects`: memory tokens carry aspect slots too (the memory is shared out among the
+   * sentence's aspects; see `collateAbsa`).
+   */
+  slotMemory?: boolean;
+  /** Position encoding of the backbone (default learned). */
+  positions?: PositionKind;
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -83,6 +91,7 @@ export class FastClaraAbsa extends Module {
         maxLength: config.maxLength,
         dropout: config.dropout,
         seed: config.seed,
+        positions: config.positions,
       }),
     );
     this.polarityHead = this.child(

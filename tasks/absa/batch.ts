@@ -6,7 +6,7 @@
  * @module
  */
 import { IGNORE_INDEX, padRows } from "../../datasets/batching.ts";
-import type { AbsaPrompts } from "../../core/models/fast_clara_absa.ts";
+import { type AbsaPrompts, MAX_ASPECT_SLOTS } from "../../core/models/fast_clara_absa.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import type { AbsaExample, AbsaSpecialIds } from "./examples.ts";
 import type { Rng } from "../../core/random.ts";
@@ -71,18 +71,29 @@ function teacherForced(bodies: number[][], special: AbsaSpecialIds): TeacherForc
   };
 }
 
-/**
- * Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. The
- * reconstruction and extraction sequences cover the first `generativeRows` sentences (all when 0):
- * their vocabulary-sized logits dominate the step's cost, so a subset per batch keeps them cheap.
- * With `wordDropout`, each encoder sentence token becomes [MASK] with probability `rate`.
- */
+/** Options of {@linkcode collateAbsa}. */
+export interface CollateOptions {
+  /**
+   * Reconstruction and extraction cover the first `generativeRows` sentences (all when 0): their
+   * vocabulary-sized logits dominate the step's cost, so a subset per batch keeps them cheap.
+   */
+  generativeRows?: number;
+  /** Each encoder sentence token becomes [MASK] with probability `rate`. */
+  wordDropout?: { rate: number; rng: Rng };
+  /**
+   * Share the memory tokens out among the sentence's aspects: memory token j carries the slot of
+   * aspect (j mod A) + 1, so each aspect owns some memory the decoder can address by its slot.
+   */
+  slotMemory?: boolean;
+}
+
+/** Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. */
 export function collateAbsa(
   examples: readonly AbsaExample[],
   special: AbsaSpecialIds,
-  generativeRows = 0,
-  wordDropout?: { rate: number; rng: Rng },
+  options: CollateOptions = {},
 ): AbsaBatch {
+  const { generativeRows = 0, wordDropout, slotMemory = false } = options;
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
   const encoderTokens = (e: AbsaExample) =>
@@ -90,13 +101,17 @@ export function collateAbsa(
       ? e.tokens.map((t) => (wordDropout.rng.next() < wordDropout.rate ? special.mask : t))
       : e.tokens;
   const m = special.memory.length;
+  const memorySlots = (e: AbsaExample) => {
+    const owners = Math.min(e.aspects.length, MAX_ASPECT_SLOTS);
+    return special.memory.map((_, j) => slotMemory && owners > 0 ? (j % owners) + 1 : 0);
+  };
   const enc = padRows(
     examples.map((e) => [...special.memory, special.cls, ...encoderTokens(e), special.sep]),
     special.pad,
   );
   const [b, width] = enc.shape;
   const aspects = padRows(
-    examples.map((e) => [...special.memory.map(() => 0), 0, ...e.aspectSlots, 0]),
+    examples.map((e) => [...memorySlots(e), 0, ...e.aspectSlots, 0]),
     0,
     width,
   );

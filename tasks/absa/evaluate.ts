@@ -33,7 +33,7 @@ export async function predictAbsa(
       if (!chunk.some((e) => e.aspects.some((a) => a.label >= 0))) continue;
       const probs = noGrad(() =>
         tidy(() => {
-          const batch = collateAbsa(chunk, special);
+          const batch = collateAbsa(chunk, special, { slotMemory: model.config.slotMemory });
           const { memory } = model.encode(
             batch.encoderIds,
             batch.encoderPadding,
