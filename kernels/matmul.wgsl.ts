@@ -72,7 +72,9 @@ function packGrid(cols: number, rows: number): [number, number, number] {
 }
 
 // f32 values that round past f16's largest finite value become ±inf (a texture store might clamp),
-// so that an overflow under loss scaling shows up as a non-finite gradient.
+// so that an overflow under loss scaling shows up as a non-finite gradient. B is rounded to f16 in
+// the shader before its rgba16float store: Vulkan leaves the rounding of texel stores to the driver
+// (lavapipe truncates), while the conversion rounds to nearest like A's.
 const HALF_RANGE = `
 fn half_range(v: vec4f) -> vec4f { return select(v, v * 3.0e38, abs(v) >= vec4f(65520.0)); }`;
 
@@ -80,6 +82,7 @@ function packBKernel(transB: boolean, half: boolean): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
   const suffix = half ? "_h" : "";
   return cached(`matmul_pack_b_${transB ? "t" : "n"}${suffix}`, () => `
+${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -99,7 +102,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   }
   let t = row * p.cols + gid.x;
   textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
-    half ? "half_range(v)" : "v"
+    half ? "vec4f(vec4<f16>(half_range(v)))" : "v"
   });
 }`);
 }
