@@ -60,6 +60,8 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
     dropout: 0.2,
     seed: 1,
     markAspects: true,
+    slotMemory: true,
+    positions: "rotary",
   });
   const params = model.parameters();
   const opt = new AdamW(params, { lr: 1e-3 });
@@ -67,7 +69,10 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
   return countingRunner({
     async run() {
       const values = tidy(() => {
-        const batch = collateAbsa(examples, special, { generativeRows: a.generativeRows });
+        const batch = collateAbsa(examples, special, {
+          generativeRows: a.generativeRows,
+          slotMemory: true,
+        });
         const l = absaLosses(model, batch, weights, 0.1);
         l.total.backward();
         const norm = clipGradNorm(params, 1.0);

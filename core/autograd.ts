@@ -63,7 +63,16 @@ function topoOrder(root: Tensor): Tensor[] {
     seen.add(t);
     stack.push([t, true]);
     for (const i of t.node?.inputs ?? []) {
-      if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+      if (!i.requiresGrad || seen.has(i)) continue;
+      // A disposed intermediate has lost its node: the walk would stop there and leave the
+      // parameters behind it without gradients, silently.
+      if (i.isDisposed) {
+        throw new Error(
+          `backward(): an input [${i.shape}] of ${t.node!.op} was disposed before backward() ` +
+            `(by the tidy() scope that created it?); call backward() inside that scope`,
+        );
+      }
+      stack.push([i, false]);
     }
   }
   return order.reverse();

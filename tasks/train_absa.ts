@@ -113,8 +113,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "word-dropout": { type: "string", default: "0.1" },
       "label-smoothing": { type: "string", default: "0.1" },
       "embed-lr-scale": { type: "string", default: "0.3" },
-      positions: { type: "string", default: "learned" },
-      "slot-memory": { type: "boolean", default: false },
+      positions: { type: "string", default: "rotary" },
+      "no-slot-memory": { type: "boolean", default: false },
       "glove-vocab": { type: "string", default: "0" },
     },
   });
@@ -164,7 +164,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     labelSmoothing: num("label-smoothing", v["label-smoothing"], false),
     embedLrScale: num("embed-lr-scale", v["embed-lr-scale"], false),
     positions: v.positions,
-    slotMemory: v["slot-memory"]!,
+    slotMemory: !v["no-slot-memory"],
     gloveVocab: num("glove-vocab", v["glove-vocab"]),
   };
 }

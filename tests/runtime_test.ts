@@ -51,3 +51,18 @@ gpuTest("using a disposed tensor throws a clear error", () => {
   }
   assert(message.includes("after dispose"), message);
 });
+
+gpuTest("backward through a graph whose intermediates a scope disposed throws", () => {
+  const w = tensor([1, 2], [2]).requireGrad();
+  const loss = tidy(() => ops.sum(ops.mul(ops.exp(w), 2)));
+  let message = "";
+  try {
+    loss.backward();
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(message.includes("disposed before backward()"), message);
+  assertEquals(w.grad, null);
+  loss.dispose();
+  w.dispose();
+});
