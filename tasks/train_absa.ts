@@ -13,6 +13,8 @@ import { LoRA } from "../core/nn/lora.ts";
 import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { clipGradNorm } from "../core/optim/clip.ts";
+import { WeightAverage } from "../core/optim/ema.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
 import { loadCheckpoint, saveCheckpoint } from "../core/io/checkpoint.ts";
 import { loadSafetensors } from "../core/io/safetensors.ts";
@@ -35,6 +37,8 @@ import { type AbsaRunConfig, readRunConfig, saveAbsaModel } from "./absa/model_d
 import { absaLosses, curriculumWeights, DEFAULT_CURRICULUM } from "./absa/objective.ts";
 import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
 
+/** Checkpoint names of the averaged weights: the parameter's name behind this prefix. */
+const EMA_PREFIX = "ema/";
 const LOSS_TERMS = ["loss", "loss_rec", "loss_absa", "loss_mse", "loss_ext"];
 const WEIGHT_TERMS = ["w_rec", "w_absa", "w_mse", "w_ext"];
 
@@ -74,6 +78,7 @@ export interface TrainAbsaOptions {
   positions: PositionKind;
   slotMemory: boolean;
   gloveVocab: number;
+  ema: number;
 }
 
 /** Parses the flags (see README for each). */
@@ -116,6 +121,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       positions: { type: "string", default: "rotary" },
       "no-slot-memory": { type: "boolean", default: false },
       "glove-vocab": { type: "string", default: "0" },
+      ema: { type: "string", default: "0" },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -166,6 +172,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     positions: v.positions,
     slotMemory: !v["no-slot-memory"],
     gloveVocab: num("glove-vocab", v["glove-vocab"]),
+    ema: num("ema", v.ema, false),
   };
 }
 
@@ -349,6 +356,11 @@ export async function trainAbsa(
     schedule: warmupCosine({ warmupSteps: o.warmup, totalSteps, minRatio: 0.05 }),
   });
   const names = model.namedParameters().filter(([, t]) => t.requiresGrad);
+  // Validation, the best checkpoint and early stopping all use the averaged weights when on.
+  const average = o.ema > 0 ? new WeightAverage(names.map(([, t]) => t), o.ema) : null;
+  const averagedNames = average
+    ? names.map(([name], i): [string, Tensor] => [`${EMA_PREFIX}${name}`, average.shadows[i]])
+    : [];
   let state = {
     epoch: 0,
     batch: 0,
@@ -358,12 +370,24 @@ export async function trainAbsa(
     bestEpoch: -1,
     badEpochs: 0,
     wall: 0,
+    averageUpdates: 0,
   };
   if (resuming) {
     const ck = await loadCheckpoint(p.last, { optimizer: opt, names });
-    model.loadStateDict(ck.tensors);
-    for (const t of Object.values(ck.tensors)) t.dispose();
+    const weights = Object.entries(ck.tensors);
+    model.loadStateDict(Object.fromEntries(weights.filter(([k]) => !k.startsWith(EMA_PREFIX))));
     state = ck.extra as typeof state;
+    if (average) {
+      const missing = averagedNames.filter(([k]) => !ck.tensors[k]).length;
+      if (missing) {
+        throw new Error(
+          `${p.last}: ${missing} averaged weights (${EMA_PREFIX}…) missing; the run was started ` +
+            `without --ema, so resume with --ema 0`,
+        );
+      }
+      average.load(averagedNames.map(([k]) => ck.tensors[k]), state.averageUpdates);
+    }
+    for (const [, t] of weights) t.dispose();
     log(
       `resumed from ${p.last}: epoch ${state.epoch + 1}, batch ${state.batch}, step ${state.step}`,
     );
@@ -380,8 +404,9 @@ export async function trainAbsa(
     // A whole directory is swapped in, so a kill mid-save leaves the previous checkpoint intact.
     const partial = `${p.last}.partial`, previous = `${p.last}.previous`;
     await Deno.remove(partial, { recursive: true }).catch(() => {});
+    state.averageUpdates = average?.updates ?? 0;
     await saveCheckpoint(partial, {
-      model: Object.fromEntries(names),
+      model: Object.fromEntries([...names, ...averagedNames]),
       optimizer: opt,
       names,
       step: state.step,
@@ -418,6 +443,7 @@ export async function trainAbsa(
         const norm = clipGradNorm(params, 1.0);
         opt.step({ gradNorm: norm });
         opt.zeroGrad();
+        average?.update();
         return ops.concat(
           [l.total, l.rec, l.absa, l.mse, l.ext, norm].map((t) => t.reshape([1])),
           0,
@@ -476,7 +502,8 @@ export async function trainAbsa(
       }
     }
     if (stop && o.maxSteps) break;
-    const report = await evaluateAbsa(model, valEx, special);
+    const withWeights = <T>(fn: () => Promise<T>) => average ? average.withAveraged(fn) : fn();
+    const report = await withWeights(() => evaluateAbsa(model, valEx, special));
     epochCsv.append({
       step: state.step,
       epoch: state.epoch + 1,
@@ -495,7 +522,7 @@ export async function trainAbsa(
         bestEpoch: state.epoch + 1,
         badEpochs: 0,
       });
-      await saveAbsaModel(p.best, model, run, tokenizer);
+      await withWeights(() => saveAbsaModel(p.best, model, run, tokenizer));
       log(`  new best → ${p.best}`);
     } else if (++state.badEpochs >= o.patience) {
       log(`  no improvement for ${o.patience} epochs: early stop`);
@@ -521,6 +548,7 @@ export async function trainAbsa(
   log(JSON.stringify(result));
   model.dispose();
   opt.dispose();
+  average?.dispose();
   return result;
 }
 

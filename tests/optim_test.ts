@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { assertClose, gpuTest } from "./helpers.ts";
 import { counters, ops, optim, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
+import { copyBuffer } from "../kernels/runtime.ts";
 
 // Tolerances: the GPU updates in f32 (≈6e-8 relative per operation, a dozen operations per step,
 // three steps) and computes the bias corrections in f32, while the references run in f64. With
@@ -379,3 +380,39 @@ gpuTest("optimizers reject duplicate parameters and bad settings", () => {
   assertThrows(() => new optim.AdamW([tensor([1], [1], "i32")], { lr: 1 }), "f32");
   p.dispose();
 });
+
+gpuTest("WeightAverage: warmed-up decay, swap and load match an f64 reference", async () => {
+  const p = tensor([1, -2, 3], [3]).requireGrad();
+  const avg = new optim.WeightAverage([p], 0.9);
+  const expected = [1, -2, 3];
+  const steps = [[2, 0, 3], [4, 4, -1], [0, 1, 1]];
+  steps.forEach((values, t) => {
+    const next = tensor(values, [3]);
+    copyInto(avg.params[0], next);
+    next.dispose();
+    // The decay warms up as min(0.9, (1 + t) / (10 + t)): 0.1, 0.1818…, 0.25.
+    const d = Math.min(0.9, (1 + t) / (10 + t));
+    assertClose([avg.currentDecay], [d], 1e-12, 0, `decay at update ${t}`);
+    avg.update();
+    values.forEach((v, i) => (expected[i] += (1 - d) * (v - expected[i])));
+  });
+  // f32 arithmetic over three updates of order-1 values: 1e-6 absolute is ~10 ulps of margin.
+  assertClose(Array.from(await avg.shadows[0].data()), expected, 1e-6, 0, "shadow");
+  const trained = Array.from(await avg.params[0].data());
+  const seen = await avg.withAveraged(async () => Array.from(await avg.params[0].data()));
+  assertClose(seen, expected, 1e-6, 0, "averaged weights in place");
+  assertEquals(Array.from(await avg.params[0].data()), trained, "swapped back exactly");
+  const saved = tensor([7, 8, 9], [3]);
+  avg.load([saved], 42);
+  assertEquals(avg.updates, 42);
+  assertEquals(Array.from(await avg.shadows[0].data()), [7, 8, 9]);
+  assertThrows(() => avg.load([], 0), "0 tensors for 1 shadows");
+  saved.dispose();
+  avg.params[0].dispose();
+  avg.dispose();
+});
+
+/** Overwrites `dst`'s contents with `src`'s (same size), as a training step would change them. */
+function copyInto(dst: Tensor, src: Tensor): void {
+  copyBuffer(src.buffer, dst.buffer, dst.byteLength);
+}

@@ -24,6 +24,7 @@ export {
 } from "./optimizer.ts";
 export type { ParamGroup, ResolvedGroup } from "./params.ts";
 export { clipGradNorm, gradNorm } from "./clip.ts";
+export { WeightAverage } from "./ema.ts";
 export { GradScaler, type GradScalerOptions, type GradScalerState } from "./grad_scaler.ts";
 export {
   type Schedule,
