@@ -70,8 +70,16 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   model.eval();
   const probs = noGrad(() =>
     tidy(() => {
-      const batch = collateAbsa([example], special, { slotMemory: model.config.slotMemory });
-      const { memory } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
+      const batch = collateAbsa([example], special, {
+        slotMemory: model.config.slotMemory,
+        aspectRegions: model.config.aspectRegions,
+      });
+      const { memory } = model.encode(
+        batch.encoderIds,
+        batch.encoderPadding,
+        batch.encoderAspects,
+        batch.encoderDistances,
+      );
       return ops.softmax(model.classify(memory, batch.prompts));
     })
   );

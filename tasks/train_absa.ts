@@ -79,6 +79,7 @@ export interface TrainAbsaOptions {
   slotMemory: boolean;
   gloveVocab: number;
   ema: number;
+  aspectRegions: boolean;
 }
 
 /** Parses the flags (see README for each). */
@@ -122,6 +123,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "no-slot-memory": { type: "boolean", default: false },
       "glove-vocab": { type: "string", default: "0" },
       ema: { type: "string", default: "0" },
+      "aspect-regions": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -173,6 +175,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     slotMemory: !v["no-slot-memory"],
     gloveVocab: num("glove-vocab", v["glove-vocab"]),
     ema: num("ema", v.ema, false),
+    aspectRegions: v["aspect-regions"]!,
   };
 }
 
@@ -298,6 +301,7 @@ export async function trainAbsa(
       seed: o.seed,
       markAspects: o.markAspects && o.task === "atsa",
       slotMemory: o.slotMemory && o.markAspects && o.task === "atsa",
+      aspectRegions: o.aspectRegions && o.markAspects && o.task === "atsa",
       positions: o.positions,
     };
     if (o.base) {
@@ -437,6 +441,7 @@ export async function trainAbsa(
           generativeRows: o.recRows,
           wordDropout: { rate: o.wordDropout, rng: new Rng(o.seed * 7919 + state.step) },
           slotMemory: run.model.slotMemory,
+          aspectRegions: run.model.aspectRegions,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();

@@ -1,11 +1,15 @@
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
 import { noGrad, tidy } from "../mod.ts";
-import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
+import {
+  FastClaraAbsa,
+  MAX_ASPECT_DISTANCE,
+  NO_ASPECT_DISTANCE,
+} from "../core/models/fast_clara_absa.ts";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
-import { collateAbsa } from "../tasks/absa/batch.ts";
+import { collateAbsa, nearestAspects } from "../tasks/absa/batch.ts";
 import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
 import { curriculumWeights, DEFAULT_CURRICULUM } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
@@ -176,6 +180,18 @@ gpuTest("slot memory: memory token j carries the slot of aspect (j mod A) + 1", 
       "sentence tokens keep their term slots",
     );
   });
+});
+
+Deno.test("aspect regions: each token takes its nearest term's slot and distance (ties go left)", () => {
+  // Tokens: a [t1 t1] b c d [t2] e. c is 2 from t1's last token and 2 from t2: a tie, so slot 1.
+  const { slots, distances } = nearestAspects([0, 1, 1, 0, 0, 0, 2, 0]);
+  assertEquals(slots, [1, 1, 1, 1, 1, 2, 2, 2]);
+  assertEquals(distances, [1, 0, 0, 1, 2, 1, 0, 1]);
+  const far = nearestAspects([1, ...new Array(40).fill(0)]);
+  assertEquals(far.distances.at(-1), MAX_ASPECT_DISTANCE, "distances are capped");
+  const none = nearestAspects([0, 0, 0]);
+  assertEquals(none.slots, [0, 0, 0]);
+  assertEquals(none.distances, [NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE]);
 });
 
 Deno.test("curriculum: α falls and β rises monotonically from start to end weights", () => {

@@ -18,6 +18,10 @@ import * as ops from "../ops/mod.ts";
 
 /** Aspects beyond this index share the last slot vector. */
 export const MAX_ASPECT_SLOTS = 16;
+/** Token distances to the nearest aspect term beyond this share the last distance vector. */
+export const MAX_ASPECT_DISTANCE = 16;
+/** The distance bucket of tokens outside the sentence (memory, [CLS], [SEP], padding). */
+export const NO_ASPECT_DISTANCE = MAX_ASPECT_DISTANCE + 1;
 
 /** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
 export interface FastClaraAbsaConfig {
@@ -52,6 +56,12 @@ export interface FastClaraAbsaConfig {
    * sentence's aspects; see `collateAbsa`).
    */
   slotMemory?: boolean;
+  /**
+   * With `markAspects`: every sentence token carries the slot of its nearest aspect term (not only
+   * the term's own tokens) plus a learned vector of its distance to that term, so the encoder
+   * knows which aspect each opinion word most likely belongs to.
+   */
+  aspectRegions?: boolean;
   /** Position encoding of the backbone (default learned). */
   positions?: PositionKind;
 }
@@ -76,6 +86,8 @@ export class FastClaraAbsa extends Module {
   readonly polarityHead: Linear;
   /** Aspect-slot vectors (when `markAspects`); slot 0 means "no aspect". */
   readonly aspectSlots: Embedding | null;
+  /** Distance-to-nearest-aspect vectors (when `aspectRegions`). */
+  readonly aspectDistances: Embedding | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -104,6 +116,12 @@ export class FastClaraAbsa extends Module {
         new Embedding(MAX_ASPECT_SLOTS + 1, config.dim, { std: 0.02, seed: config.seed + 78 }),
       )
       : null;
+    this.aspectDistances = config.markAspects && config.aspectRegions
+      ? this.child(
+        "aspect_distances",
+        new Embedding(NO_ASPECT_DISTANCE + 1, config.dim, { std: 0.02, seed: config.seed + 79 }),
+      )
+      : null;
   }
 
   #phase(name: "encoder" | "decoder"): void {
@@ -113,13 +131,23 @@ export class FastClaraAbsa extends Module {
   /**
    * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
    * `padding` [B, m + T] is 1 on real tokens; `slots` [B, m + T] (i32) holds each token's aspect
-   * slot (used when the model marks aspects). Returns the memory [B, m, D] and the sentence
-   * states [B, T, D].
+   * slot (used when the model marks aspects) and `distances` [B, m + T] (i32) its distance bucket
+   * to the nearest aspect term (used with `aspectRegions`). Returns the memory [B, m, D] and the
+   * sentence states [B, T, D].
    */
-  encode(ids: Tensor, padding: Tensor, slots?: Tensor): { memory: Tensor; text: Tensor } {
+  encode(
+    ids: Tensor,
+    padding: Tensor,
+    slots?: Tensor,
+    distances?: Tensor,
+  ): { memory: Tensor; text: Tensor } {
     this.#phase("encoder");
     const m = this.config.memoryTokens;
-    const hidden = this.backbone.forwardEmbeddings(this.#embed(ids, slots), padding);
+    let embeddings = this.#embed(ids, slots);
+    if (this.aspectDistances && distances) {
+      embeddings = ops.add(embeddings, this.aspectDistances.forward(distances));
+    }
+    const hidden = this.backbone.forwardEmbeddings(embeddings, padding);
     const width = ids.shape[1];
     return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
   }

@@ -6,7 +6,12 @@
  * @module
  */
 import { IGNORE_INDEX, padRows } from "../../datasets/batching.ts";
-import { type AbsaPrompts, MAX_ASPECT_SLOTS } from "../../core/models/fast_clara_absa.ts";
+import {
+  type AbsaPrompts,
+  MAX_ASPECT_DISTANCE,
+  MAX_ASPECT_SLOTS,
+  NO_ASPECT_DISTANCE,
+} from "../../core/models/fast_clara_absa.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import type { AbsaExample, AbsaSpecialIds } from "./examples.ts";
 import type { Rng } from "../../core/random.ts";
@@ -26,6 +31,8 @@ export interface AbsaBatch {
   encoderPadding: Tensor;
   /** i32 [B, m + T]: the aspect slot of each token (0 outside aspect terms). */
   encoderAspects: Tensor;
+  /** i32 [B, m + T]: distance buckets to the nearest aspect term (with `aspectRegions`). */
+  encoderDistances?: Tensor;
   /** f32 [B, T]: real sentence tokens (for the alignment loss). */
   textPadding: Tensor;
   /** Aspect prompts of the 3-way-labelled aspects. */
@@ -85,6 +92,29 @@ export interface CollateOptions {
    * aspect (j mod A) + 1, so each aspect owns some memory the decoder can address by its slot.
    */
   slotMemory?: boolean;
+  /**
+   * Every sentence token takes the slot of its nearest aspect term, and `encoderDistances` holds
+   * its distance to that term (see `FastClaraAbsaConfig.aspectRegions`).
+   */
+  aspectRegions?: boolean;
+}
+
+/** Per token: the slot of the nearest aspect term and the distance to it (ties go left). */
+export function nearestAspects(
+  termSlots: readonly number[],
+): { slots: number[]; distances: number[] } {
+  const terms = termSlots.flatMap((slot, i) => (slot > 0 ? [i] : []));
+  if (terms.length === 0) {
+    return { slots: termSlots.map(() => 0), distances: termSlots.map(() => NO_ASPECT_DISTANCE) };
+  }
+  const slots: number[] = [], distances: number[] = [];
+  termSlots.forEach((_, i) => {
+    let best = terms[0];
+    for (const j of terms) if (Math.abs(j - i) < Math.abs(best - i)) best = j;
+    slots.push(termSlots[best]);
+    distances.push(Math.min(Math.abs(best - i), MAX_ASPECT_DISTANCE));
+  });
+  return { slots, distances };
 }
 
 /** Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. */
@@ -93,7 +123,7 @@ export function collateAbsa(
   special: AbsaSpecialIds,
   options: CollateOptions = {},
 ): AbsaBatch {
-  const { generativeRows = 0, wordDropout, slotMemory = false } = options;
+  const { generativeRows = 0, wordDropout, slotMemory = false, aspectRegions = false } = options;
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
   const encoderTokens = (e: AbsaExample) =>
@@ -110,11 +140,24 @@ export function collateAbsa(
     special.pad,
   );
   const [b, width] = enc.shape;
+  const regions = examples.map((e) => aspectRegions ? nearestAspects(e.aspectSlots) : null);
   const aspects = padRows(
-    examples.map((e) => [...memorySlots(e), 0, ...e.aspectSlots, 0]),
+    examples.map((e, r) => [...memorySlots(e), 0, ...(regions[r]?.slots ?? e.aspectSlots), 0]),
     0,
     width,
   );
+  const distances = aspectRegions
+    ? padRows(
+      regions.map((r) => [
+        ...special.memory.map(() => NO_ASPECT_DISTANCE),
+        NO_ASPECT_DISTANCE,
+        ...r!.distances,
+        NO_ASPECT_DISTANCE,
+      ]),
+      NO_ASPECT_DISTANCE,
+      width,
+    )
+    : null;
   const textPadding = new Float32Array(b * (width - m));
   for (let r = 0; r < b; r++) {
     textPadding.set(enc.mask.subarray(r * width + m, (r + 1) * width), r * (width - m));
@@ -129,6 +172,7 @@ export function collateAbsa(
     encoderIds: tensor(enc.ids, [b, width], "i32"),
     encoderPadding: tensor(enc.mask, [b, width]),
     encoderAspects: tensor(aspects.ids, [b, width], "i32"),
+    encoderDistances: distances ? tensor(distances.ids, [b, width], "i32") : undefined,
     textPadding: tensor(textPadding, [b, width - m]),
     prompts: {
       memoryIndex: tensor(scored.map((s) => s.i), [scored.length], "i32"),

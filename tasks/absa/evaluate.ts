@@ -33,11 +33,15 @@ export async function predictAbsa(
       if (!chunk.some((e) => e.aspects.some((a) => a.label >= 0))) continue;
       const probs = noGrad(() =>
         tidy(() => {
-          const batch = collateAbsa(chunk, special, { slotMemory: model.config.slotMemory });
+          const batch = collateAbsa(chunk, special, {
+            slotMemory: model.config.slotMemory,
+            aspectRegions: model.config.aspectRegions,
+          });
           const { memory } = model.encode(
             batch.encoderIds,
             batch.encoderPadding,
             batch.encoderAspects,
+            batch.encoderDistances,
           );
           return ops.softmax(model.classify(memory, batch.prompts));
         })

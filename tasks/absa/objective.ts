@@ -62,6 +62,7 @@ export function absaLosses(
     batch.encoderIds,
     batch.encoderPadding,
     batch.encoderAspects,
+    batch.encoderDistances,
   );
   const logits = model.classify(memory, batch.prompts);
   const absa = ops.crossEntropy(logits, batch.labels, { labelSmoothing });
