@@ -34,7 +34,12 @@ import { collateAbsa } from "./absa/batch.ts";
 import { absaSpecialIds, type AbsaTask, buildAbsaExamples } from "./absa/examples.ts";
 import { evaluateAbsa } from "./absa/evaluate.ts";
 import { type AbsaRunConfig, readRunConfig, saveAbsaModel } from "./absa/model_dir.ts";
-import { absaLosses, curriculumWeights, DEFAULT_CURRICULUM } from "./absa/objective.ts";
+import {
+  absaLosses,
+  type Curriculum,
+  curriculumWeights,
+  parseCurriculum,
+} from "./absa/objective.ts";
 import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
 
 /** Checkpoint names of the averaged weights: the parameter's name behind this prefix. */
@@ -80,6 +85,7 @@ export interface TrainAbsaOptions {
   gloveVocab: number;
   ema: number;
   aspectRegions: boolean;
+  curriculum: Curriculum;
 }
 
 /** Parses the flags (see README for each). */
@@ -124,6 +130,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "glove-vocab": { type: "string", default: "0" },
       ema: { type: "string", default: "0" },
       "aspect-regions": { type: "boolean", default: false },
+      curriculum: { type: "string", default: "" },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -176,6 +183,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     gloveVocab: num("glove-vocab", v["glove-vocab"]),
     ema: num("ema", v.ema, false),
     aspectRegions: v["aspect-regions"]!,
+    curriculum: parseCurriculum(v.curriculum!),
   };
 }
 
@@ -433,7 +441,7 @@ export async function trainAbsa(
       const t0 = performance.now();
       const syncs0 = counters.syncs;
       const examples = order[state.batch].map((i) => trainEx[i]);
-      const w = curriculumWeights(DEFAULT_CURRICULUM, state.step / totalSteps);
+      const w = curriculumWeights(o.curriculum, state.step / totalSteps);
       manualSeed(o.seed * 1_000_003 + state.step);
       const lr = opt.currentLr();
       const values = tidy(() => {

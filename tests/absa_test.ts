@@ -11,7 +11,7 @@ import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { collateAbsa, nearestAspects } from "../tasks/absa/batch.ts";
 import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
-import { curriculumWeights, DEFAULT_CURRICULUM } from "../tasks/absa/objective.ts";
+import { curriculumWeights, DEFAULT_CURRICULUM, parseCurriculum } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
 
 const FOODS = ["pasta", "soup", "pizza", "salad", "steak", "bread"];
@@ -199,6 +199,19 @@ Deno.test("curriculum: α falls and β rises monotonically from start to end wei
   assertEquals(at(0), DEFAULT_CURRICULUM.start);
   assertEquals(at(1), DEFAULT_CURRICULUM.end);
   assertEquals(at(2), DEFAULT_CURRICULUM.end, "progress is clamped");
+  const custom = parseCurriculum("rec=0.3:0.05, absa=1:1");
+  assertEquals(custom.start, { ...DEFAULT_CURRICULUM.start, rec: 0.3, absa: 1 });
+  assertEquals(custom.end, { ...DEFAULT_CURRICULUM.end, rec: 0.05, absa: 1 });
+  assertEquals(parseCurriculum(""), DEFAULT_CURRICULUM);
+  for (const bad of ["rec=1", "foo=1:2", "rec=-1:0", "absa=x:1"]) {
+    let message = "";
+    try {
+      parseCurriculum(bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(message.includes(`"${bad}"`), `rejects ${bad}: ${message}`);
+  }
   let prev = at(0);
   for (let p = 0.1; p <= 1.0001; p += 0.1) {
     const w = at(p);

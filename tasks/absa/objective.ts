@@ -34,6 +34,28 @@ export const DEFAULT_CURRICULUM: Curriculum = {
   end: { rec: 0.1, absa: 1.0, mse: 0.1, ext: 0.1 },
 };
 
+/**
+ * Parses a curriculum spec `term=start:end,…` (terms rec, absa, mse, ext); terms left out keep
+ * their value in `base`.
+ */
+export function parseCurriculum(spec: string, base: Curriculum = DEFAULT_CURRICULUM): Curriculum {
+  const c: Curriculum = { start: { ...base.start }, end: { ...base.end } };
+  for (const part of spec.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const match = /^(rec|absa|mse|ext)=([^:]+):([^:]+)$/.exec(part);
+    const [start, end] = match ? [Number(match[2]), Number(match[3])] : [NaN, NaN];
+    if (!match || !(start >= 0) || !(end >= 0)) {
+      throw new Error(
+        `--curriculum: "${part}" is not term=start:end with a term of rec, absa, mse, ext and ` +
+          `weights ≥ 0 (e.g. "rec=1:0.1,absa=0.5:1")`,
+      );
+    }
+    const term = match[1] as keyof LossWeights;
+    c.start[term] = start;
+    c.end[term] = end;
+  }
+  return c;
+}
+
 /** Weights at `progress` ∈ [0, 1] of training (clamped). */
 export function curriculumWeights(c: Curriculum, progress: number): LossWeights {
   const p = Math.min(1, Math.max(0, progress));
