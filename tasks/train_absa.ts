@@ -128,8 +128,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       positions: { type: "string", default: "rotary" },
       "no-slot-memory": { type: "boolean", default: false },
       "glove-vocab": { type: "string", default: "0" },
-      ema: { type: "string", default: "0" },
-      "aspect-regions": { type: "boolean", default: false },
+      ema: { type: "string", default: "0.999" },
+      "no-aspect-regions": { type: "boolean", default: false },
       curriculum: { type: "string", default: "" },
     },
   });
@@ -182,7 +182,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     slotMemory: !v["no-slot-memory"],
     gloveVocab: num("glove-vocab", v["glove-vocab"]),
     ema: num("ema", v.ema, false),
-    aspectRegions: v["aspect-regions"]!,
+    aspectRegions: !v["no-aspect-regions"],
     curriculum: parseCurriculum(v.curriculum!),
   };
 }

