@@ -121,8 +121,12 @@ export abstract class Module {
     return this.namedParameters().reduce((n, [, p]) => n + p.size, 0);
   }
 
-  /** Frees every parameter's GPU memory. */
+  /**
+   * Frees every parameter's GPU memory, child by child, so a module that holds other tensors
+   * (constant tables) frees them by overriding this. Disposing twice is harmless.
+   */
   dispose(): void {
-    for (const [, p] of this.namedParameters()) p.dispose();
+    for (const [, p] of this.#params) p.dispose();
+    for (const [, m] of this.#children) m.dispose();
   }
 }

@@ -43,6 +43,12 @@ export class AbsolutePositions extends Module {
       : keep(tensor(sinusoidalTable(maxLength, dim), [maxLength, dim]));
   }
 
+  /** Frees the table (a parameter or the constant sinusoidal one). */
+  override dispose(): void {
+    super.dispose();
+    this.table.dispose();
+  }
+
   /** x + table[offset : offset + T]. */
   forward(x: Tensor, offset = 0): Tensor {
     const t = x.shape[1];

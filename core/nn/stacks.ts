@@ -50,6 +50,12 @@ class Embedder extends Module {
     this.rotary = kind === "rotary" ? new Rotary(c.maxLength, c.dim / c.heads) : null;
   }
 
+  /** Frees the parameters and the rotary tables. */
+  override dispose(): void {
+    super.dispose();
+    this.rotary?.dispose();
+  }
+
   /** Adds absolute positions to embeddings [B, T, D] (identity for rotary). */
   place(x: Tensor, offset = 0): Tensor {
     return this.absolute ? this.absolute.forward(x, offset) : x;
