@@ -121,12 +121,21 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     labels: 3,
     dropout: 0,
     seed: 3,
+    // The default train:absa model: slots enter the encoder input and the prompts only.
+    markAspects: true,
+    slotMemory: true,
+    aspectRegions: true,
+    positions: "rotary",
   }).eval();
+  const options = { slotMemory: true, aspectRegions: true };
   const [fixed, swapped, reencoded] = noGrad(() =>
     tidy(() => {
-      const a = collateAbsa(examples, special), b = collateAbsa(other, special);
-      const { memory } = model.encode(a.encoderIds, a.encoderPadding);
-      const { memory: otherMemory } = model.encode(b.encoderIds, b.encoderPadding);
+      const a = collateAbsa(examples, special, options);
+      const b = collateAbsa(other, special, options);
+      const encode = (x: typeof a) =>
+        model.encode(x.encoderIds, x.encoderPadding, x.encoderAspects, x.encoderDistances);
+      const { memory } = encode(a);
+      const { memory: otherMemory } = encode(b);
       return [
         model.classify(memory, a.prompts),
         model.classify(memory, b.prompts),
