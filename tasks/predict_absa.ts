@@ -6,10 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
-import { noGrad } from "../core/autograd.ts";
-import { tidy } from "../core/scope.ts";
-import * as ops from "../core/ops/mod.ts";
-import { collateAbsa } from "./absa/batch.ts";
+import { polarityProbabilities } from "./absa/evaluate.ts";
 import {
   type AbsaExample,
   absaSpecialIds,
@@ -68,21 +65,7 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
     extraction: [],
   };
   model.eval();
-  const probs = noGrad(() =>
-    tidy(() => {
-      const batch = collateAbsa([example], special, {
-        slotMemory: model.config.slotMemory,
-        aspectRegions: model.config.aspectRegions,
-      });
-      const { memory } = model.encode(
-        batch.encoderIds,
-        batch.encoderPadding,
-        batch.encoderAspects,
-        batch.encoderDistances,
-      );
-      return ops.softmax(model.classify(memory, batch.prompts));
-    })
-  );
+  const probs = polarityProbabilities(model, [example], special);
   const p = await probs.data();
   probs.dispose();
   model.dispose();

@@ -93,9 +93,10 @@ function lossByStep(csvPath: string): Map<number, number> {
   return new Map(rows.map((r) => r.split(",")).map((c) => [Number(c[step]), Number(c[loss])]));
 }
 
-gpuTest("bottleneck: the decoder reads the sentence only through the memory", async () => {
+/** `n` synthetic MAMS sentences as examples, with a tokenizer (4 memory tokens) trained on them. */
+async function syntheticExamples(n: number) {
   const dir = Deno.makeTempDirSync();
-  const data = await readAbsaXml(writeSyntheticMams(dir, "a.xml", 4, 0));
+  const data = await readAbsaXml(writeSyntheticMams(dir, "a.xml", n, 0));
   const tokenizer = new TextTokenizer(
     trainWordPiece(data.sentences.map((s) => s.text), { vocabSize: 100, memoryTokens: 4 }),
   );
@@ -105,6 +106,11 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     maxTokens: 32,
     special,
   });
+  return { tokenizer, special, examples };
+}
+
+gpuTest("bottleneck: the decoder reads the sentence only through the memory", async () => {
+  const { tokenizer, special, examples } = await syntheticExamples(4);
   // Same aspects and prompts, different sentences.
   const other = examples.map((e, i) => ({
     ...e,
@@ -158,17 +164,7 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
 });
 
 gpuTest("slot memory: memory token j carries the slot of aspect (j mod A) + 1", async () => {
-  const dir = Deno.makeTempDirSync();
-  const data = await readAbsaXml(writeSyntheticMams(dir, "a.xml", 3, 0));
-  const tokenizer = new TextTokenizer(
-    trainWordPiece(data.sentences.map((s) => s.text), { vocabSize: 100, memoryTokens: 4 }),
-  );
-  const special = absaSpecialIds(tokenizer, 4);
-  const examples = buildAbsaExamples(data.sentences, tokenizer, {
-    task: "atsa",
-    maxTokens: 32,
-    special,
-  });
+  const { special, examples } = await syntheticExamples(3);
   const [plainSlots, sharedSlots] = tidy(() => [
     collateAbsa(examples, special).encoderAspects,
     collateAbsa(examples, special, { slotMemory: true }).encoderAspects,

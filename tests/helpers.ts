@@ -227,3 +227,40 @@ export async function checkComposedGradients(
   }
   weights.dispose();
 }
+
+/** CPU reference of op(A)·op(B) with broadcast batch dims, in f64. */
+export function cpuMatmul(
+  a: HostTensor,
+  b: HostTensor,
+  transA = false,
+  transB = false,
+): HostTensor {
+  const ra = a.shape.length, rb = b.shape.length;
+  const [M, K] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const N = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const pad = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+  const pa = pad(aBatch), pb = pad(bBatch);
+  const batch = pa.map((d, i) => Math.max(d, pb[i]));
+  const values = new Float64Array(numel(batch) * M * N);
+  for (let z = 0; z < numel(batch); z++) {
+    let ia = 0, ib = 0, rem = z;
+    for (let d = rank - 1; d >= 0; d--) {
+      const c = rem % batch[d];
+      rem = Math.floor(rem / batch[d]);
+      ia = ia + (pa[d] === 1 ? 0 : c) * numel(pa.slice(d + 1));
+      ib = ib + (pb[d] === 1 ? 0 : c) * numel(pb.slice(d + 1));
+    }
+    const A = (m: number, k: number) => a.values[ia * M * K + (transA ? k * M + m : m * K + k)];
+    const B = (k: number, n: number) => b.values[ib * K * N + (transB ? n * K + k : k * N + n)];
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
+        values[(z * M + m) * N + n] = s;
+      }
+    }
+  }
+  return { shape: [...batch, M, N], values };
+}

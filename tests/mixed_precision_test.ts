@@ -4,7 +4,7 @@
  * `optim.GradScaler`, and a tiny MLP trained both ways.
  */
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { assertClose, hasWebGPU, type HostTensor, numel } from "./helpers.ts";
+import { assertClose, cpuMatmul, hasWebGPU, type HostTensor, numel } from "./helpers.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
 import {
   amp,
@@ -106,39 +106,6 @@ function assertWithin(
       );
     }
   }
-}
-
-/** f64 reference of op(A)·op(B) with broadcast batch dims (as in matmul_test.ts). */
-function cpuMatmul(a: HostTensor, b: HostTensor, transA: boolean, transB: boolean): HostTensor {
-  const ra = a.shape.length, rb = b.shape.length;
-  const [M, K] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
-  const N = transB ? b.shape[rb - 2] : b.shape[rb - 1];
-  const rank = Math.max(ra, rb) - 2;
-  const pad = (s: number[]) => [...Array(rank - (s.length - 2)).fill(1), ...s.slice(0, -2)];
-  const pa = pad(a.shape), pb = pad(b.shape);
-  const batch = pa.map((d, i) => Math.max(d, pb[i]));
-  const values = new Float64Array(numel(batch) * M * N);
-  for (let z = 0; z < numel(batch); z++) {
-    let ia = 0, ib = 0, rem = z;
-    for (let d = rank - 1, sa = 1, sb = 1; d >= 0; d--) {
-      const c = rem % batch[d];
-      rem = Math.floor(rem / batch[d]);
-      ia += (pa[d] === 1 ? 0 : c) * sa;
-      ib += (pb[d] === 1 ? 0 : c) * sb;
-      sa *= pa[d];
-      sb *= pb[d];
-    }
-    const A = (m: number, k: number) => a.values[ia * M * K + (transA ? k * M + m : m * K + k)];
-    const B = (k: number, n: number) => b.values[ib * K * N + (transB ? n * K + k : k * N + n)];
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
-        values[(z * M + m) * N + n] = s;
-      }
-    }
-  }
-  return { shape: [...batch, M, N], values };
 }
 
 /** [a shape, b shape, transA, transB]: none of M, N, K is a multiple of a tile (4, 8 or 16). */

@@ -43,10 +43,10 @@ export class AbsolutePositions extends Module {
       : keep(tensor(sinusoidalTable(maxLength, dim), [maxLength, dim]));
   }
 
-  /** Frees the table (a parameter or the constant sinusoidal one). */
+  /** Frees the table (the constant sinusoidal one is not a parameter). */
   override dispose(): void {
     super.dispose();
-    this.table.dispose();
+    if (this.kind === "sinusoidal") this.table.dispose();
   }
 
   /** x + table[offset : offset + T]. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Tensor, zeros } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { tidy } from "../scope.ts";
 import { copyBuffer } from "../../kernels/runtime.ts";
@@ -24,11 +24,7 @@ export class WeightAverage {
     if (!(decay > 0 && decay < 1)) {
       throw new Error(`WeightAverage: decay must lie in (0, 1), got ${decay}`);
     }
-    this.shadows = params.map((p) => {
-      const s = zeros(p.shape);
-      copyBuffer(p.buffer, s.buffer, p.byteLength);
-      return s;
-    });
+    this.shadows = params.map(copyOf);
   }
 
   /** The decay used by the next update. */
@@ -57,7 +53,7 @@ export class WeightAverage {
       tidy(() => {
         this.params.forEach((p, i) => {
           const s = this.shadows[i];
-          const saved = ops.add(p.detach(), 0);
+          const saved = copyOf(p);
           copyBuffer(s.buffer, p.buffer, p.byteLength);
           copyBuffer(saved.buffer, s.buffer, s.byteLength);
         });
@@ -98,4 +94,11 @@ export class WeightAverage {
   dispose(): void {
     for (const s of this.shadows) s.dispose();
   }
+}
+
+/** A new tensor holding a copy of `t`'s contents (a buffer copy, no kernel). */
+function copyOf(t: Tensor): Tensor {
+  const copy = new Tensor(t.shape, t.dtype);
+  copyBuffer(t.buffer, copy.buffer, t.byteLength);
+  return copy;
 }

@@ -14,8 +14,35 @@ import {
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import * as ops from "../../core/ops/mod.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { collateAbsa } from "./batch.ts";
 import { type AbsaExample, type AbsaSpecialIds, POLARITY_LABELS } from "./examples.ts";
+
+/**
+ * Polarity probabilities [N, labels] of every scored aspect of `examples` (no gradients), collated
+ * the way the model was built (slot memory, aspect regions). The caller disposes the result.
+ */
+export function polarityProbabilities(
+  model: FastClaraAbsa,
+  examples: readonly AbsaExample[],
+  special: AbsaSpecialIds,
+): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      const batch = collateAbsa(examples, special, {
+        slotMemory: model.config.slotMemory,
+        aspectRegions: model.config.aspectRegions,
+      });
+      const { memory } = model.encode(
+        batch.encoderIds,
+        batch.encoderPadding,
+        batch.encoderAspects,
+        batch.encoderDistances,
+      );
+      return ops.softmax(model.classify(memory, batch.prompts));
+    })
+  );
+}
 
 /** Predicted class index per scored aspect of each example, in order. */
 export async function predictAbsa(
@@ -31,21 +58,7 @@ export async function predictAbsa(
     for (let i = 0; i < examples.length; i += batchSize) {
       const chunk = examples.slice(i, i + batchSize);
       if (!chunk.some((e) => e.aspects.some((a) => a.label >= 0))) continue;
-      const probs = noGrad(() =>
-        tidy(() => {
-          const batch = collateAbsa(chunk, special, {
-            slotMemory: model.config.slotMemory,
-            aspectRegions: model.config.aspectRegions,
-          });
-          const { memory } = model.encode(
-            batch.encoderIds,
-            batch.encoderPadding,
-            batch.encoderAspects,
-            batch.encoderDistances,
-          );
-          return ops.softmax(model.classify(memory, batch.prompts));
-        })
-      );
+      const probs = polarityProbabilities(model, chunk, special);
       const p = await probs.data();
       probs.dispose();
       const k = POLARITY_LABELS.length;
