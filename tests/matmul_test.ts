@@ -1,4 +1,4 @@
-import { assertClose, checkOp, cpuMatmul, gpuTest, type HostTensor, numel } from "./helpers.ts";
+import { assertClose, checkOp, cpuMatmul, gpuTest, numel } from "./helpers.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 import { noGrad, ops, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
