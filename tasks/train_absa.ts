@@ -86,6 +86,8 @@ export interface TrainAbsaOptions {
   ema: number;
   aspectRegions: boolean;
   curriculum: Curriculum;
+  localRadius: number;
+  aspectAttention: boolean;
 }
 
 /** Parses the flags (see README for each). */
@@ -131,6 +133,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       ema: { type: "string", default: "0.999" },
       "no-aspect-regions": { type: "boolean", default: false },
       curriculum: { type: "string", default: "" },
+      "local-radius": { type: "string", default: "0" },
+      "aspect-attention": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -184,6 +188,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     ema: num("ema", v.ema, false),
     aspectRegions: !v["no-aspect-regions"],
     curriculum: parseCurriculum(v.curriculum!),
+    localRadius: num("local-radius", v["local-radius"]),
+    aspectAttention: v["aspect-attention"]!,
   };
 }
 
@@ -311,6 +317,8 @@ export async function trainAbsa(
       slotMemory: o.slotMemory && o.markAspects && o.task === "atsa",
       aspectRegions: o.aspectRegions && o.markAspects && o.task === "atsa",
       positions: o.positions,
+      localRadius: o.localRadius,
+      aspectAttention: o.aspectAttention && o.slotMemory && o.markAspects && o.task === "atsa",
     };
     if (o.base) {
       run = {
@@ -450,6 +458,7 @@ export async function trainAbsa(
           wordDropout: { rate: o.wordDropout, rng: new Rng(o.seed * 7919 + state.step) },
           slotMemory: run.model.slotMemory,
           aspectRegions: run.model.aspectRegions,
+          aspectAttention: run.model.aspectAttention,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();

@@ -9,7 +9,7 @@ import {
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
-import { collateAbsa, nearestAspects } from "../tasks/absa/batch.ts";
+import { collateAbsa, distancesToTerm, nearestAspects } from "../tasks/absa/batch.ts";
 import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
 import { curriculumWeights, DEFAULT_CURRICULUM, parseCurriculum } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
@@ -131,15 +131,23 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     markAspects: true,
     slotMemory: true,
     aspectRegions: true,
+    aspectAttention: true,
+    localRadius: 1,
     positions: "rotary",
   }).eval();
-  const options = { slotMemory: true, aspectRegions: true };
+  const options = { slotMemory: true, aspectRegions: true, aspectAttention: true };
   const [fixed, swapped, reencoded] = noGrad(() =>
     tidy(() => {
       const a = collateAbsa(examples, special, options);
       const b = collateAbsa(other, special, options);
       const encode = (x: typeof a) =>
-        model.encode(x.encoderIds, x.encoderPadding, x.encoderAspects, x.encoderDistances);
+        model.encode(
+          x.encoderIds,
+          x.encoderPadding,
+          x.encoderAspects,
+          x.encoderDistances,
+          x.memoryDistances,
+        );
       const { memory } = encode(a);
       const { memory: otherMemory } = encode(b);
       return [
@@ -304,3 +312,59 @@ Deno.test("aspect spans: piecewise tokenization equals whole-text ids and marks 
   assertEquals(tokens.filter((_, i) => aspectSlots[i] === 2), ids("waiter"));
   assertEquals(aspectSlots.filter((s) => s > 0).length, ids("grilled salmon waiter").length);
 });
+
+Deno.test("distancesToTerm: each token's distance to one aspect's term, capped; absent is far", () => {
+  assertEquals(distancesToTerm([0, 1, 1, 0, 0, 2, 0], 1), [1, 0, 0, 1, 2, 3, 4]);
+  assertEquals(distancesToTerm([0, 1, 1, 0, 0, 2, 0], 2), [5, 4, 3, 2, 1, 0, 1]);
+  assertEquals(distancesToTerm([2, ...new Array(30).fill(0)], 2).at(-1), MAX_ASPECT_DISTANCE);
+  assertEquals(distancesToTerm([0, 1, 0], 3), [
+    NO_ASPECT_DISTANCE,
+    NO_ASPECT_DISTANCE,
+    NO_ASPECT_DISTANCE,
+  ]);
+  assertEquals(
+    distancesToTerm([0, 0], 0),
+    [NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE],
+    "slot 0 owns no term",
+  );
+});
+
+gpuTest(
+  "aspect attention: memory token j measures every key from its own aspect's term",
+  async () => {
+    const { special, examples } = await syntheticExamples(3);
+    const distances = tidy(() =>
+      collateAbsa(examples, special, { slotMemory: true, aspectAttention: true }).memoryDistances!
+    );
+    const [b, m, width] = distances.shape;
+    const values = await distances.data();
+    examples.forEach((e, r) => {
+      for (let j = 0; j < m; j++) {
+        const row = Array.from(values.subarray((r * m + j) * width, (r * m + j + 1) * width));
+        const owner = (j % e.aspects.length) + 1;
+        const sentence = distancesToTerm(e.aspectSlots, owner);
+        assertEquals(
+          row.slice(0, m + 1),
+          new Array(m + 1).fill(NO_ASPECT_DISTANCE),
+          "memory and [CLS]",
+        );
+        assertEquals(
+          row.slice(m + 1, m + 1 + sentence.length),
+          sentence,
+          `sentence ${r}, memory ${j}`,
+        );
+        assert(
+          row.slice(m + 1 + sentence.length).every((d) => d === NO_ASPECT_DISTANCE),
+          "[SEP], padding",
+        );
+        assert(sentence.includes(0), "the owner's term is in the sentence");
+      }
+    });
+    assertEquals(b, examples.length);
+    distances.dispose();
+    const plain = tidy(() =>
+      collateAbsa(examples, special, { aspectAttention: true }).memoryDistances
+    );
+    assertEquals(plain, undefined, "aspect attention needs slot memory");
+  },
+);

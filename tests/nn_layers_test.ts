@@ -156,3 +156,77 @@ gpuTest("TanhGate starts closed: the gated path contributes nothing at init", as
   await checkComposedGradients(() => gate.forward(extra), paramsOf(gate, [["x", extra]]));
   for (const m of [gate, base, extra, out]) m.dispose();
 });
+
+gpuTest("attention bias: added to the scores per head, and its gradient checks", async () => {
+  const attn = new nn.MultiHeadAttention(8, 2, { seed: 12 });
+  const x = randn([2, 4, 8], { seed: 13 });
+  const padding = tensor([1, 1, 1, 0, 1, 1, 1, 1], [2, 4]);
+  // A bias of MASKED on key 3 of batch 0 (both heads) must act like that key's padding.
+  const asPadding = tensor(
+    Array.from({ length: 2 * 2 * 4 * 4 }, (_, i) => i < 32 && i % 4 === 3 ? nn.MASKED : 0),
+    [2, 2, 4, 4],
+  );
+  const [masked, biased] = tidy(() => [
+    attn.forward(x, { keyPadding: padding }),
+    attn.forward(x, { bias: asPadding }),
+  ]);
+  const expected = await masked.data();
+  const got = await biased.data();
+  got.forEach((v, i) => {
+    if (Math.abs(v - expected[i]) > 1e-6) throw new Error(`output ${i}: ${v} vs ${expected[i]}`);
+  });
+  const bias = randn([2, 2, 4, 4], { seed: 14 });
+  await checkComposedGradients(
+    () => attn.forward(x, { keyPadding: padding, bias }),
+    paramsOf(attn, [["x", x], ["bias", bias]]),
+    { samples: 6 },
+  );
+  for (const t of [x, padding, asPadding, masked, biased, bias]) t.dispose();
+  attn.dispose();
+});
+
+gpuTest(
+  "LocalMix: x + GELU(W·window + b) against an f64 reference, padding not mixed in",
+  async () => {
+    const [b, t, d, r] = [2, 5, 3, 1];
+    const mix = new nn.LocalMix(d, r, { seed: 15 });
+    const x = randn([b, t, d], { seed: 16 });
+    const paddingValues = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
+    const padding = tensor(paddingValues, [b, t]);
+    const out = tidy(() => mix.forward(x, padding));
+    const [xs, w, bias, got] = [
+      await x.data(),
+      await mix.proj.weight.data(),
+      await mix.proj.bias!.data(),
+      await out.data(),
+    ];
+    const gelu = (v: number) =>
+      0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+    const width = (2 * r + 1) * d;
+    for (let bi = 0; bi < b; bi++) {
+      for (let ti = 0; ti < t; ti++) {
+        for (let o = 0; o < d; o++) {
+          let z = bias[o];
+          for (let k = -r; k <= r; k++) {
+            const s = ti + k;
+            if (s < 0 || s >= t || paddingValues[bi * t + s] === 0) continue;
+            for (let c = 0; c < d; c++) {
+              z += w[o * width + (k + r) * d + c] * xs[(bi * t + s) * d + c];
+            }
+          }
+          const i = (bi * t + ti) * d + o;
+          const want = xs[i] + gelu(z);
+          // f32 sums of 9 products of O(1) values: 1e-5 absolute covers their rounding.
+          if (Math.abs(got[i] - want) > 1e-5) {
+            throw new Error(
+              `[${bi},${ti},${o}]: ${got[i]} vs ${want}`,
+            );
+          }
+        }
+      }
+    }
+    await checkComposedGradients(() => mix.forward(x, padding), paramsOf(mix, [["x", x]]));
+    for (const v of [x, padding, out]) v.dispose();
+    mix.dispose();
+  },
+);

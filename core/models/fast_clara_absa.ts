@@ -12,6 +12,7 @@ import { Embedding, Linear } from "../nn/layers.ts";
 import { TransformerEncoder } from "../nn/stacks.ts";
 import type { PositionKind } from "../nn/positions.ts";
 import { LoRA } from "../nn/lora.ts";
+import { LocalMix } from "../nn/local_mix.ts";
 import { maskedMean } from "../nn/losses.ts";
 import { full, type Tensor } from "../tensor.ts";
 import * as ops from "../ops/mod.ts";
@@ -22,6 +23,20 @@ export const MAX_ASPECT_SLOTS = 16;
 export const MAX_ASPECT_DISTANCE = 16;
 /** The distance bucket of tokens outside the sentence (memory, [CLS], [SEP], padding). */
 export const NO_ASPECT_DISTANCE = MAX_ASPECT_DISTANCE + 1;
+
+/**
+ * Initial aspect-attention bias [NO_ASPECT_DISTANCE + 1, heads]: head h > 0 scores a key at
+ * distance d from its aspect's term −d·4^(h+1−heads) (a slope of 1 on the last head), head 0 is flat;
+ * keys outside the sentence sit at half the longest distance.
+ */
+function distancePenalty(heads: number): Float32Array {
+  const values = new Float32Array((NO_ASPECT_DISTANCE + 1) * heads);
+  for (let d = 0; d <= NO_ASPECT_DISTANCE; d++) {
+    const distance = d === NO_ASPECT_DISTANCE ? MAX_ASPECT_DISTANCE / 2 : d;
+    for (let h = 1; h < heads; h++) values[d * heads + h] = -distance * 4 ** (h + 1 - heads);
+  }
+  return values;
+}
 
 /** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
 export interface FastClaraAbsaConfig {
@@ -64,6 +79,17 @@ export interface FastClaraAbsaConfig {
   aspectRegions?: boolean;
   /** Position encoding of the backbone (default learned). */
   positions?: PositionKind;
+  /**
+   * When > 0, sentence embeddings pass a {@linkcode LocalMix} over this many neighbours on each
+   * side before the encoder phase (n-gram features; memory tokens are not mixed).
+   */
+  localRadius?: number;
+  /**
+   * With `slotMemory`: in the encoder phase, a memory token's attention scores get a learned
+   * per-head bias by the key's distance to the term of the aspect owning that memory token
+   * (initialised as a distance penalty of a different slope per head, the first head flat).
+   */
+  aspectAttention?: boolean;
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -88,6 +114,10 @@ export class FastClaraAbsa extends Module {
   readonly aspectSlots: Embedding | null;
   /** Distance-to-nearest-aspect vectors (when `aspectRegions`). */
   readonly aspectDistances: Embedding | null;
+  /** Local n-gram mixing of the sentence embeddings (when `localRadius` > 0). */
+  readonly localMix: LocalMix | null;
+  /** Per-head score bias by distance bucket [NO_ASPECT_DISTANCE + 1, heads] (`aspectAttention`). */
+  readonly aspectAttention: Embedding | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -122,6 +152,20 @@ export class FastClaraAbsa extends Module {
         new Embedding(NO_ASPECT_DISTANCE + 1, config.dim, { std: 0.02, seed: config.seed + 79 }),
       )
       : null;
+    this.localMix = (config.localRadius ?? 0) > 0
+      ? this.child(
+        "local_mix",
+        new LocalMix(config.dim, config.localRadius!, { seed: config.seed + 80 }),
+      )
+      : null;
+    this.aspectAttention = config.aspectAttention
+      ? this.child(
+        "aspect_attention",
+        new Embedding(NO_ASPECT_DISTANCE + 1, config.heads, {
+          init: distancePenalty(config.heads),
+        }),
+      )
+      : null;
   }
 
   #phase(name: "encoder" | "decoder"): void {
@@ -132,14 +176,16 @@ export class FastClaraAbsa extends Module {
    * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
    * `padding` [B, m + T] is 1 on real tokens; `slots` [B, m + T] (i32) holds each token's aspect
    * slot (used when the model marks aspects) and `distances` [B, m + T] (i32) its distance bucket
-   * to the nearest aspect term (used with `aspectRegions`). Returns the memory [B, m, D] and the
-   * sentence states [B, T, D].
+   * to the nearest aspect term (used with `aspectRegions`); `memoryDistances` [B, m, m + T] (i32)
+   * holds each memory token's distance bucket from every key to its own aspect's term (used with
+   * `aspectAttention`). Returns the memory [B, m, D] and the sentence states [B, T, D].
    */
   encode(
     ids: Tensor,
     padding: Tensor,
     slots?: Tensor,
     distances?: Tensor,
+    memoryDistances?: Tensor,
   ): { memory: Tensor; text: Tensor } {
     this.#phase("encoder");
     const m = this.config.memoryTokens;
@@ -147,9 +193,27 @@ export class FastClaraAbsa extends Module {
     if (this.aspectDistances && distances) {
       embeddings = ops.add(embeddings, this.aspectDistances.forward(distances));
     }
-    const hidden = this.backbone.forwardEmbeddings(embeddings, padding);
     const width = ids.shape[1];
+    if (this.localMix) {
+      const sentence = this.localMix.forward(
+        ops.slice(embeddings, 1, m, width),
+        ops.slice(padding, 1, m, width),
+      );
+      embeddings = ops.concat([ops.slice(embeddings, 1, 0, m), sentence], 1);
+    }
+    const bias = this.aspectAttention && memoryDistances
+      ? this.#memoryBias(memoryDistances)
+      : undefined;
+    const hidden = this.backbone.forwardEmbeddings(embeddings, padding, false, bias);
     return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
+  }
+
+  /** Attention bias [B, H, m + T, m + T]: learned on memory-token rows, zero on sentence rows. */
+  #memoryBias(memoryDistances: Tensor): Tensor {
+    const [b, m, width] = memoryDistances.shape;
+    const heads = this.config.heads;
+    const memoryRows = ops.permute(this.aspectAttention!.forward(memoryDistances), [0, 3, 1, 2]);
+    return ops.concat([memoryRows, full([b, heads, width - m, width], 0)], 2);
   }
 
   /** Token embeddings plus aspect-slot vectors where given. */

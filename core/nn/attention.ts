@@ -17,6 +17,11 @@ export interface AttentionMasks {
   keyPadding?: Tensor;
   /** Query t may attend only to keys s ≤ t + (S − T). */
   causal?: boolean;
+  /**
+   * Score bias broadcastable to [B, H, T, S], added before the masks (e.g. a learned position
+   * bias; unlike the masks it receives a gradient).
+   */
+  bias?: Tensor;
 }
 
 /** Additive mask [T, S] with 0 on and below the (right-aligned) diagonal and {@linkcode MASKED} above it. */
@@ -92,7 +97,8 @@ export class MultiHeadAttention extends Module {
       q = options.positions(q, s - t);
       k = options.positions(k, 0);
     }
-    const scores = ops.mul(ops.matmul(q, k, { transB: true }), 1 / Math.sqrt(this.headDim));
+    const scaled = ops.mul(ops.matmul(q, k, { transB: true }), 1 / Math.sqrt(this.headDim));
+    const scores = options.bias ? ops.add(scaled, options.bias) : scaled;
     const weights = ops.softmax(scores, additiveMask(options, t, s));
     const heads = ops.matmul(weights, v);
     const merged = ops.permute(heads, [0, 2, 1, 3]).reshape([b, t, this.dim]);

@@ -12,3 +12,4 @@ export * from "./stacks.ts";
 export * from "./lora.ts";
 export * from "./perceiver.ts";
 export * from "./losses.ts";
+export * from "./local_mix.ts";

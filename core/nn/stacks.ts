@@ -90,11 +90,14 @@ export class TransformerEncoder extends Module {
     this.norm = this.child("norm", new LayerNorm(config.dim));
   }
 
-  /** Encodes embeddings [B, T, D] (already token-embedded) under a key-padding mask [B, T]. */
-  forwardEmbeddings(x: Tensor, keyPadding?: Tensor, causal = false): Tensor {
+  /**
+   * Encodes embeddings [B, T, D] (already token-embedded) under a key-padding mask [B, T], with an
+   * optional additive attention bias broadcastable to [B, heads, T, T] shared by all layers.
+   */
+  forwardEmbeddings(x: Tensor, keyPadding?: Tensor, causal = false, bias?: Tensor): Tensor {
     let h = this.embed.place(x);
     for (const layer of this.layers) {
-      h = layer.forward(h, { keyPadding, causal, positions: this.embed.transform });
+      h = layer.forward(h, { keyPadding, causal, bias, positions: this.embed.transform });
     }
     return this.norm.forward(h);
   }

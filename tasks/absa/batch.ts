@@ -33,6 +33,11 @@ export interface AbsaBatch {
   encoderAspects: Tensor;
   /** i32 [B, m + T]: distance buckets to the nearest aspect term (with `aspectRegions`). */
   encoderDistances?: Tensor;
+  /**
+   * i32 [B, m, m + T]: per memory token, each key's distance bucket to the term of the aspect
+   * that owns the memory token (with `aspectAttention`).
+   */
+  memoryDistances?: Tensor;
   /** f32 [B, T]: real sentence tokens (for the alignment loss). */
   textPadding: Tensor;
   /** Aspect prompts of the 3-way-labelled aspects. */
@@ -97,6 +102,11 @@ export interface CollateOptions {
    * its distance to that term (see `FastClaraAbsaConfig.aspectRegions`).
    */
   aspectRegions?: boolean;
+  /**
+   * With `slotMemory`: fill `memoryDistances`, each memory token's distance from every key to
+   * its own aspect's term (see `FastClaraAbsaConfig.aspectAttention`).
+   */
+  aspectAttention?: boolean;
 }
 
 /** Per token: the slot of the nearest aspect term and the distance to it (ties go left). */
@@ -117,13 +127,29 @@ export function nearestAspects(
   return { slots, distances };
 }
 
+/** Per token, the distance bucket to the nearest token of slot `slot`'s term (all far when absent). */
+export function distancesToTerm(termSlots: readonly number[], slot: number): number[] {
+  const term = termSlots.flatMap((s, i) => (s === slot && slot > 0 ? [i] : []));
+  return termSlots.map((_, i) =>
+    term.length === 0
+      ? NO_ASPECT_DISTANCE
+      : Math.min(MAX_ASPECT_DISTANCE, ...term.map((j) => Math.abs(j - i)))
+  );
+}
+
 /** Builds the tensors of one batch; aspects without a 3-way label are left out of `prompts`. */
 export function collateAbsa(
   examples: readonly AbsaExample[],
   special: AbsaSpecialIds,
   options: CollateOptions = {},
 ): AbsaBatch {
-  const { generativeRows = 0, wordDropout, slotMemory = false, aspectRegions = false } = options;
+  const {
+    generativeRows = 0,
+    wordDropout,
+    slotMemory = false,
+    aspectRegions = false,
+    aspectAttention = false,
+  } = options;
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
   const encoderTokens = (e: AbsaExample) =>
@@ -158,6 +184,15 @@ export function collateAbsa(
       width,
     )
     : null;
+  let memoryDistances: Int32Array | null = null;
+  if (aspectAttention && slotMemory) {
+    memoryDistances = new Int32Array(b * m * width).fill(NO_ASPECT_DISTANCE);
+    examples.forEach((e, r) => {
+      memorySlots(e).forEach((slot, j) => {
+        memoryDistances!.set(distancesToTerm(e.aspectSlots, slot), (r * m + j) * width + m + 1);
+      });
+    });
+  }
   const textPadding = new Float32Array(b * (width - m));
   for (let r = 0; r < b; r++) {
     textPadding.set(enc.mask.subarray(r * width + m, (r + 1) * width), r * (width - m));
@@ -173,6 +208,7 @@ export function collateAbsa(
     encoderPadding: tensor(enc.mask, [b, width]),
     encoderAspects: tensor(aspects.ids, [b, width], "i32"),
     encoderDistances: distances ? tensor(distances.ids, [b, width], "i32") : undefined,
+    memoryDistances: memoryDistances ? tensor(memoryDistances, [b, m, width], "i32") : undefined,
     textPadding: tensor(textPadding, [b, width - m]),
     prompts: {
       memoryIndex: tensor(scored.map((s) => s.i), [scored.length], "i32"),

@@ -32,12 +32,14 @@ export function polarityProbabilities(
       const batch = collateAbsa(examples, special, {
         slotMemory: model.config.slotMemory,
         aspectRegions: model.config.aspectRegions,
+        aspectAttention: model.config.aspectAttention,
       });
       const { memory } = model.encode(
         batch.encoderIds,
         batch.encoderPadding,
         batch.encoderAspects,
         batch.encoderDistances,
+        batch.memoryDistances,
       );
       return ops.softmax(model.classify(memory, batch.prompts));
     })

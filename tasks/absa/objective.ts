@@ -91,6 +91,7 @@ export function absaLosses(
     batch.encoderPadding,
     batch.encoderAspects,
     batch.encoderDistances,
+    batch.memoryDistances,
   );
   const logits = model.classify(memory, batch.prompts);
   const absa = ops.crossEntropy(logits, batch.labels, { labelSmoothing });
