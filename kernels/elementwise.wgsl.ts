@@ -149,6 +149,76 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`);
 }
 
+/** How one operand of a two-dim broadcast [R, C] is read: whole, one row for all rows, one value per row. */
+type Access = "full" | "row" | "col";
+
+// Most broadcasts in a network are a bias row added to every row or a per-row scale; they get a
+// kernel with one index operation instead of a div/mod per dimension (CPU adapters have no SIMD
+// integer division), read four elements at a time when the row length allows.
+function matrixBroadcastKernel(
+  op: BinaryOp,
+  accessA: Access,
+  accessB: Access,
+  vec: boolean,
+): Kernel {
+  const t = vec ? "vec4f" : "f32";
+  const arrayType = (access: Access) => (vec && access !== "col" ? "vec4f" : "f32");
+  const read = (name: string, access: Access) => {
+    const at = access === "full" ? "i" : access === "row" ? "i % p.c" : "i / p.c";
+    return vec && access === "col" ? `vec4f(${name}[${at}])` : `${name}[${at}]`;
+  };
+  return cached(`binary_${op}_${accessA}_${accessB}_${t}`, () => `
+alias T = ${t};
+struct Params { n: u32, c: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> as_: array<${arrayType(accessA)}>;
+@group(0) @binding(2) var<storage, read> bs: array<${arrayType(accessB)}>;
+@group(0) @binding(3) var<storage, read_write> ys: array<T>;
+${GELU_GRAD}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  ${INDEX}
+  if (i >= p.n) { return; }
+  let a = ${read("as_", accessA)};
+  let b = ${read("bs", accessB)};
+  ys[i] = ${BINARY[op]};
+}`);
+}
+
+/**
+ * Merges neighbouring output dims that every operand walks contiguously (or broadcasts over
+ * together) and drops size-1 dims, so [B, T, D] + [D] becomes [B·T, D] + [D].
+ */
+export function coalesceDims(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  shape.forEach((dim, d) => {
+    if (dim === 1) return;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 &&
+      strides.every((st, k) => outStrides[k][last] === st[d] * dim);
+    if (mergeable) {
+      outShape[last] *= dim;
+      strides.forEach((st, k) => (outStrides[k][last] = st[d]));
+    } else {
+      outShape.push(dim);
+      strides.forEach((st, k) => outStrides[k].push(st[d]));
+    }
+  });
+  return { shape: outShape, strides: outStrides };
+}
+
+/** The access of an operand with `strides` over a coalesced [R, C] output, if it is one of the three. */
+function matrixAccess(strides: readonly number[], c: number): Access | null {
+  if (strides[0] === c && strides[1] === 1) return "full";
+  if (strides[0] === 0 && strides[1] === 1) return "row";
+  if (strides[0] === 1 && strides[1] === 0) return "col";
+  return null;
+}
+
 /** Row-major strides of `shape`, with 0 where a dim is broadcast (size 1 against a larger output dim). */
 export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
   const strides = new Array(out.length).fill(0);
@@ -188,18 +258,28 @@ export function binary(
     return;
   }
   if (outShape.length > MAX_RANK) throw new Error(`broadcasting supports rank ≤ ${MAX_RANK}`);
+  const { shape, strides: [sa, sb] } = coalesceDims(outShape, [
+    broadcastStrides(aShape, outShape),
+    broadcastStrides(bShape, outShape),
+  ]);
+  if (shape.length === 2) {
+    const [accessA, accessB] = [matrixAccess(sa, shape[1]), matrixAccess(sb, shape[1])];
+    if (accessA && accessB) {
+      const vec = shape[1] % 4 === 0;
+      const count = vec ? n / 4 : n;
+      dispatch(
+        matrixBroadcastKernel(op, accessA, accessB, vec),
+        [a, b, y],
+        [count, vec ? shape[1] / 4 : shape[1]],
+        grid(Math.ceil(count / WG)),
+      );
+      return;
+    }
+  }
   dispatch(
     broadcastKernel(op),
     [a, b, y],
-    [
-      n,
-      outShape.length,
-      0,
-      0,
-      ...packDims(outShape),
-      ...packDims(broadcastStrides(aShape, outShape)),
-      ...packDims(broadcastStrides(bShape, outShape)),
-    ],
+    [n, shape.length, 0, 0, ...packDims(shape), ...packDims(sa), ...packDims(sb)],
     grid(Math.ceil(n / WG)),
   );
 }

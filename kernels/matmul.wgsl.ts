@@ -52,6 +52,20 @@ export function tileFor(adapterDescription: string): MatmulTile {
   return TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1] ?? GPU_TILE;
 }
 
+/** SIMD lanes of a CPU adapter's invocation group (llvmpipe runs 8 f32 lanes on 256-bit AVX). */
+const MIN_WORKGROUP_X = 8;
+
+/**
+ * Shrinks the workgroup to the columns there are: with N = 48 (attention over 48 keys) a 16-wide
+ * workgroup of 8-column tiles leaves 10 of its 16 invocations idle.
+ */
+export function narrowTile(tile: MatmulTile, n4: number): MatmulTile {
+  const needed = Math.ceil(n4 / tile.colVec4s);
+  let workgroupX = tile.workgroupX;
+  while (workgroupX / 2 >= Math.max(needed, MIN_WORKGROUP_X)) workgroupX /= 2;
+  return workgroupX === tile.workgroupX ? tile : { ...tile, workgroupX };
+}
+
 const kernels = new Map<string, Kernel>();
 function cached(name: string, make: () => string): Kernel {
   let k = kernels.get(name);
@@ -299,7 +313,7 @@ export function matmulInto(
     );
   }
 
-  const tile = tileFor(info().description);
+  const tile = narrowTile(tileFor(info().description), N4);
   const groupsX = Math.ceil(N4 / (tile.colVec4s * tile.workgroupX));
   const groupsY = Math.ceil(M / tile.rows);
   if (groupsX > MAX_WORKGROUPS_PER_DIM || groupsY > MAX_WORKGROUPS_PER_DIM) {

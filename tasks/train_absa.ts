@@ -88,6 +88,7 @@ export interface TrainAbsaOptions {
   curriculum: Curriculum;
   localRadius: number;
   aspectAttention: boolean;
+  weightDecay: number;
 }
 
 /** Parses the flags (see README for each). */
@@ -135,6 +136,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       curriculum: { type: "string", default: "" },
       "local-radius": { type: "string", default: "0" },
       "aspect-attention": { type: "boolean", default: false },
+      "weight-decay": { type: "string", default: "0.01" },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -190,6 +192,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     curriculum: parseCurriculum(v.curriculum!),
     localRadius: num("local-radius", v["local-radius"]),
     aspectAttention: v["aspect-attention"]!,
+    weightDecay: num("weight-decay", v["weight-decay"], false),
   };
 }
 
@@ -372,7 +375,7 @@ export async function trainAbsa(
   ];
   const opt = new AdamW(groups, {
     lr: o.lr,
-    weightDecay: 0.01,
+    weightDecay: o.weightDecay,
     schedule: warmupCosine({ warmupSteps: o.warmup, totalSteps, minRatio: 0.05 }),
   });
   const names = model.namedParameters().filter(([, t]) => t.requiresGrad);

@@ -1,5 +1,7 @@
 import { checkOp, cpuBinary, cpuUnary, gpuTest } from "./helpers.ts";
 import { ops, type Tensor } from "../mod.ts";
+import { assertEquals } from "./assert.ts";
+import { coalesceDims } from "../kernels/elementwise.wgsl.ts";
 
 // f32 forward tolerance: the GPU rounds each result to f32 (relative 6e-8) and WGSL's exp/log/tanh
 // are allowed a few ULP more, so 1e-5 absolute + 1e-4 relative leaves two orders of margin.
@@ -19,6 +21,14 @@ const shapePairs: [number[], number[]][] = [
   [[2, 3, 4], [4]],
   [[4, 1, 3], [1, 5, 1]],
   [[7], [1]],
+  // The two-dim fast paths after coalescing: a bias row (vec4 and scalar), a row on the left, a
+  // per-row value (vec4), a column times a row; then a general case that coalesces to rank 3.
+  [[3, 5], [5]],
+  [[4], [3, 4]],
+  [[2, 3, 8], [2, 3, 1]],
+  [[3, 1], [1, 5]],
+  [[2, 2, 3, 4], [2, 1, 1, 4]],
+  [[1, 3, 1, 5], [3, 5]],
 ];
 
 for (const [name, gpu, f] of binaryCases) {
@@ -100,3 +110,20 @@ for (const [name, gpu, f, range] of unaryCases) {
     }
   });
 }
+
+Deno.test("coalesceDims merges dims walked together and drops size-1 dims", () => {
+  // A bias over [B, T, D] is a row over [B·T, D].
+  assertEquals(coalesceDims([32, 48, 128], [[6144, 128, 1], [0, 0, 1]]), {
+    shape: [1536, 128],
+    strides: [[128, 1], [0, 1]],
+  });
+  // A key-padding mask [B, 1, 1, S] over scores [B, H, T, S]: H and T merge, B and S stay apart.
+  assertEquals(coalesceDims([32, 4, 48, 48], [[9216, 2304, 48, 1], [48, 0, 0, 1]]), {
+    shape: [32, 192, 48],
+    strides: [[9216, 48, 1], [48, 0, 1]],
+  });
+  assertEquals(coalesceDims([1, 3, 1], [[3, 1, 1], [0, 1, 0]]), {
+    shape: [3],
+    strides: [[1], [1]],
+  });
+});
