@@ -7,21 +7,22 @@
  * @module
  */
 import { dispatch, grid, type Kernel } from "./runtime.ts";
-import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
+import { coalesceDims, MAX_RANK, packDims } from "./elementwise.wgsl.ts";
 
 const WG = 256;
 
 type Direction = "gather" | "scatter";
 
-function stridedKernel(direction: Direction): Kernel {
+function stridedKernel(direction: Direction, vec: boolean): Kernel {
   const assign = direction === "gather" ? "ys[i] = xs[at];" : "ys[at] = xs[i];";
+  const t = vec ? "vec4u" : "u32";
   return {
-    name: `strided_${direction}_u32`,
+    name: `strided_${direction}_${t}`,
     code: `
 struct Params { n: u32, rank: u32, offset: u32, p1: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2> }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<u32>;
-@group(0) @binding(2) var<storage, read_write> ys: array<u32>;
+@group(0) @binding(1) var<storage, read> xs: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> ys: array<${t}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * ${WG}u;
@@ -38,7 +39,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   };
 }
 
-const kernels = { gather: stridedKernel("gather"), scatter: stridedKernel("scatter") };
+const kernels = {
+  gather: [stridedKernel("gather", false), stridedKernel("gather", true)],
+  scatter: [stridedKernel("scatter", false), stridedKernel("scatter", true)],
+};
 
 function run(
   direction: Direction,
@@ -51,11 +55,28 @@ function run(
   const n = shape.reduce((a, d) => a * d, 1);
   if (n === 0) return;
   if (shape.length > MAX_RANK) throw new Error(`strided ${direction} supports rank ≤ ${MAX_RANK}`);
+  // Fewer dims mean fewer div/mod per element; a contiguous innermost run of whole vec4s moves
+  // four elements per index computation.
+  const { shape: dims, strides: [steps] } = coalesceDims(shape, [strides]);
+  const last = dims.length - 1;
+  const vec = last >= 0 && steps[last] === 1 && dims[last] % 4 === 0 && offset % 4 === 0 &&
+    steps.every((s, d) => d === last || s % 4 === 0);
+  const words = vec
+    ? [dims.map((d, i) => (i === last ? d / 4 : d)), steps.map((s, i) => (i === last ? 1 : s / 4))]
+    : [dims, steps];
+  const count = vec ? n / 4 : n;
   dispatch(
-    kernels[direction],
+    kernels[direction][vec ? 1 : 0],
     [x, y],
-    [n, shape.length, offset, 0, ...packDims(shape), ...packDims(strides)],
-    grid(Math.ceil(n / WG)),
+    [
+      count,
+      dims.length,
+      vec ? offset / 4 : offset,
+      0,
+      ...packDims(words[0]),
+      ...packDims(words[1]),
+    ],
+    grid(Math.ceil(count / WG)),
   );
 }
 

@@ -58,6 +58,8 @@ gpuTest("permute forward and backward match the CPU reference for ranks 1–4", 
     [[2, 3, 5], [2, 0, 1]],
     [[3, 1, 4, 5], [3, 1, 0, 2]],
     [[2, 3, 4, 3], [0, 2, 3, 1]],
+    // Attention's head split: the innermost dim stays contiguous, so it moves as vec4s.
+    [[2, 3, 2, 8], [0, 2, 1, 3]],
   ];
   for (const [shape, axes] of cases) {
     await checkOp({
@@ -95,6 +97,9 @@ gpuTest("slice forward and zero-padded backward, with negative and clamped bound
     [[3, 5, 2], 0, 1, 100, 1, 3],
     [[2, 3, 5, 3], -2, 0, 3, 0, 3],
     [[2, 3, 5, 3], 2, -100, 1, 0, 1],
+    // Whole vec4 rows (vec4 copy), and a row part at an offset that is not a multiple of 4.
+    [[3, 6, 8], 1, 1, 4, 1, 4],
+    [[3, 8], 1, 2, 6, 2, 6],
   ];
   for (const [shape, axis, start, end, from, to] of cases) {
     const ax = axis < 0 ? axis + shape.length : axis;
@@ -123,6 +128,7 @@ gpuTest("concat forward and sliced backward along every axis", async () => {
     [[[1, 3, 2], [4, 3, 2], [2, 3, 2]], 0],
     [[[2, 3, 5, 1], [2, 3, 5, 2]], -1],
     [[[2, 1, 3, 2], [2, 3, 3, 2]], 1],
+    [[[2, 3, 8], [2, 1, 8]], 1],
   ];
   for (const [shapes, axis] of cases) {
     const ax = axis < 0 ? axis + shapes[0].length : axis;
