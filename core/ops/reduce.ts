@@ -6,6 +6,7 @@
  */
 import { attach } from "../autograd.ts";
 import { sizeOf, Tensor } from "../tensor.ts";
+import { acquireBuffer, releaseBuffer } from "../buffer_pool.ts";
 import { reduce, type ReduceOp } from "../../kernels/reduce.wgsl.ts";
 import { broadcastTo } from "./shape.ts";
 import { mapBinary, mapUnary } from "./elementwise.ts";
@@ -43,21 +44,39 @@ function reducedShape(shape: readonly number[], axes: number[], keepDims: boolea
     : shape.filter((_, i) => !axes.includes(i));
 }
 
+/** Sorted axes grouped into runs of neighbours: [0, 1, 3] → [[0, 1], [3]]. */
+function axisRuns(axes: number[]): number[][] {
+  const runs: number[][] = [];
+  for (const a of axes) {
+    const last = runs.at(-1);
+    if (last && last.at(-1) === a - 1) last.push(a);
+    else runs.push([a]);
+  }
+  return runs;
+}
+
 /** Reduces over `axes` without recording a node; the result keeps size-1 dims. */
 function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
   if (x.dtype !== "f32") throw new Error(`${op}: expected an f32 tensor, got ${x.dtype}`);
   let current = x;
   let shape = [...x.shape];
-  for (const axis of axes.toReversed()) {
-    const outer = sizeOf(shape.slice(0, axis));
-    const inner = sizeOf(shape.slice(axis + 1));
-    const r = shape[axis];
-    shape = shape.map((d, i) => (i === axis ? 1 : d));
+  const scratch: GPUBuffer[] = [];
+  // Neighbouring axes are one reduction over their product: [B, T, D] → [D] is a single pass.
+  for (const run of axisRuns(axes).toReversed()) {
+    const outer = sizeOf(shape.slice(0, run[0]));
+    const inner = sizeOf(shape.slice(run.at(-1)! + 1));
+    const r = sizeOf(run.map((a) => shape[a]));
+    shape = shape.map((d, i) => (run.includes(i) ? 1 : d));
     const y = new Tensor(shape, "f32");
-    reduce(op, current.buffer, y.buffer, outer, r, inner);
+    reduce(op, current.buffer, y.buffer, outer, r, inner, (bytes) => {
+      const buffer = acquireBuffer(bytes);
+      scratch.push(buffer);
+      return buffer;
+    });
     if (current !== x) current.dispose();
     current = y;
   }
+  for (const buffer of scratch) releaseBuffer(buffer);
   return current === x ? x.detach() : current;
 }
 
