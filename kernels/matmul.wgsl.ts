@@ -35,21 +35,35 @@ export interface MatmulTile {
   colVec4s: number;
 }
 
+/** The tiles of one adapter: a large register tile for big products, a small one for the rest. */
+export interface MatmulTiles {
+  large: MatmulTile;
+  small: MatmulTile;
+}
+
 /**
- * Tiles per adapter, first match on the adapter description wins. Measured on lavapipe
- * (llvmpipe, 256-bit, 2 cores; GFLOP/s of CPU time scaled to 2 cores, since the machine was shared)
- * at 1024³ / 64×(128×64 @ 64×128): 16×(8 rows × 8 cols) 33.7 / 24.4; 8×(8×8) 33.6 / 21.7;
- * 8×(8×4) 24.0 / 16.1; 16×(4×16) 28.2 / 10.9; 32-wide workgroups lose to cache pressure.
+ * Tiles per adapter, first match on the adapter description wins. Measured on lavapipe (llvmpipe,
+ * 256-bit, 2 cores, 2026-12-02; GFLOP/s at 1024³ per second of CPU time scaled to 2 cores, while
+ * two training runs shared the machine): 16×(16 rows × 16 cols) 35; 64×(16×16) 33; 16×(16×32) 31;
+ * 8×(16×16) 24; 16×(8×16) 18; 16×(8×8) 14. Large tiles waste lanes on small products (attention
+ * over 48 keys), which keep the 16×(8×8) tile.
  */
-const TILE_TABLE: [RegExp, MatmulTile][] = [
-  [/llvmpipe|lavapipe|swiftshader/i, { workgroupX: 16, rows: 8, colVec4s: 2 }],
+const TILE_TABLE: [RegExp, MatmulTiles][] = [
+  [/llvmpipe|lavapipe|swiftshader/i, {
+    large: { workgroupX: 16, rows: 16, colVec4s: 4 },
+    small: { workgroupX: 16, rows: 8, colVec4s: 2 },
+  }],
 ];
 /** GPUs run many invocations per SIMD unit: a wider workgroup with a smaller tile per invocation. */
 const GPU_TILE: MatmulTile = { workgroupX: 64, rows: 4, colVec4s: 1 };
 
-/** The tile used on an adapter with this description. */
-export function tileFor(adapterDescription: string): MatmulTile {
-  return TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1] ?? GPU_TILE;
+/** The tile for an M×N product (N4 = ⌈N/4⌉) on an adapter with this description. */
+export function tileFor(adapterDescription: string, m = Infinity, n4 = Infinity): MatmulTile {
+  const tiles = TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1];
+  if (!tiles) return GPU_TILE;
+  const { large } = tiles;
+  const big = m >= 4 * large.rows && n4 >= (large.workgroupX * large.colVec4s) / 2;
+  return big ? large : tiles.small;
 }
 
 /** SIMD lanes of a CPU adapter's invocation group (llvmpipe runs 8 f32 lanes on 256-bit AVX). */
@@ -313,7 +327,7 @@ export function matmulInto(
     );
   }
 
-  const tile = narrowTile(tileFor(info().description), N4);
+  const tile = narrowTile(tileFor(info().description, M, N4), N4);
   const groupsX = Math.ceil(N4 / (tile.colVec4s * tile.workgroupX));
   const groupsY = Math.ceil(M / tile.rows);
   if (groupsX > MAX_WORKGROUPS_PER_DIM || groupsY > MAX_WORKGROUPS_PER_DIM) {

@@ -183,7 +183,8 @@ export interface KernelTime {
 
 /**
  * Starts timing every dispatch with timestamp queries (one compute pass each, so profiled runs
- * are slower than normal ones). Needs the adapter's `timestamp-query` feature.
+ * are slower than normal ones). Needs the adapter's `timestamp-query` feature. On lavapipe the
+ * timings cover long kernels but miss most of the cost of many small dispatches (see README).
  */
 export function startProfile(): void {
   const d = device();

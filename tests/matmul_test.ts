@@ -60,12 +60,16 @@ gpuTest("matmul over batch dims, same and broadcast", async () => {
 });
 
 gpuTest(
-  "matmul 130×257 @ 257×67 and a batched transposed case match an f64 reference",
+  "matmul 130×257 @ 257×67, large-tile and batched transposed cases match an f64 reference",
   async () => {
     const rng = new Rng(99);
     const cases: [number[], number[], boolean, boolean][] = [
       [[130, 257], [257, 67], false, false],
       [[3, 257, 130], [67, 257], true, true],
+      // Wide enough for the large CPU register tile: scalar stores (N = 258), vec4 stores with a
+      // transposed B over a folded batch, and row/column counts that are not tile multiples.
+      [[70, 257], [257, 258], false, false],
+      [[2, 65, 257], [256, 257], false, true],
     ];
     for (const [aShape, bShape, transA, transB] of cases) {
       const host = (shape: number[]) => ({
