@@ -435,7 +435,11 @@ export async function trainAbsa(
       step: state.step,
       extra: state,
     });
-    if (await exists(p.last)) await Deno.rename(p.last, previous);
+    if (await exists(p.last)) {
+      // A kill between the swap and the clean-up leaves a stale `previous` beside a whole `last`.
+      await Deno.remove(previous, { recursive: true }).catch(() => {});
+      await Deno.rename(p.last, previous);
+    }
     await Deno.rename(partial, p.last);
     await Deno.remove(previous, { recursive: true }).catch(() => {});
   };

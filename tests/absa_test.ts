@@ -266,6 +266,9 @@ gpuTest(
     child.kill("SIGKILL");
     await child.status;
     assert(killedAt > 0, "the run finished or never checkpointed before it could be killed");
+    // As if the kill had also come between a checkpoint swap and its clean-up.
+    Deno.mkdirSync(`${dir}/killed/last.previous`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/killed/last.previous/stale.json`, "{}");
 
     await run(trainArgs(dir, `${dir}/killed`, ["--resume"]));
     const resumed = lossByStep(`${dir}/killed/train_log.csv`);
