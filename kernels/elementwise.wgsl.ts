@@ -100,26 +100,6 @@ export function unary(op: UnaryOp, x: GPUBuffer, y: GPUBuffer, n: number, s = 0)
   dispatch(unaryKernel(op, vec), [x, y], [count, f32Bits(s)], grid(Math.ceil(count / WG)));
 }
 
-function binaryKernel(op: BinaryOp, vec: boolean): Kernel {
-  const t = vec ? "vec4f" : "f32";
-  return cached(`binary_${op}_${t}`, () => `
-alias T = ${t};
-struct Params { n: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> as_: array<T>;
-@group(0) @binding(2) var<storage, read> bs: array<T>;
-@group(0) @binding(3) var<storage, read_write> ys: array<T>;
-${GELU_GRAD}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  ${INDEX}
-  if (i >= p.n) { return; }
-  let a = as_[i];
-  let b = bs[i];
-  ys[i] = ${BINARY[op]};
-}`);
-}
-
 function broadcastKernel(op: BinaryOp): Kernel {
   return cached(`binary_${op}_broadcast`, () => `
 alias T = f32;
@@ -152,10 +132,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 /** How one operand of a two-dim broadcast [R, C] is read: whole, one row for all rows, one value per row. */
 type Access = "full" | "row" | "col";
 
-// Most broadcasts in a network are a bias row added to every row or a per-row scale; they get a
-// kernel with one index operation instead of a div/mod per dimension (CPU adapters have no SIMD
-// integer division), read four elements at a time when the row length allows.
-function matrixBroadcastKernel(
+// Same-shape operands, and the broadcasts most common in a network (a bias row added to every row,
+// a per-row scale), get a kernel with at most one index operation instead of a div/mod per
+// dimension (CPU adapters have no SIMD integer division), four elements at a time when rows allow.
+function binaryKernel(
   op: BinaryOp,
   accessA: Access,
   accessB: Access,
@@ -254,7 +234,12 @@ export function binary(
   if (same) {
     const vec = n % 4 === 0;
     const count = vec ? n / 4 : n;
-    dispatch(binaryKernel(op, vec), [a, b, y], [count], grid(Math.ceil(count / WG)));
+    dispatch(
+      binaryKernel(op, "full", "full", vec),
+      [a, b, y],
+      [count, 0],
+      grid(Math.ceil(count / WG)),
+    );
     return;
   }
   if (outShape.length > MAX_RANK) throw new Error(`broadcasting supports rank ≤ ${MAX_RANK}`);
@@ -268,7 +253,7 @@ export function binary(
       const vec = shape[1] % 4 === 0;
       const count = vec ? n / 4 : n;
       dispatch(
-        matrixBroadcastKernel(op, accessA, accessB, vec),
+        binaryKernel(op, accessA, accessB, vec),
         [a, b, y],
         [count, vec ? shape[1] / 4 : shape[1]],
         grid(Math.ceil(count / WG)),
