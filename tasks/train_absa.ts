@@ -100,7 +100,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       data: { type: "string" },
       task: { type: "string", default: "atsa" },
       out: { type: "string" },
-      epochs: { type: "string", default: "6" },
+      epochs: { type: "string", default: "12" },
       "batch-size": { type: "string", default: "32" },
       lr: { type: "string", default: "1e-3" },
       "memory-tokens": { type: "string", default: "8" },
