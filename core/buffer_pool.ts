@@ -50,6 +50,23 @@ export function releaseBuffer(buffer: GPUBuffer): void {
   pooledBytes += size;
 }
 
+/**
+ * Runs `fn` with a lender of temporary storage buffers and returns them all to the pool after it
+ * (safe once `fn` has recorded its dispatches: work runs in recording order).
+ */
+export function withScratch<T>(fn: (lend: (bytes: number) => GPUBuffer) => T): T {
+  const lent: GPUBuffer[] = [];
+  try {
+    return fn((bytes) => {
+      const buffer = acquireBuffer(bytes);
+      lent.push(buffer);
+      return buffer;
+    });
+  } finally {
+    for (const buffer of lent) releaseBuffer(buffer);
+  }
+}
+
 /** Counters that tests and benches use to prove memory is flat across training steps. */
 export interface PoolStats {
   /** Buffers currently owned by live tensors. */

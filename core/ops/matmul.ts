@@ -6,7 +6,7 @@
  */
 import { useHalfOperands } from "../amp.ts";
 import { attach } from "../autograd.ts";
-import { acquireBuffer, releaseBuffer } from "../buffer_pool.ts";
+import { withScratch } from "../buffer_pool.ts";
 import { sizeOf, Tensor } from "../tensor.ts";
 import { matmulInto } from "../../kernels/matmul.wgsl.ts";
 import { broadcastStrides } from "../../kernels/elementwise.wgsl.ts";
@@ -45,8 +45,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, half:
   const out = new Tensor([...batch, M, N], "f32");
   // A shared B lets a row-major A's batch fold into M: one tall product instead of many.
   const fold = bBatch.length === 0 && !transA;
-  const scratch: GPUBuffer[] = [];
-  matmulInto(a.buffer, b.buffer, out.buffer, {
+  const problem = {
     M: fold ? M * sizeOf(aBatch) : M,
     N,
     K,
@@ -58,12 +57,8 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean, half:
     aBatchStrides: fold ? [] : broadcastStrides(aBatch, batch),
     bBatchStrides: fold ? [] : broadcastStrides(bBatch, batch),
     half,
-  }, (bytes) => {
-    const buffer = acquireBuffer(bytes);
-    scratch.push(buffer);
-    return buffer;
-  });
-  for (const buffer of scratch) releaseBuffer(buffer);
+  };
+  withScratch((lend) => matmulInto(a.buffer, b.buffer, out.buffer, problem, lend));
   return out;
 }
 

@@ -6,7 +6,7 @@
  */
 import { attach } from "../autograd.ts";
 import { sizeOf, Tensor } from "../tensor.ts";
-import { acquireBuffer, releaseBuffer } from "../buffer_pool.ts";
+import { withScratch } from "../buffer_pool.ts";
 import { reduce, type ReduceOp } from "../../kernels/reduce.wgsl.ts";
 import { broadcastTo } from "./shape.ts";
 import { mapBinary, mapUnary } from "./elementwise.ts";
@@ -60,7 +60,6 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
   if (x.dtype !== "f32") throw new Error(`${op}: expected an f32 tensor, got ${x.dtype}`);
   let current = x;
   let shape = [...x.shape];
-  const scratch: GPUBuffer[] = [];
   // Neighbouring axes are one reduction over their product: [B, T, D] → [D] is a single pass.
   for (const run of axisRuns(axes).toReversed()) {
     const outer = sizeOf(shape.slice(0, run[0]));
@@ -68,15 +67,11 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[]): Tensor {
     const r = sizeOf(run.map((a) => shape[a]));
     shape = shape.map((d, i) => (run.includes(i) ? 1 : d));
     const y = new Tensor(shape, "f32");
-    reduce(op, current.buffer, y.buffer, outer, r, inner, (bytes) => {
-      const buffer = acquireBuffer(bytes);
-      scratch.push(buffer);
-      return buffer;
-    });
+    const source = current;
+    withScratch((lend) => reduce(op, source.buffer, y.buffer, outer, r, inner, lend));
     if (current !== x) current.dispose();
     current = y;
   }
-  for (const buffer of scratch) releaseBuffer(buffer);
   return current === x ? x.detach() : current;
 }
 
