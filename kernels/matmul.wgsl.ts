@@ -106,14 +106,24 @@ function packGrid(cols: number, rows: number): [number, number, number] {
 const HALF_RANGE = `
 fn half_range(v: vec4f) -> vec4f { return select(v, v * 3.0e38, abs(v) >= vec4f(65520.0)); }`;
 
-function packBKernel(transB: boolean, half: boolean): Kernel {
+/**
+ * Packs B into the texture. With B not transposed and N a multiple of 4 (`rowsOfVec4s`), each texel
+ * is one aligned vec4 of a B row: one load instead of four bounds-checked scalar loads.
+ */
+function packBKernel(transB: boolean, half: boolean, rowsOfVec4s: boolean): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
-  const suffix = half ? "_h" : "";
-  return cached(`matmul_pack_b_${transB ? "t" : "n"}${suffix}`, () => `
+  const gather = rowsOfVec4s
+    ? `v = src[(base + k * p.N) / 4u + gid.x];`
+    : `for (var j = 0u; j < 4u; j++) {
+      let n = gid.x * 4u + j;
+      if (n < p.N) { v[j] = src[base + ${at}]; }
+    }`;
+  const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}`;
+  return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<${rowsOfVec4s ? "vec4f" : "f32"}>;
 @group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
 ${half ? HALF_RANGE : ""}
 @compute @workgroup_size(${PACK_WG})
@@ -123,10 +133,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   let base = (row / p.Kp) * p.K * p.N;
   var v = vec4f(0.0);
   if (k < p.K) {
-    for (var j = 0u; j < 4u; j++) {
-      let n = gid.x * 4u + j;
-      if (n < p.N) { v[j] = src[base + ${at}]; }
-    }
+    ${gather}
   }
   let t = row * p.cols + gid.x;
   textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
@@ -309,7 +316,7 @@ export function matmulInto(
   const bTexels = batchB * Kp * N4;
   const tex = acquireTexture(bTexels, half ? "rgba16float" : "rgba32float");
   dispatch(
-    packBKernel(transB, half),
+    packBKernel(transB, half, !transB && N % 4 === 0),
     [b, tex.view],
     [batchB * Kp, N4, K, N, Kp],
     packGrid(N4, batchB * Kp),

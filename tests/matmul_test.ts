@@ -48,6 +48,8 @@ gpuTest("matmul with all four transpose combinations matches the CPU reference",
 
 gpuTest("matmul over batch dims, same and broadcast", async () => {
   await checkMatmul([3, 4, 5], [3, 5, 6]);
+  // N a multiple of 4: B is packed a vec4 at a time; K = 5 pads each matrix with zero rows.
+  await checkMatmul([3, 4, 5], [3, 5, 8]);
   // A shared weight: [B, T, D] @ [D, H], with and without transB.
   await checkMatmul([2, 3, 5], [5, 7]);
   await checkMatmul([2, 3, 5], [7, 5], false, true);
