@@ -89,6 +89,8 @@ export interface TrainAbsaOptions {
   localRadius: number;
   aspectAttention: boolean;
   weightDecay: number;
+  frozenGlove: boolean;
+  shuffleSlots: boolean;
 }
 
 /** Parses the flags (see README for each). */
@@ -137,6 +139,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "local-radius": { type: "string", default: "0" },
       "aspect-attention": { type: "boolean", default: false },
       "weight-decay": { type: "string", default: "0.01" },
+      "frozen-glove": { type: "boolean", default: false },
+      "shuffle-slots": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -193,6 +197,8 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     localRadius: num("local-radius", v["local-radius"]),
     aspectAttention: v["aspect-attention"]!,
     weightDecay: num("weight-decay", v["weight-decay"], false),
+    frozenGlove: v["frozen-glove"]!,
+    shuffleSlots: v["shuffle-slots"]!,
   };
 }
 
@@ -322,6 +328,7 @@ export async function trainAbsa(
       positions: o.positions,
       localRadius: o.localRadius,
       aspectAttention: o.aspectAttention && o.slotMemory && o.markAspects && o.task === "atsa",
+      frozenWordVectors: o.frozenGlove && o.glove !== "none",
     };
     if (o.base) {
       run = {
@@ -429,7 +436,8 @@ export async function trainAbsa(
     await Deno.remove(partial, { recursive: true }).catch(() => {});
     state.averageUpdates = average?.updates ?? 0;
     await saveCheckpoint(partial, {
-      model: Object.fromEntries([...names, ...averagedNames]),
+      // Frozen tables (pretrained word vectors) too: a resumed run does not re-read GloVe.
+      model: Object.fromEntries([...model.namedParameters(), ...averagedNames]),
       optimizer: opt,
       names,
       step: state.step,
@@ -466,6 +474,9 @@ export async function trainAbsa(
           slotMemory: run.model.slotMemory,
           aspectRegions: run.model.aspectRegions,
           aspectAttention: run.model.aspectAttention,
+          shuffleSlots: o.shuffleSlots && run.model.markAspects
+            ? new Rng(o.seed * 104_729 + state.step)
+            : undefined,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();

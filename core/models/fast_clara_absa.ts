@@ -90,6 +90,12 @@ export interface FastClaraAbsaConfig {
    * (initialised as a distance penalty of a different slope per head, the first head flat).
    */
   aspectAttention?: boolean;
+  /**
+   * Keep pretrained word vectors in a frozen table added to the learned token table, so rows
+   * of words never seen in training keep their pretrained meaning while the learned table only
+   * adds a correction (see `initEmbeddingsFromGlove`).
+   */
+  frozenWordVectors?: boolean;
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -118,6 +124,8 @@ export class FastClaraAbsa extends Module {
   readonly localMix: LocalMix | null;
   /** Per-head score bias by distance bucket [NO_ASPECT_DISTANCE + 1, heads] (`aspectAttention`). */
   readonly aspectAttention: Embedding | null;
+  /** Frozen pretrained word vectors [vocabSize, dim] (when `frozenWordVectors`). */
+  readonly wordVectors: Embedding | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -166,6 +174,21 @@ export class FastClaraAbsa extends Module {
         }),
       )
       : null;
+    this.wordVectors = config.frozenWordVectors
+      ? this.child(
+        "word_vectors",
+        new Embedding(config.vocabSize, config.dim, {
+          init: new Float32Array(config.vocabSize * config.dim),
+          frozen: true,
+        }),
+      )
+      : null;
+  }
+
+  /** The effective token table [vocabSize, dim]: learned rows plus the frozen word vectors. */
+  tokenTable(): Tensor {
+    const learned = this.backbone.embed.tokens.weight;
+    return this.wordVectors ? ops.add(learned, this.wordVectors.weight) : learned;
   }
 
   #phase(name: "encoder" | "decoder"): void {
@@ -218,7 +241,8 @@ export class FastClaraAbsa extends Module {
 
   /** Token embeddings plus aspect-slot vectors where given. */
   #embed(ids: Tensor, slots?: Tensor): Tensor {
-    const tokens = this.backbone.embed.tokens.forward(ids);
+    let tokens = this.backbone.embed.tokens.forward(ids);
+    if (this.wordVectors) tokens = ops.add(tokens, this.wordVectors.forward(ids));
     return this.aspectSlots && slots ? ops.add(tokens, this.aspectSlots.forward(slots)) : tokens;
   }
 
@@ -251,11 +275,11 @@ export class FastClaraAbsa extends Module {
   /**
    * Next-token logits [B, T, V] of a teacher-forced target read from memory: `inputIds` [B, T]
    * (the target shifted right behind a start token) with its padding. Output embeddings are tied
-   * to the input embeddings.
+   * to the input embeddings ({@linkcode FastClaraAbsa.tokenTable}).
    */
   generateLogits(memory: Tensor, inputIds: Tensor, padding: Tensor): Tensor {
     const states = this.decode(memory, inputIds, padding);
-    return ops.matmul(states, this.backbone.embed.tokens.weight, { transB: true });
+    return ops.matmul(states, this.tokenTable(), { transB: true });
   }
 
   /** L_mse: squared distance between mean memory and the masked mean of sentence states. */

@@ -3,7 +3,8 @@
  * knowledge reachable offline). Found words get their vector, rescaled to a small standard
  * deviation so they sit on the same scale as the learned position table; other rows keep their
  * random initialisation. When dim > 100 the extra columns stay random; when dim < 100 the vector
- * is cut.
+ * is cut. A model with `frozenWordVectors` gets the vectors in its frozen table instead, and the
+ * learned rows of found words start at zero (the learned table is then a correction).
  *
  * @module
  */
@@ -28,9 +29,11 @@ export async function initEmbeddingsFromGlove(
     source,
     cachePath: `${cacheDir}/glove.safetensors`,
   });
-  const weight = model.backbone.embed.tokens.weight;
+  const learned = model.backbone.embed.tokens.weight;
+  const weight = model.wordVectors?.weight ?? learned;
   const dim = weight.shape[1];
   const table = (await weight.data()) as Float32Array;
+  const learnedTable = model.wordVectors ? (await learned.data()) as Float32Array : null;
   let sum = 0, sumSq = 0, count = 0;
   vectors.found.forEach((hit, i) => {
     if (!hit) return;
@@ -51,7 +54,9 @@ export async function initEmbeddingsFromGlove(
     for (let j = 0; j < width; j++) {
       table[i * dim + j] = vectors.matrix[i * vectors.dim + j] * scale;
     }
+    learnedTable?.fill(0, i * dim, (i + 1) * dim);
   });
   writeBuffer(weight.buffer, table);
+  if (learnedTable) writeBuffer(learned.buffer, learnedTable);
   return vectors.hits;
 }
