@@ -90,7 +90,6 @@ export interface TrainAbsaOptions {
   aspectAttention: boolean;
   weightDecay: number;
   frozenGlove: boolean;
-  shuffleSlots: boolean;
 }
 
 /** Parses the flags (see README for each). */
@@ -140,7 +139,6 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "aspect-attention": { type: "boolean", default: false },
       "weight-decay": { type: "string", default: "0.01" },
       "frozen-glove": { type: "boolean", default: false },
-      "shuffle-slots": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -198,7 +196,6 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     aspectAttention: v["aspect-attention"]!,
     weightDecay: num("weight-decay", v["weight-decay"], false),
     frozenGlove: v["frozen-glove"]!,
-    shuffleSlots: v["shuffle-slots"]!,
   };
 }
 
@@ -474,9 +471,6 @@ export async function trainAbsa(
           slotMemory: run.model.slotMemory,
           aspectRegions: run.model.aspectRegions,
           aspectAttention: run.model.aspectAttention,
-          shuffleSlots: o.shuffleSlots && run.model.markAspects
-            ? new Rng(o.seed * 104_729 + state.step)
-            : undefined,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();

@@ -107,22 +107,6 @@ export interface CollateOptions {
    * its own aspect's term (see `FastClaraAbsaConfig.aspectAttention`).
    */
   aspectAttention?: boolean;
-  /**
-   * Training augmentation: each sentence renames its aspect slots by a random permutation of
-   * 1…MAX_ASPECT_SLOTS (the same renaming on its tokens, memory and prompts), so every slot vector
-   * is trained and no slot comes to stand for an aspect's position in the sentence.
-   */
-  shuffleSlots?: Rng;
-}
-
-/** A random permutation of the slots 1…MAX_ASPECT_SLOTS, 0 (no aspect) kept in place. */
-function slotPermutation(rng: Rng): number[] {
-  const perm = Array.from({ length: MAX_ASPECT_SLOTS + 1 }, (_, i) => i);
-  for (let i = MAX_ASPECT_SLOTS; i > 1; i--) {
-    const j = 1 + Math.floor(rng.next() * i);
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  return perm;
 }
 
 /** Per token: the slot of the nearest aspect term and the distance to it (ties go left). */
@@ -165,13 +149,7 @@ export function collateAbsa(
     slotMemory = false,
     aspectRegions = false,
     aspectAttention = false,
-    shuffleSlots,
   } = options;
-  const renames = examples.map(() => shuffleSlots ? slotPermutation(shuffleSlots) : null);
-  const rename = (r: number, slots: readonly number[]) => {
-    const perm = renames[r];
-    return perm ? slots.map((slot) => perm[slot]) : [...slots];
-  };
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
   const encoderTokens = (e: AbsaExample) =>
@@ -190,9 +168,7 @@ export function collateAbsa(
   const [b, width] = enc.shape;
   const regions = examples.map((e) => aspectRegions ? nearestAspects(e.aspectSlots) : null);
   const aspects = padRows(
-    examples.map((e, r) =>
-      rename(r, [...memorySlots(e), 0, ...(regions[r]?.slots ?? e.aspectSlots), 0])
-    ),
+    examples.map((e, r) => [...memorySlots(e), 0, ...(regions[r]?.slots ?? e.aspectSlots), 0]),
     0,
     width,
   );
@@ -225,7 +201,7 @@ export function collateAbsa(
     e.aspects.filter((a) => a.label >= 0).map((a) => ({ i, a }))
   );
   const prompts = leftPad(scored.map((s) => s.a.prompt), special.pad);
-  const promptSlots = leftPad(scored.map((s) => rename(s.i, s.a.prompt.map(() => s.a.slot))), 0);
+  const promptSlots = leftPad(scored.map((s) => s.a.prompt.map(() => s.a.slot)), 0);
   const hostLabels = scored.map((s) => s.a.label);
   return {
     encoderIds: tensor(enc.ids, [b, width], "i32"),
