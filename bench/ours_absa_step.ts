@@ -61,7 +61,9 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
     seed: 1,
     markAspects: true,
     slotMemory: true,
+    aspectRegions: true,
     positions: "rotary",
+    frozenWordVectors: true,
   });
   const params = model.parameters();
   const opt = new AdamW(params, { lr: 1e-3 });
@@ -72,6 +74,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
         const batch = collateAbsa(examples, special, {
           generativeRows: a.generativeRows,
           slotMemory: true,
+          aspectRegions: true,
         });
         const l = absaLosses(model, batch, weights, 0.1);
         l.total.backward();

@@ -115,12 +115,13 @@ export function benchShapes(tiny = false): BenchShapes {
     adamParams: Array.from({ length: 10 }, () => [1000, 1000] as [number, number]),
     mlp: { batch: 4096, inputs: 256, hidden: 1024, outputs: 256 },
     transformer: { batch: 32, seq: 64, dim: 256, heads: 4, layers: 2, hidden: 1024 },
-    // train:absa defaults on MAMS-ATSA: 30 tokens and ~2.6 aspects per sentence, vocab 6785 → 6792.
+    // train:absa defaults on MAMS-ATSA: 29 tokens and ~2.6 aspects per sentence, vocab 25060 →
+    // 25064 (WordPiece plus GloVe words).
     absa: {
       batch: 32,
-      tokens: 30,
+      tokens: 29,
       aspects: 3,
-      vocab: 6792,
+      vocab: 25064,
       dim: 128,
       layers: 2,
       heads: 4,

@@ -131,14 +131,14 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "embed-lr-scale": { type: "string", default: "0.3" },
       positions: { type: "string", default: "rotary" },
       "no-slot-memory": { type: "boolean", default: false },
-      "glove-vocab": { type: "string", default: "0" },
+      "glove-vocab": { type: "string", default: "20000" },
       ema: { type: "string", default: "0.999" },
       "no-aspect-regions": { type: "boolean", default: false },
       curriculum: { type: "string", default: "" },
       "local-radius": { type: "string", default: "0" },
       "aspect-attention": { type: "boolean", default: false },
       "weight-decay": { type: "string", default: "0.01" },
-      "frozen-glove": { type: "boolean", default: false },
+      "no-frozen-glove": { type: "boolean", default: false },
     },
   });
   const num = (name: string, value: string | undefined, integer = true): number => {
@@ -195,7 +195,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
     localRadius: num("local-radius", v["local-radius"]),
     aspectAttention: v["aspect-attention"]!,
     weightDecay: num("weight-decay", v["weight-decay"], false),
-    frozenGlove: v["frozen-glove"]!,
+    frozenGlove: !v["no-frozen-glove"],
   };
 }
 
