@@ -3,8 +3,9 @@
  * knowledge reachable offline). Found words get their vector, rescaled to a small standard
  * deviation so they sit on the same scale as the learned position table; other rows keep their
  * random initialisation. When dim > 100 the extra columns stay random; when dim < 100 the vector
- * is cut. A model with `frozenWordVectors` gets the vectors in its frozen table instead, and the
- * learned rows of found words start at zero (the learned table is then a correction).
+ * is cut. A model with `frozenWordVectors` gets the vectors in its frozen table instead (extra
+ * columns zero), and the learned rows of found words start at zero: the learned table is then a
+ * correction on top of GloVe.
  *
  * @module
  */
