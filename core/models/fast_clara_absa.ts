@@ -275,11 +275,17 @@ export class FastClaraAbsa extends Module {
   /**
    * Next-token logits [B, T, V] of a teacher-forced target read from memory: `inputIds` [B, T]
    * (the target shifted right behind a start token) with its padding. Output embeddings are tied
-   * to the input embeddings ({@linkcode FastClaraAbsa.tokenTable}).
+   * to the input embeddings: `table` is {@linkcode FastClaraAbsa.tokenTable}, which callers that
+   * generate several targets in one step compute once and pass in.
    */
-  generateLogits(memory: Tensor, inputIds: Tensor, padding: Tensor): Tensor {
+  generateLogits(
+    memory: Tensor,
+    inputIds: Tensor,
+    padding: Tensor,
+    table: Tensor = this.tokenTable(),
+  ): Tensor {
     const states = this.decode(memory, inputIds, padding);
-    return ops.matmul(states, this.tokenTable(), { transB: true });
+    return ops.matmul(states, table, { transB: true });
   }
 
   /** L_mse: squared distance between mean memory and the masked mean of sentence states. */

@@ -97,8 +97,12 @@ export function absaLosses(
   const absa = ops.crossEntropy(logits, batch.labels, { labelSmoothing });
   const r = batch.reconstruction, e = batch.extraction;
   const genMemory = ops.slice(memory, 0, 0, r.ids.shape[0]);
-  const rec = sequenceCrossEntropy(model.generateLogits(genMemory, r.ids, r.padding), r.targets);
-  const ext = sequenceCrossEntropy(model.generateLogits(genMemory, e.ids, e.padding), e.targets);
+  // With frozen word vectors the output table is a vocabulary-sized sum: build it once per step.
+  const table = model.tokenTable();
+  const generate = (t: typeof r) =>
+    sequenceCrossEntropy(model.generateLogits(genMemory, t.ids, t.padding, table), t.targets);
+  const rec = generate(r);
+  const ext = generate(e);
   const mse = model.alignmentLoss(memory, text, batch.textPadding);
   const total = ops.add(
     ops.add(ops.mul(rec, w.rec), ops.mul(absa, w.absa)),
