@@ -44,8 +44,8 @@ import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
 
 /** Checkpoint names of the averaged weights: the parameter's name behind this prefix. */
 const EMA_PREFIX = "ema/";
-const LOSS_TERMS = ["loss", "loss_rec", "loss_absa", "loss_mse", "loss_ext"];
-const WEIGHT_TERMS = ["w_rec", "w_absa", "w_mse", "w_ext"];
+const LOSS_TERMS = ["loss", "loss_rec", "loss_absa", "loss_mse", "loss_ext", "loss_span"];
+const WEIGHT_TERMS = ["w_rec", "w_absa", "w_mse", "w_ext", "w_span"];
 
 /** Parsed command-line options of the task. */
 export interface TrainAbsaOptions {
@@ -326,6 +326,8 @@ export async function trainAbsa(
       localRadius: o.localRadius,
       aspectAttention: o.aspectAttention && o.slotMemory && o.markAspects && o.task === "atsa",
       frozenWordVectors: o.frozenGlove && o.glove !== "none",
+      termHead: o.markAspects && o.task === "atsa" &&
+        (o.curriculum.start.span > 0 || o.curriculum.end.span > 0),
     };
     if (o.base) {
       run = {
@@ -471,6 +473,7 @@ export async function trainAbsa(
           slotMemory: run.model.slotMemory,
           aspectRegions: run.model.aspectRegions,
           aspectAttention: run.model.aspectAttention,
+          termWeights: run.model.termHead,
         });
         const l = absaLosses(model, batch, w, o.labelSmoothing);
         l.total.backward();
@@ -479,11 +482,11 @@ export async function trainAbsa(
         opt.zeroGrad();
         average?.update();
         return ops.concat(
-          [l.total, l.rec, l.absa, l.mse, l.ext, norm].map((t) => t.reshape([1])),
+          [l.total, l.rec, l.absa, l.mse, l.ext, l.span, norm].map((t) => t.reshape([1])),
           0,
         );
       });
-      const [total, rec, absa, mse, ext, gradNorm] = await values.data();
+      const [total, rec, absa, mse, ext, span, gradNorm] = await values.data();
       values.dispose();
       state.step++;
       const ms = performance.now() - t0;
@@ -501,6 +504,7 @@ export async function trainAbsa(
         loss_absa: absa,
         loss_mse: mse,
         loss_ext: ext,
+        loss_span: span,
         lr,
         grad_norm: gradNorm,
         tokens_per_s: Math.round(tokens / (ms / 1000)),
@@ -509,6 +513,7 @@ export async function trainAbsa(
         w_absa: w.absa,
         w_mse: w.mse,
         w_ext: w.ext,
+        w_span: w.span,
         syncs: counters.syncs - syncs0,
       });
       progress.update(

@@ -373,3 +373,58 @@ gpuTest(
     assertEquals(plain, undefined, "aspect attention needs slot memory");
   },
 );
+
+gpuTest(
+  "term head: each scored aspect pools its own term tokens in the encoder's text states",
+  async () => {
+    const { tokenizer, special, examples } = await syntheticExamples(3);
+    const model = new FastClaraAbsa({
+      vocabSize: tokenizer.vocabSize,
+      dim: 16,
+      heads: 2,
+      layers: 1,
+      hidden: 32,
+      maxLength: 40,
+      memoryTokens: 4,
+      labels: 3,
+      dropout: 0,
+      seed: 5,
+      markAspects: true,
+      termHead: true,
+    }).eval();
+    const [weights, text, logits, index] = noGrad(() =>
+      tidy(() => {
+        const batch = collateAbsa(examples, special, { termWeights: true });
+        const { text } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
+        const logits = model.classifyTerms(text, batch.prompts.memoryIndex, batch.termWeights!);
+        return [batch.termWeights!, text, logits, batch.prompts.memoryIndex];
+      })
+    );
+    const [n, t] = weights.shape, d = text.shape[2];
+    const [w, x, y, rows] = await Promise.all([weights, text, logits, index].map((v) => v.data()));
+    const head = await model.termHead!.weight.data(), bias = await model.termHead!.bias!.data();
+    let aspect = 0;
+    examples.forEach((e, r) => {
+      for (const a of e.aspects) {
+        const span = e.aspectSlots.flatMap((s, i) => (s === a.slot ? [i + 1] : []));
+        assert(span.length > 0, "every synthetic aspect has a term");
+        const row = Array.from(w.subarray(aspect * t, (aspect + 1) * t));
+        assertEquals(row, row.map((_, i) => (span.includes(i) ? Math.fround(1 / span.length) : 0)));
+        assertEquals(rows[aspect], r);
+        // Host reference: mean of the term's text states, then the head (weight [labels, dim]).
+        const pooled = new Array(d).fill(0);
+        for (const i of span) for (let k = 0; k < d; k++) pooled[k] += x[(r * t + i) * d + k];
+        for (let c = 0; c < 3; c++) {
+          let want = bias[c];
+          for (let k = 0; k < d; k++) want += (pooled[k] / span.length) * head[c * d + k];
+          // f32 sums of 16 products in a different order: 1e-5 absolute covers rounding.
+          assert(Math.abs(y[aspect * 3 + c] - want) < 1e-5, `aspect ${aspect} class ${c}`);
+        }
+        aspect++;
+      }
+    });
+    assertEquals(aspect, n);
+    for (const v of [weights, text, logits, index]) v.dispose();
+    model.dispose();
+  },
+);

@@ -96,6 +96,13 @@ export interface FastClaraAbsaConfig {
    * adds a correction (see `initEmbeddingsFromGlove`).
    */
   frozenWordVectors?: boolean;
+  /**
+   * With `markAspects`: a second polarity head reads each aspect's term tokens in the encoder's
+   * sentence states (see {@linkcode FastClaraAbsa.classifyTerms}), a training-only auxiliary that
+   * gives the encoder a short gradient path to aspect sentiment; predictions still come from the
+   * decoder through the memory.
+   */
+  termHead?: boolean;
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -126,6 +133,8 @@ export class FastClaraAbsa extends Module {
   readonly aspectAttention: Embedding | null;
   /** Frozen pretrained word vectors [vocabSize, dim] (when `frozenWordVectors`). */
   readonly wordVectors: Embedding | null;
+  /** Auxiliary polarity head on the encoder's term states (when `termHead`). */
+  readonly termHead: Linear | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: FastClaraAbsaConfig) {
@@ -182,6 +191,9 @@ export class FastClaraAbsa extends Module {
           frozen: true,
         }),
       )
+      : null;
+    this.termHead = config.markAspects && config.termHead
+      ? this.child("term_head", new Linear(config.dim, config.labels, { seed: config.seed + 81 }))
       : null;
   }
 
@@ -270,6 +282,18 @@ export class FastClaraAbsa extends Module {
     const states = this.decode(rows, prompts.ids, prompts.padding, prompts.slots);
     const p = prompts.ids.shape[1];
     return this.polarityHead.forward(ops.slice(states, 1, p - 1, p).reshape([-1, d]));
+  }
+
+  /**
+   * Auxiliary polarity logits [N, labels] from the encoder's sentence states `text` [B, T, D]:
+   * aspect i pools row `memoryIndex[i]` with `termWeights` [N, T] (its term tokens, summing to 1).
+   */
+  classifyTerms(text: Tensor, memoryIndex: Tensor, termWeights: Tensor): Tensor {
+    if (!this.termHead) throw new Error("classifyTerms: the model was built without termHead");
+    const [b, t, d] = text.shape;
+    const rows = ops.gatherRows(text.reshape([b, t * d]), memoryIndex).reshape([-1, t, d]);
+    const pooled = ops.matmul(termWeights.reshape([-1, 1, t]), rows).reshape([-1, d]);
+    return this.termHead.forward(pooled);
   }
 
   /**

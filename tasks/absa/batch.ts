@@ -42,6 +42,11 @@ export interface AbsaBatch {
   textPadding: Tensor;
   /** Aspect prompts of the 3-way-labelled aspects. */
   prompts: AbsaPrompts;
+  /**
+   * f32 [N, T]: per scored aspect, weights over its sentence's encoder text positions that average
+   * its term tokens (with `termWeights`; all zero for an aspect without a term span).
+   */
+  termWeights?: Tensor;
   /** i32 [N] polarity labels. */
   labels: Tensor;
   /** Reconstruction of the first rows: `[CLS] sentence` → `sentence [SEP]`. */
@@ -107,6 +112,8 @@ export interface CollateOptions {
    * its own aspect's term (see `FastClaraAbsaConfig.aspectAttention`).
    */
   aspectAttention?: boolean;
+  /** Fill `termWeights` (for `FastClaraAbsa.classifyTerms`). */
+  termWeights?: boolean;
 }
 
 /** Per token: the slot of the nearest aspect term and the distance to it (ties go left). */
@@ -149,6 +156,7 @@ export function collateAbsa(
     slotMemory = false,
     aspectRegions = false,
     aspectAttention = false,
+    termWeights = false,
   } = options;
   const generative = generativeRows > 0 ? examples.slice(0, generativeRows) : examples;
   // Word dropout hides encoder tokens behind [MASK]; the reconstruction targets keep the originals.
@@ -203,6 +211,15 @@ export function collateAbsa(
   const prompts = leftPad(scored.map((s) => s.a.prompt), special.pad);
   const promptSlots = leftPad(scored.map((s) => s.a.prompt.map(() => s.a.slot)), 0);
   const hostLabels = scored.map((s) => s.a.label);
+  let terms: Float32Array | null = null;
+  if (termWeights) {
+    terms = new Float32Array(scored.length * (width - m));
+    scored.forEach(({ i, a }, n) => {
+      const span = examples[i].aspectSlots.flatMap((slot, t) => (slot === a.slot ? [t] : []));
+      // Text position 0 is [CLS], so sentence token t sits at t + 1.
+      for (const t of span) terms![n * (width - m) + t + 1] = 1 / span.length;
+    });
+  }
   return {
     encoderIds: tensor(enc.ids, [b, width], "i32"),
     encoderPadding: tensor(enc.mask, [b, width]),
@@ -216,6 +233,7 @@ export function collateAbsa(
       padding: tensor(prompts.mask, [scored.length, prompts.width]),
       slots: tensor(promptSlots.ids, [scored.length, prompts.width], "i32"),
     },
+    termWeights: terms ? tensor(terms, [scored.length, width - m]) : undefined,
     labels: tensor(hostLabels, [scored.length], "i32"),
     reconstruction: teacherForced(generative.map((e) => e.tokens), special),
     extraction: teacherForced(generative.map((e) => e.extraction), special),

@@ -1,12 +1,12 @@
 /**
- * The Fast CLaRa ABSA objective, `L = α·L_rec + β·L_absa + γ·L_mse + δ·L_ext`, and the curriculum
- * that moves weight from reconstruction to reasoning over training.
+ * The Fast CLaRa ABSA objective, `L = α·L_rec + β·L_absa + γ·L_mse + δ·L_ext + ε·L_span`, and
+ * the curriculum that moves weight from reconstruction to reasoning over training.
  *
  * @module
  */
 import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
 import { sequenceCrossEntropy } from "../../core/nn/losses.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import { full, type Tensor } from "../../core/tensor.ts";
 import * as ops from "../../core/ops/mod.ts";
 import type { AbsaBatch } from "./batch.ts";
 
@@ -20,6 +20,8 @@ export interface LossWeights {
   mse: number;
   /** Extraction weight δ. */
   ext: number;
+  /** Weight ε of L_span, the auxiliary polarity loss on the encoder's term-span states. */
+  span: number;
 }
 
 /** The curriculum: α falls and β rises linearly between the start and end weights. */
@@ -36,22 +38,22 @@ export interface Curriculum {
  * loss (≈ 6 nats) otherwise dominates the shared backbone's gradient early on.
  */
 export const DEFAULT_CURRICULUM: Curriculum = {
-  start: { rec: 0.3, absa: 0.9, mse: 0.1, ext: 0.3 },
-  end: { rec: 0.05, absa: 1.0, mse: 0.1, ext: 0.1 },
+  start: { rec: 0.3, absa: 0.9, mse: 0.1, ext: 0.3, span: 0 },
+  end: { rec: 0.05, absa: 1.0, mse: 0.1, ext: 0.1, span: 0 },
 };
 
 /**
- * Parses a curriculum spec `term=start:end,…` (terms rec, absa, mse, ext); terms left out keep
+ * Parses a curriculum spec `term=start:end,…` (terms rec, absa, mse, ext, span); terms left out keep
  * their value in `base`.
  */
 export function parseCurriculum(spec: string, base: Curriculum = DEFAULT_CURRICULUM): Curriculum {
   const c: Curriculum = { start: { ...base.start }, end: { ...base.end } };
   for (const part of spec.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
-    const match = /^(rec|absa|mse|ext)=([^:]+):([^:]+)$/.exec(part);
+    const match = /^(rec|absa|mse|ext|span)=([^:]+):([^:]+)$/.exec(part);
     const [start, end] = match ? [Number(match[2]), Number(match[3])] : [NaN, NaN];
     if (!match || !(start >= 0) || !(end >= 0)) {
       throw new Error(
-        `--curriculum: "${part}" is not term=start:end with a term of rec, absa, mse, ext and ` +
+        `--curriculum: "${part}" is not term=start:end with a term of rec, absa, mse, ext, span and ` +
           `weights ≥ 0 (e.g. "rec=1:0.1,absa=0.5:1")`,
       );
     }
@@ -66,7 +68,7 @@ export function parseCurriculum(spec: string, base: Curriculum = DEFAULT_CURRICU
 export function curriculumWeights(c: Curriculum, progress: number): LossWeights {
   const p = Math.min(1, Math.max(0, progress));
   const at = (k: keyof LossWeights) => c.start[k] * (1 - p) + c.end[k] * p;
-  return { rec: at("rec"), absa: at("absa"), mse: at("mse"), ext: at("ext") };
+  return { rec: at("rec"), absa: at("absa"), mse: at("mse"), ext: at("ext"), span: at("span") };
 }
 
 /** The loss terms of one batch (scalars) and the polarity logits. */
@@ -76,6 +78,8 @@ export interface AbsaLosses {
   absa: Tensor;
   mse: Tensor;
   ext: Tensor;
+  /** L_span (0 when the model has no term head or the batch no term weights). */
+  span: Tensor;
   logits: Tensor;
 }
 
@@ -104,9 +108,16 @@ export function absaLosses(
   const rec = generate(r);
   const ext = generate(e);
   const mse = model.alignmentLoss(memory, text, batch.textPadding);
+  const span = model.termHead && batch.termWeights
+    ? ops.crossEntropy(
+      model.classifyTerms(text, batch.prompts.memoryIndex, batch.termWeights),
+      batch.labels,
+      { labelSmoothing },
+    )
+    : full([], 0);
   const total = ops.add(
-    ops.add(ops.mul(rec, w.rec), ops.mul(absa, w.absa)),
+    ops.add(ops.add(ops.mul(rec, w.rec), ops.mul(absa, w.absa)), ops.mul(span, w.span)),
     ops.add(ops.mul(mse, w.mse), ops.mul(ext, w.ext)),
   );
-  return { total, rec, absa, mse, ext, logits };
+  return { total, rec, absa, mse, ext, span, logits };
 }
