@@ -64,6 +64,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
     aspectRegions: true,
     positions: "rotary",
     frozenWordVectors: true,
+    termHead: true,
   });
   const params = model.parameters();
   const opt = new AdamW(params, { lr: 1e-3 });
@@ -75,6 +76,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
           generativeRows: a.generativeRows,
           slotMemory: true,
           aspectRegions: true,
+          termWeights: true,
         });
         const l = absaLosses(model, batch, weights, 0.1);
         l.total.backward();
@@ -82,7 +84,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
         opt.step({ gradNorm: norm });
         opt.zeroGrad();
         return ops.concat(
-          [l.total, l.rec, l.absa, l.mse, l.ext, norm].map((t) => t.reshape([1])),
+          [l.total, l.rec, l.absa, l.mse, l.ext, l.span, norm].map((t) => t.reshape([1])),
           0,
         );
       });

@@ -464,6 +464,7 @@ export async function trainAbsa(
       const syncs0 = counters.syncs;
       const examples = order[state.batch].map((i) => trainEx[i]);
       const w = curriculumWeights(o.curriculum, state.step / totalSteps);
+      if (!run.model.termHead) w.span = 0;
       manualSeed(o.seed * 1_000_003 + state.step);
       const lr = opt.currentLr();
       const values = tidy(() => {
