@@ -1,5 +1,6 @@
 import { assertClose, checkOp, cpuMatmul, gpuTest, numel } from "./helpers.ts";
-import { assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { counters } from "../kernels/runtime.ts";
 import { noGrad, ops, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 
@@ -108,3 +109,38 @@ gpuTest("matmul rejects mismatched inner dims and rank-1 operands", () => {
     assertThrows(() => ops.matmul(tensor([1, 2], [2]), tensor([1, 2], [2, 1])), "rank ≥ 2");
   });
 });
+
+gpuTest(
+  "backward computes no gradient for a constant operand: fewer kernels, same weight gradient",
+  async () => {
+    const rng = new Rng(4);
+    const values = (n: number) => Array.from({ length: n }, () => rng.normal());
+    const [x, w, m] = [values(6 * 5), values(5 * 3), values(6 * 3).map((v) => (v > 0 ? 1 : 0))];
+    const run = async (inputNeedsGrad: boolean) => {
+      const a = tensor(x, [6, 5]).requireGrad(inputNeedsGrad);
+      const b = tensor(w, [5, 3]).requireGrad();
+      const mask = tensor(m, [6, 3]);
+      let kernels = 0;
+      tidy(() => {
+        const y = ops.sum(ops.mul(ops.add(ops.matmul(a, b), mask), mask));
+        const before = counters.dispatches;
+        y.backward();
+        kernels = counters.dispatches - before;
+      });
+      const grad = Array.from(await b.grad!.data());
+      for (const t of [a, b, mask]) t.dispose();
+      return { kernels, grad };
+    };
+    const constant = await run(false), variable = await run(true);
+    assertEquals(
+      constant.grad,
+      variable.grad,
+      "the weight's gradient does not depend on the input",
+    );
+    // The input's gradient is a product (packing + product kernels) that the constant run skips.
+    assert(
+      variable.kernels - constant.kernels >= 2,
+      `kernels in backward: ${variable.kernels} with the input's gradient, ${constant.kernels} without`,
+    );
+  },
+);

@@ -48,6 +48,14 @@ export function mapBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   return y;
 }
 
+/**
+ * An input's gradient, computed only when that input requires one: a constant operand (a mask, a
+ * target, a model input) then costs no backward kernels.
+ */
+function ifNeeded(input: Tensor, grad: () => Tensor): Tensor | null {
+  return input.requiresGrad ? grad() : null;
+}
+
 /** a + b (b may be a number). */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return attach(mapUnary("add_s", a, b), "add", [a], (g) => [g]);
@@ -55,7 +63,7 @@ export function add(a: Tensor, b: Tensor | number): Tensor {
     mapBinary("add", a, b),
     "add",
     [a, b],
-    (g) => [sumTo(g, a.shape), sumTo(g, b.shape)],
+    (g) => [ifNeeded(a, () => sumTo(g, a.shape)), ifNeeded(b, () => sumTo(g, b.shape))],
   );
 }
 
@@ -66,7 +74,10 @@ export function sub(a: Tensor, b: Tensor | number): Tensor {
     mapBinary("sub", a, b),
     "sub",
     [a, b],
-    (g) => [sumTo(g, a.shape), sumTo(mapUnary("neg", g), b.shape)],
+    (g) => [
+      ifNeeded(a, () => sumTo(g, a.shape)),
+      ifNeeded(b, () => sumTo(mapUnary("neg", g), b.shape)),
+    ],
   );
 }
 
@@ -79,7 +90,10 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
     mapBinary("mul", a, b),
     "mul",
     [a, b],
-    (g) => [sumTo(mapBinary("mul", g, b), a.shape), sumTo(mapBinary("mul", g, a), b.shape)],
+    (g) => [
+      ifNeeded(a, () => sumTo(mapBinary("mul", g, b), a.shape)),
+      ifNeeded(b, () => sumTo(mapBinary("mul", g, a), b.shape)),
+    ],
   );
 }
 
@@ -88,8 +102,13 @@ export function div(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === "number") return mul(a, 1 / b);
   return attach(mapBinary("div", a, b), "div", [a, b], (g) => {
     const ga = mapBinary("div", g, b);
-    const gb = mapUnary("neg", mapBinary("div", mapBinary("mul", ga, a), b));
-    return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
+    return [
+      ifNeeded(a, () => sumTo(ga, a.shape)),
+      ifNeeded(
+        b,
+        () => sumTo(mapUnary("neg", mapBinary("div", mapBinary("mul", ga, a), b)), b.shape),
+      ),
+    ];
   });
 }
 
@@ -106,13 +125,10 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
   }
   const out = mapBinary("pow", a, b);
   return attach(out, "pow", [a, b], (g) => {
-    const ga = mapBinary(
-      "mul",
-      g,
-      mapBinary("mul", b, mapBinary("pow", a, mapUnary("add_s", b, -1))),
-    );
-    const gb = mapBinary("mul", g, mapBinary("mul", out, mapUnary("log", a)));
-    return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
+    const ga = () =>
+      mapBinary("mul", g, mapBinary("mul", b, mapBinary("pow", a, mapUnary("add_s", b, -1))));
+    const gb = () => mapBinary("mul", g, mapBinary("mul", out, mapUnary("log", a)));
+    return [ifNeeded(a, () => sumTo(ga(), a.shape)), ifNeeded(b, () => sumTo(gb(), b.shape))];
   });
 }
 
@@ -120,8 +136,10 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return attach(mapBinary("maximum", a, b), "maximum", [a, b], (g) => {
     const bWins = mapBinary("gt", b, a);
-    const aWins = mapUnary("rsub_s", bWins, 1);
-    return [sumTo(mapBinary("mul", g, aWins), a.shape), sumTo(mapBinary("mul", g, bWins), b.shape)];
+    return [
+      ifNeeded(a, () => sumTo(mapBinary("mul", g, mapUnary("rsub_s", bWins, 1)), a.shape)),
+      ifNeeded(b, () => sumTo(mapBinary("mul", g, bWins), b.shape)),
+    ];
   });
 }
 

@@ -88,11 +88,16 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return attach(out, "matmul", [a, b], (g) => {
     // With op(A) = A or Aᵀ: d op(A) = g·op(B)ᵀ and d op(B) = op(A)ᵀ·g; a transposed operand takes
     // the transpose of that, written as the swapped product.
-    const gradA = transA
+    // A constant operand (a model input, an attention mask) gets no product at all.
+    const gradA = !a.requiresGrad
+      ? null
+      : transA
       ? matmulRaw(b, g, transB, true, half)
       : matmulRaw(g, b, false, !transB, half);
-    let gradB: Tensor;
-    if (b.rank === 2 && a.rank > 2 && !transA) {
+    let gradB: Tensor | null;
+    if (!b.requiresGrad) {
+      gradB = null;
+    } else if (b.rank === 2 && a.rank > 2 && !transA) {
       // B was shared across A's batch: contract over all rows at once instead of summing a batch.
       const a2 = flattenRows(a);
       const g2 = flattenRows(g);
@@ -102,6 +107,6 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     } else {
       gradB = transB ? matmulRaw(g, a, true, transA, half) : matmulRaw(a, g, !transA, false, half);
     }
-    return [reduceTo(gradA, a.shape), reduceTo(gradB, b.shape)];
+    return [gradA && reduceTo(gradA, a.shape), gradB && reduceTo(gradB, b.shape)];
   });
 }

@@ -131,10 +131,10 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
   checkJoinable("concat", tensors, ax);
   const y = joinAlong(tensors, tensors.map((t) => [...t.shape]), ax);
   return attach(y, "concat", tensors, (g) => {
-    const grads: Tensor[] = [];
+    const grads: (Tensor | null)[] = [];
     let start = 0;
     for (const t of tensors) {
-      grads.push(slice(g, ax, start, start + t.shape[ax]));
+      grads.push(t.requiresGrad ? slice(g, ax, start, start + t.shape[ax]) : null);
       start += t.shape[ax];
     }
     return grads;
