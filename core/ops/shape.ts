@@ -149,7 +149,8 @@ export function stack(tensors: Tensor[], axis: number): Tensor {
   const partShape = [...shape.slice(0, ax), 1, ...shape.slice(ax)];
   const y = joinAlong(tensors, tensors.map(() => partShape), ax);
   return attach(y, "stack", tensors, (g) =>
-    tensors.map((_, k) => {
+    tensors.map((t, k) => {
+      if (!t.requiresGrad) return null;
       const part = slice(g, ax, k, k + 1);
       const view = part.reshape(shape);
       part.dispose(); // the view keeps the storage alive
