@@ -3,6 +3,7 @@ import { GLOVE_FIXTURE, gpuTest } from "./helpers.ts";
 import { noGrad, tidy } from "../mod.ts";
 import {
   FastClaraAbsa,
+  type FastClaraAbsaConfig,
   MAX_ASPECT_DISTANCE,
   NO_ASPECT_DISTANCE,
 } from "../core/models/fast_clara_absa.ts";
@@ -109,15 +110,14 @@ async function syntheticExamples(n: number) {
   return { tokenizer, special, examples };
 }
 
-gpuTest("bottleneck: the decoder reads the sentence only through the memory", async () => {
-  const { tokenizer, special, examples } = await syntheticExamples(4);
-  // Same aspects and prompts, different sentences.
-  const other = examples.map((e, i) => ({
-    ...e,
-    tokens: examples[(i + 1) % examples.length].tokens,
-  }));
-  const model = new FastClaraAbsa({
-    vocabSize: tokenizer.vocabSize,
+/** A one-layer, 16-wide ABSA model with aspect slots, in eval mode (4 memory tokens). */
+function tinyModel(
+  vocabSize: number,
+  seed: number,
+  options: Partial<FastClaraAbsaConfig>,
+): FastClaraAbsa {
+  return new FastClaraAbsa({
+    vocabSize,
     dim: 16,
     heads: 2,
     layers: 1,
@@ -126,15 +126,28 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     memoryTokens: 4,
     labels: 3,
     dropout: 0,
-    seed: 3,
-    // The default train:absa model: slots enter the encoder input and the prompts only.
+    seed,
     markAspects: true,
+    ...options,
+  }).eval();
+}
+
+gpuTest("bottleneck: the decoder reads the sentence only through the memory", async () => {
+  const { tokenizer, special, examples } = await syntheticExamples(4);
+  // Same aspects and prompts, different sentences.
+  const other = examples.map((e, i) => ({
+    ...e,
+    tokens: examples[(i + 1) % examples.length].tokens,
+  }));
+  // The default train:absa model: slots enter the encoder input and the prompts only.
+  const model = tinyModel(tokenizer.vocabSize, 3, {
     slotMemory: true,
     aspectRegions: true,
     aspectAttention: true,
     localRadius: 1,
     positions: "rotary",
-  }).eval();
+    termHead: true,
+  });
   const options = { slotMemory: true, aspectRegions: true, aspectAttention: true };
   const [fixed, swapped, reencoded] = noGrad(() =>
     tidy(() => {
@@ -378,20 +391,7 @@ gpuTest(
   "term head: each scored aspect pools its own term tokens in the encoder's text states",
   async () => {
     const { tokenizer, special, examples } = await syntheticExamples(3);
-    const model = new FastClaraAbsa({
-      vocabSize: tokenizer.vocabSize,
-      dim: 16,
-      heads: 2,
-      layers: 1,
-      hidden: 32,
-      maxLength: 40,
-      memoryTokens: 4,
-      labels: 3,
-      dropout: 0,
-      seed: 5,
-      markAspects: true,
-      termHead: true,
-    }).eval();
+    const model = tinyModel(tokenizer.vocabSize, 5, { termHead: true });
     const [weights, text, logits, index] = noGrad(() =>
       tidy(() => {
         const batch = collateAbsa(examples, special, { termWeights: true });
