@@ -1,7 +1,7 @@
 /**
  * The one place that knows the XML library (npm:fast-xml-parser). It checks well-formedness first,
  * refuses DOCTYPE and entity declarations outright (so entity-expansion tricks cannot run), and
- * returns plain objects with attributes as strings.
+ * returns an element tree in document order, each element with its line number.
  *
  * @module
  */
@@ -16,14 +16,37 @@ export class XmlReadError extends Error {
   }
 }
 
-/** A parsed element: attributes and child elements by name, text under "#text". */
-export type XmlNode = { [key: string]: unknown };
+/** An element: its name, attributes (strings), children in document order and 1-based line. */
+export interface XmlElement {
+  name: string;
+  attributes: Record<string, string>;
+  children: XmlChild[];
+  line: number;
+}
+
+/** Character data (entities decoded, CDATA included) between elements. */
+export interface XmlText {
+  text: string;
+}
+
+/** What an element holds. */
+export type XmlChild = XmlElement | XmlText;
+
+/** Whether a child is an element (not text). */
+export function isElement(child: XmlChild): child is XmlElement {
+  return "name" in child;
+}
+
+const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
+
+/** One entry of fast-xml-parser's ordered output: `{ [tag]: children, ":@": attributes }`. */
+type OrderedEntry = { [key: string]: unknown; [META]?: { startIndex?: number } };
 
 /**
- * Parses `text` as XML. `arrayTags` are always returned as arrays, even with one occurrence.
- * Attribute and text values stay strings (no number guessing).
+ * Parses `text` as XML into its top-level elements (the `<?xml?>` declaration left out), each
+ * element with its 1-based line. Attribute and text values stay strings (no number guessing).
  */
-export function parseXml(file: string, text: string, arrayTags: readonly string[]): XmlNode {
+export function parseXml(file: string, text: string): XmlElement[] {
   const body = text.replace(/^\uFEFF/, "");
   if (body.trim() === "") {
     throw new XmlReadError(file, "the file is empty (expected an XML document)");
@@ -56,7 +79,29 @@ export function parseXml(file: string, text: string, arrayTags: readonly string[
     parseTagValue: false,
     trimValues: false,
     processEntities: true,
-    isArray: (tagName: string) => arrayTags.includes(tagName),
+    preserveOrder: true,
+    captureMetaData: true,
   });
-  return parser.parse(body) as XmlNode;
+  const lineStarts = [0];
+  for (let i = body.indexOf("\n"); i !== -1; i = body.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+  const lineOf = (index: number): number => {
+    let lo = 0, hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+  const convert = (entries: OrderedEntry[], parentLine: number): XmlChild[] =>
+    entries.flatMap((entry): XmlChild[] => {
+      if ("#text" in entry) return [{ text: String(entry["#text"]) }];
+      const name = Object.keys(entry).find((k) => k !== ":@");
+      if (name === undefined || name.startsWith("?")) return [];
+      const start = entry[META]?.startIndex;
+      const line = start === undefined ? parentLine : lineOf(start);
+      const attributes = { ...(entry[":@"] as Record<string, string> | undefined) };
+      return [{ name, attributes, children: convert(entry[name] as OrderedEntry[], line), line }];
+    });
+  return convert(parser.parse(body) as OrderedEntry[], 1).filter(isElement);
 }
