@@ -268,3 +268,13 @@ export function cpuMatmul(
   }
   return { shape: [...batch, M, N], values };
 }
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever `fn` does. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fast_clara_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
