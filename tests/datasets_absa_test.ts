@@ -9,16 +9,10 @@ import {
 import { decodeUtf8, InvalidUtf8Error } from "../datasets/utf8.ts";
 import { absaStats } from "../datasets/absa_stats.ts";
 import { dataStats } from "../tasks/data_stats.ts";
+import { SHARED_DATA, sharedDataTest } from "./shared_data.ts";
 
 const FIXTURES = new URL("./fixtures/absa/", import.meta.url).pathname;
-const SHARED_MAMS = new URL("../../shared/data/mams/", import.meta.url).pathname;
-const hasSharedData = (() => {
-  try {
-    return Deno.statSync(SHARED_MAMS).isDirectory;
-  } catch {
-    return false;
-  }
-})();
+const SHARED_MAMS = SHARED_DATA + "mams/";
 
 Deno.test("MAMS ATSA fixture: terms, offsets, entities decoded", async () => {
   const data = await readAbsaXml(FIXTURES + "mams_atsa_small.xml");
@@ -265,10 +259,10 @@ Deno.test("data:stats --json on fixtures", async () => {
   assert.deepEqual(records[1].categories, 4);
 });
 
-Deno.test({
-  name: "data:stats on ../shared/data/mams reports the published counts",
-  ignore: !hasSharedData,
-  fn: async () => {
+sharedDataTest(
+  "data:stats on ../shared/data/mams reports the published counts",
+  ["mams"],
+  async () => {
     const lines = await dataStats(["--json", "--data", SHARED_MAMS]);
     const byName = Object.fromEntries(lines.map((l) => {
       const r = JSON.parse(l);
@@ -287,4 +281,4 @@ Deno.test({
       assert.deepEqual(r.labels, labels, file);
     }
   },
-});
+);

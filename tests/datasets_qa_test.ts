@@ -7,16 +7,9 @@ import {
 } from "../datasets/multihop_qa.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { SHARED_DATA, sharedDataTest } from "./shared_data.ts";
 
 const QA = new URL("./fixtures/qa/", import.meta.url).pathname;
-const SHARED = new URL("../../shared/data/", import.meta.url).pathname;
-const hasShared = (() => {
-  try {
-    return Deno.statSync(SHARED + "hotpotqa").isDirectory;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test("HotpotQA fixture: fields, paragraphs and supporting facts", async () => {
   const [first, second] = await readMultiHopJson(QA + "hotpot_small.json");
@@ -156,10 +149,10 @@ Deno.test("a QA file that is not UTF-8 names the byte offset and line", async ()
   }
 });
 
-Deno.test({
-  name: "shared HotpotQA, 2Wiki and MuSiQue samples read with the documented counts",
-  ignore: !hasShared,
-  fn: async () => {
+sharedDataTest(
+  "shared HotpotQA, 2Wiki and MuSiQue samples read with the documented counts",
+  ["hotpotqa", "2wiki", "musique"],
+  async () => {
     const counts: Record<string, number> = {
       "hotpotqa/train.json": 80,
       "hotpotqa/dev.json": 20,
@@ -171,17 +164,17 @@ Deno.test({
       "musique/unknown_split_sample.json": 230,
     };
     for (const [file, n] of Object.entries(counts)) {
-      const examples = await readMultiHopJson(SHARED + file);
+      const examples = await readMultiHopJson(SHARED_DATA + file);
       assert.equal(examples.length, n, file);
       for (const ex of examples) {
         const titles = new Set(ex.paragraphs.map((p) => p.title));
         assert.ok(ex.supportingFacts.every((f) => titles.has(f.title)), `${file} ${ex.id}`);
       }
     }
-    const train = await readMultiHopJson(SHARED + "hotpotqa/train.json");
+    const train = await readMultiHopJson(SHARED_DATA + "hotpotqa/train.json");
     assert.deepEqual(
       ["bridge", "comparison"].map((t) => train.filter((e) => e.type === t).length),
       [60, 20],
     );
   },
-});
+);

