@@ -13,7 +13,7 @@ import { LoRA } from "../core/nn/lora.ts";
 import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
-import { loadSafetensors } from "../core/io/safetensors.ts";
+import { loadSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
 import { pathExists, recoverDirectory, Trainer } from "../core/train/mod.ts";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
@@ -302,8 +302,9 @@ export async function trainAbsa(
       };
     } else run = { model, task: o.task, maxTokens: o.maxTokens, adapters: [] };
     if (o.base) tokenizer = await TextTokenizer.load(`${o.base}/tokenizer.json`);
-    await Deno.writeTextFile(p.tokenizer, JSON.stringify(tokenizer.json));
-    await Deno.writeTextFile(p.config, JSON.stringify(run, null, 2) + "\n");
+    const encode = (text: string) => new TextEncoder().encode(text);
+    await writeFileAtomic(p.tokenizer, encode(JSON.stringify(tokenizer.json)));
+    await writeFileAtomic(p.config, encode(JSON.stringify(run, null, 2) + "\n"));
   }
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const build = (s: typeof trainSet.sentences) =>
