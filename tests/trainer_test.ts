@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { nn, ops, optim, type Tensor, tensor } from "../mod.ts";
+import { nn, ops, optim, poolStats, type Tensor, tensor } from "../mod.ts";
 import { type StepContext, Trainer, type TrainingTask } from "../core/train/mod.ts";
 
 const FEATURES = 3;
@@ -257,3 +257,33 @@ gpuTest("Trainer: a non-finite loss is counted and its update skipped", async ()
     t.optimizer.dispose();
   }
 });
+
+gpuTest(
+  "Trainer: GPU memory is flat from step 10 to step 300 (checkpoints, weight average and evaluation included)",
+  async () => {
+    const stats: Record<number, ReturnType<typeof poolStats>> = {};
+    const task = regressionTask({
+      metrics: Array.from({ length: 75 }, (_, i) => i % 7),
+      beforeStep: (ctx) => {
+        if (ctx.step === 10 || ctx.step === 299) stats[ctx.step] = poolStats();
+      },
+    });
+    const trainer = new Trainer(task, {
+      out: Deno.makeTempDirSync(),
+      label: "t",
+      epochs: 75,
+      seed: 1,
+      saveEvery: 25,
+      averageDecay: 0.99,
+      ...quiet,
+    });
+    const result = await trainer.fit();
+    assertEquals(result.steps, 300);
+    for (const key of ["liveBuffers", "liveBytes", "pooledBytes", "createdBuffers"] as const) {
+      assertEquals(stats[299][key], stats[10][key], key);
+    }
+    trainer.dispose();
+    task.model.dispose();
+    task.optimizer.dispose();
+  },
+);
