@@ -73,24 +73,28 @@ function rowOf(prefix: Tensor, k: number): Tensor {
   return ops.slice(prefix, 0, k, k + 1);
 }
 
-/** Reference greedy decoding: the whole sequence recomputed for every token, argmax on the host. */
+/** Reference greedy decoding: argmax on the host of `next`, the log-probabilities after a prefix. */
 async function referenceGreedy(
-  model: nn.DecoderOnly,
-  prefix: Tensor | null,
-  prompt: number[],
+  next: (seq: number[]) => Promise<number[]> | number[],
   eos: number,
   maxNew: number,
 ): Promise<{ tokens: number[]; score: number }> {
-  const seq = [...prompt];
+  const tokens: number[] = [];
   let score = 0;
   for (let i = 0; i < maxNew; i++) {
-    const [lp] = await fullLogProbs(model, prefix, [seq]);
+    const lp = await next(tokens);
     const pick = lp.indexOf(Math.max(...lp));
     score += lp[pick];
     if (pick === eos) break;
-    seq.push(pick);
+    tokens.push(pick);
   }
-  return { tokens: seq.slice(prompt.length), score };
+  return { tokens, score };
+}
+
+/** `next` of {@linkcode referenceGreedy} for row r of a decoder-only model: a full forward pass. */
+function fullNext(model: nn.DecoderOnly, prefix: Tensor, r: number, prompt: number[]) {
+  return async (seq: number[]) =>
+    (await fullLogProbs(model, rowOf(prefix, r), [[...prompt, ...seq]]))[0];
 }
 
 for (const positions of ["learned", "rotary"] as const) {
@@ -150,7 +154,7 @@ gpuTest(
     const maxNew = 6;
     const refs: { tokens: number[]; score: number }[] = [];
     for (let r = 0; r < 3; r++) {
-      refs.push(await referenceGreedy(model, rowOf(prefix, r), prompts[r], -1, maxNew));
+      refs.push(await referenceGreedy(fullNext(model, prefix, r, prompts[r]), -1, maxNew));
     }
     // An EOS the model really emits: the first token of row 0 not seen before it (not at the start);
     // every row stops at its first occurrence.
@@ -161,7 +165,7 @@ gpuTest(
     const eos = refs[0].tokens[first];
     const want = [];
     for (let r = 0; r < 3; r++) {
-      want.push(await referenceGreedy(model, rowOf(prefix, r), prompts[r], eos, maxNew));
+      want.push(await referenceGreedy(fullNext(model, prefix, r, prompts[r]), eos, maxNew));
     }
     assertEquals(want[0].tokens.length, first);
     const got = await model.generate(prompts, { eos, maxNewTokens: maxNew, prefix });
@@ -441,3 +445,63 @@ gpuTest("KVCache.reorder moves each row's keys and values with it", async () => 
   for (const t of [moved, direct, unmoved]) t.dispose();
   model.dispose();
 });
+
+gpuTest(
+  "EncoderDecoder.generate (greedy and beams) equals search over full recomputation; padded sources",
+  async () => {
+    const v = 5, maxNew = 3, bos = 1;
+    const model = lively(
+      new nn.EncoderDecoder({
+        vocabSize: v,
+        dim: 16,
+        heads: 2,
+        hidden: 32,
+        layers: 2,
+        maxLength: 12,
+        seed: 71,
+      }),
+      171,
+    );
+    const sources = [[2, 3, 4, 2], [4, 3]];
+    // Each row alone, unpadded, decoded by full recomputation of the target.
+    const tables: ((seq: number[]) => number[])[] = [];
+    for (const source of sources) {
+      const memory = tidy(() => model.encoder.forward(tensor(source, [1, source.length], "i32")));
+      tables.push(
+        await tableOf(
+          async (seq) => {
+            const logits = tidy(() =>
+              model.decode(tensor([bos, ...seq], [1, seq.length + 1], "i32"), memory)
+            );
+            const lp = logSoftmaxRow(await logits.data(), seq.length * v, v);
+            logits.dispose();
+            return lp;
+          },
+          v,
+          maxNew,
+        ),
+      );
+      memory.dispose();
+    }
+    const src = tensor([...sources[0], ...sources[1], 0, 0], [2, 4], "i32");
+    const padding = tensor([1, 1, 1, 1, 1, 1, 0, 0], [2, 4]);
+    for (const eos of [0, 2]) {
+      const greedy = await model.generate(src, { bos, eos, maxNewTokens: maxNew }, padding);
+      const beams = await model.generate(
+        src,
+        { bos, eos, maxNewTokens: maxNew, beams: 16 },
+        padding,
+      );
+      for (let r = 0; r < 2; r++) {
+        const want = await referenceGreedy(tables[r], eos, maxNew);
+        assertEquals(greedy.tokens[r], want.tokens, `greedy, eos ${eos}, row ${r}`);
+        assertClose([greedy.scores[r]], [want.score], TOL, TOL, "greedy score");
+        const best = exhaustive(tables[r], eos, maxNew, 0);
+        assertEquals(beams.tokens[r], best.tokens, `beams, eos ${eos}, row ${r}`);
+        assertClose([beams.scores[r]], [best.score], TOL, TOL, "beam score");
+      }
+    }
+    for (const t of [src, padding]) t.dispose();
+    model.dispose();
+  },
+);
