@@ -113,8 +113,10 @@ export class MultiHeadAttention extends Module {
     this.o = this.child("o", new Linear(dim, dim, { seed: at(4) }));
   }
 
+  /** [B, T, D] → [B, H, T, headDim]; with one position (a decoding step) a free reshape. */
   #split(x: Tensor): Tensor {
     const [b, t] = x.shape;
+    if (t === 1) return x.reshape([b, this.heads, 1, this.headDim]);
     return ops.permute(x.reshape([b, t, this.heads, this.headDim]), [0, 2, 1, 3]);
   }
 
@@ -153,7 +155,9 @@ export class MultiHeadAttention extends Module {
     const scores = options.bias ? ops.add(scaled, options.bias) : scaled;
     const weights = ops.softmax(scores, additiveMask(options, t, s));
     const heads = ops.matmul(weights, v);
-    const merged = ops.permute(heads, [0, 2, 1, 3]).reshape([b, t, this.dim]);
+    const merged = t === 1
+      ? heads.reshape([b, 1, this.dim])
+      : ops.permute(heads, [0, 2, 1, 3]).reshape([b, t, this.dim]);
     return { output: this.o.forward(merged), weights };
   }
 

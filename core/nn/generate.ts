@@ -167,7 +167,10 @@ function prefill(
 
 /** Final state [rows, 1, D] after feeding one token per row (ids [rows, 1], i32). */
 function feed(decoder: CachedDecoder, cache: KVCache, ids: Tensor): Tensor {
-  return quietly(() => decoder.hiddenCached(decoder.embed(ids), cache, cache.advance(1)));
+  return quietly(() => {
+    const step = cache.advance(1); // uploads before any dispatch of the step
+    return decoder.hiddenCached(decoder.embed(ids), cache, step);
+  });
 }
 
 /** Next-token log-probabilities [rows, V] of final states [rows, 1, D]. */
@@ -286,6 +289,12 @@ interface Beam {
   raw: number;
 }
 
+/** Summed log-probabilities [rows, 1] of the beams, {@linkcode DEAD} for unused ones. */
+function beamScoresOf(live: (Beam | null)[][]): Tensor {
+  const raw = live.flat().map((beam) => beam?.raw ?? DEAD);
+  return keep(tensor(raw, [raw.length, 1]));
+}
+
 /** The best finished hypothesis of an item. */
 interface Finished {
   tokens: number[];
@@ -326,15 +335,17 @@ export async function beamSearch(
   const cache = decoder.newCache(rows);
   const ranks = columnRanks(k * v);
   let hidden: Tensor | null = null;
+  let scores = beamScoresOf(live);
   try {
     hidden = prefill(decoder, cache, input, k, o.pad ?? 0);
     for (let step = 0; step < o.maxNewTokens; step++) {
       const h: Tensor = hidden;
-      const beamScores = live.flat().map((beam) => beam?.raw ?? DEAD);
+      const s: Tensor = scores;
       const packed = quietly(() => {
-        const total = ops.add(logProbs(decoder, h), tensor(beamScores, [rows, 1]));
+        const total = ops.add(logProbs(decoder, h), s);
         return topCandidates(total.reshape([items, k * v]), candidates, ranks).packed;
       });
+      scores.dispose();
       hidden.dispose();
       hidden = null;
       let picks: Candidate[][];
@@ -374,13 +385,16 @@ export async function beamSearch(
           : [...kept, ...new Array(k - kept.length).fill(null)];
       });
       if (done.every((d) => d)) break;
+      // Every upload of the next step before its dispatches: one submit per step.
       const ids = tensor(nextTokens, [rows, 1], "i32");
-      quietly(() => cache.reorder(parents));
+      scores = beamScoresOf(live);
+      cache.reorder(parents);
       hidden = feed(decoder, cache, ids);
       ids.dispose();
     }
   } finally {
     hidden?.dispose();
+    scores.dispose();
     ranks.dispose();
     cache.dispose();
   }

@@ -59,6 +59,7 @@ export class KVCache {
   readonly contextMask: Tensor | null;
   #valid: number[][];
   #next: number[];
+  #pending: Tensor | null = null;
 
   /**
    * An empty cache. With a context (an encoder's memory of B₀ rows, `rows` a multiple of B₀)
@@ -118,17 +119,20 @@ export class KVCache {
         for (let j = 0; j <= past + i; j++) if (keys[j]) mask[(r * t + i) * s + j] = 0;
       }
     }
-    return {
+    const step = {
       positions: tensor(positions, [this.rows, t], "i32"),
       mask: tensor(mask, [this.rows, 1, t, s]),
       end,
     };
+    this.#gatherPending();
+    return step;
   }
 
   /**
    * Reorders rows: row r becomes old row `index[r]` (beam search). Only self-attention slots
    * move: `index` must map each row to a row of the same context row (the same source item),
-   * whose fixed cross slots are identical.
+   * whose fixed cross slots are identical. The gathers are recorded by the next
+   * {@linkcode advance}, after its uploads, so that a decoding step stays one submit.
    */
   reorder(index: readonly number[]): void {
     if (index.length !== this.rows) {
@@ -137,10 +141,18 @@ export class KVCache {
     if (index.some((i) => !Number.isInteger(i) || i < 0 || i >= this.rows)) {
       throw new Error(`KVCache.reorder: an index lies outside 0…${this.rows - 1}`);
     }
+    this.#gatherPending();
     this.#valid = index.map((i) => [...this.#valid[i]]);
     this.#next = index.map((i) => this.#next[i]);
+    this.#pending = keep(tensor(index as number[], [this.rows], "i32"));
+  }
+
+  /** Moves the slots' rows by the pending reorder, if any. */
+  #gatherPending(): void {
+    const ids = this.#pending;
+    if (!ids) return;
+    this.#pending = null;
     tidy(() => {
-      const ids = tensor(index as number[], [this.rows], "i32");
       for (const slot of this.self) {
         if (!slot.keys || !slot.values) continue;
         const shape = slot.keys.shape;
@@ -153,6 +165,7 @@ export class KVCache {
         slot.values = values;
       }
     });
+    ids.dispose();
   }
 
   /** Frees every cached tensor. */
@@ -164,5 +177,7 @@ export class KVCache {
     }
     this.context?.dispose();
     this.contextMask?.dispose();
+    this.#pending?.dispose();
+    this.#pending = null;
   }
 }

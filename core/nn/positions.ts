@@ -72,6 +72,7 @@ export class AbsolutePositions extends Module {
 export class Rotary {
   readonly #cos: Tensor;
   readonly #sin: Tensor;
+  #gathered: { ids: Tensor; cos: Tensor; sin: Tensor } | null = null;
 
   /** Tables for up to `maxLength` positions; `headDim` must be even. */
   constructor(readonly maxLength: number, readonly headDim: number, base = 10000) {
@@ -107,12 +108,26 @@ export class Rotary {
     const x1 = ops.slice(x, -1, 0, half);
     const x2 = ops.slice(x, -1, half, this.headDim);
     const rotated = ops.concat([ops.neg(x2), x1], -1);
-    const at = (table: Tensor) =>
-      typeof offset === "number"
-        ? ops.slice(table, 0, offset, offset + t)
-        : rowsAt(table, offset, [b, 1, t, this.headDim]);
-    return ops.add(ops.mul(x, at(this.#cos)), ops.mul(rotated, at(this.#sin)));
+    const [cos, sin] = typeof offset === "number"
+      ? [ops.slice(this.#cos, 0, offset, offset + t), ops.slice(this.#sin, 0, offset, offset + t)]
+      : this.#tablesAt(offset, [b, 1, t, this.headDim]);
+    return ops.add(ops.mul(x, cos), ops.mul(rotated, sin));
   };
+
+  /**
+   * cos and sin rows at position ids, shaped `shape`. A decoding step applies the same ids to q
+   * and k of every layer, so the last gather is reused while its ids and results are alive.
+   */
+  #tablesAt(ids: Tensor, shape: number[]): [Tensor, Tensor] {
+    const g = this.#gathered;
+    if (g && g.ids === ids && ![g.ids, g.cos, g.sin].some((t) => t.isDisposed)) {
+      return [g.cos, g.sin];
+    }
+    const cos = rowsAt(this.#cos, ids, shape);
+    const sin = rowsAt(this.#sin, ids, shape);
+    this.#gathered = { ids, cos, sin };
+    return [cos, sin];
+  }
 
   /** Frees the tables. */
   dispose(): void {
