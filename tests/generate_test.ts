@@ -1,6 +1,6 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { assertClose, gpuTest } from "./helpers.ts";
-import { counters, nn, ops, randn, Rng, type Tensor, tensor, tidy } from "../mod.ts";
+import { counters, nn, ops, poolStats, randn, Rng, type Tensor, tensor, tidy } from "../mod.ts";
 
 // Tolerance of cached vs full-recomputation logits and scores: both paths run the same f32 ops on
 // the same weights, but as products of other shapes (one query row against a growing cache,
@@ -502,6 +502,47 @@ gpuTest(
       }
     }
     for (const t of [src, padding]) t.dispose();
+    model.dispose();
+  },
+);
+
+gpuTest(
+  "generate frees everything it allocates and rejects bad requests naming the problem",
+  async () => {
+    const model = tinyLm("learned", 81);
+    const prefix = randn([2, 2, 16], { seed: 82 });
+    const run = (
+      prompts: number[][],
+      extra: Partial<nn.GenerateOptions & { prefix: Tensor }> = {},
+    ) => model.generate(prompts, { eos: 0, maxNewTokens: 4, prefix, ...extra });
+    await run([[1, 2], [3]], { beams: 3 });
+    const live = poolStats().liveBuffers;
+    await run([[1, 2], [3]]);
+    await run([[1, 2], [3]], { beams: 3 });
+    const failures: [() => Promise<unknown>, string][] = [
+      [() => run([[1, 2], [3, 99]]), "row 1 token 1 = 99"],
+      [() => run([[1], []], { prefix: undefined }), "row 1 has neither prefix nor prompt"],
+      [() => run([[1]]), "prefix must be [1, P, D]"],
+      [() => run([[1], [2]], { beams: 0 }), "beams must be an integer ≥ 1"],
+      [() => run([[1], [2]], { eos: 11 }), "eos id 11 is outside the vocabulary"],
+      [
+        () => run([[1], new Array(23).fill(2)]),
+        "reaches 25 positions, beyond the model's maxLength 24",
+      ],
+    ];
+    for (const [fn, fragment] of failures) {
+      const e = await assertRejects(fn, Error);
+      assert(e.message.includes(fragment), `expected "${fragment}", got "${e.message}"`);
+    }
+    assertEquals(poolStats().liveBuffers, live, "live buffers after generating and failing");
+    const broken = new MarkovDecoder([[NaN, 0], [0, NaN]]);
+    const e = await assertRejects(
+      () => nn.generate(broken, { prompts: [[1]] }, { eos: 0, maxNewTokens: 2 }),
+      Error,
+    );
+    assert(e.message.includes("non-finite logits"), e.message);
+    broken.dispose();
+    prefix.dispose();
     model.dispose();
   },
 );

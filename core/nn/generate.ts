@@ -230,14 +230,27 @@ function nothing(input: GenerateInput): Generation {
   return { tokens: input.prompts.map(() => []), scores: input.prompts.map(() => 0) };
 }
 
-/** Greedy decoding (see {@linkcode generate}); `beams` is ignored. */
-export async function greedySearch(
+/** A search strategy: a decoder, the batch's conditioning and options → the generation. */
+export type Search = (
+  decoder: CachedDecoder,
+  input: GenerateInput,
+  options: GenerateOptions,
+) => Promise<Generation>;
+
+/** `search` behind the request checks, with nothing to decode for `maxNewTokens` 0. */
+function checked(search: Search): Search {
+  return (decoder, input, options) => {
+    checkRequest(decoder, input, options);
+    if (options.maxNewTokens === 0) return Promise.resolve(nothing(input));
+    return search(decoder, input, options);
+  };
+}
+
+async function greedy(
   decoder: CachedDecoder,
   input: GenerateInput,
   o: GenerateOptions,
 ): Promise<Generation> {
-  checkRequest(decoder, input, o);
-  if (o.maxNewTokens === 0) return nothing(input);
   const rows = input.prompts.length;
   const v = decoder.vocabSize;
   const tokens: number[][] = input.prompts.map(() => []);
@@ -306,15 +319,12 @@ interface Finished {
  * 2·beams best candidates; a candidate ending in EOS competes as a finished hypothesis. An item
  * stops when no live beam can still beat its best finished one (scores only fall as tokens are
  * added, so the bound is exact), or at `maxNewTokens`, where live beams finish as they are.
- * With one beam and `lengthPenalty` 0 it returns what {@linkcode greedySearch} returns.
  */
-export async function beamSearch(
+async function beam(
   decoder: CachedDecoder,
   input: GenerateInput,
   o: GenerateOptions,
 ): Promise<Generation> {
-  checkRequest(decoder, input, o);
-  if (o.maxNewTokens === 0) return nothing(input);
   const k = o.beams ?? 1;
   const items = input.prompts.length;
   const rows = items * k;
@@ -403,3 +413,12 @@ export async function beamSearch(
     scores: best.map((f) => f!.score),
   };
 }
+
+/** Greedy decoding (see {@linkcode generate}); `beams` is ignored. */
+export const greedySearch: Search = checked(greedy);
+
+/**
+ * Beam search with `beams` beams (default 1), even one (see {@linkcode generate}). With one beam
+ * and `lengthPenalty` 0 it returns what {@linkcode greedySearch} returns.
+ */
+export const beamSearch: Search = checked(beam);
