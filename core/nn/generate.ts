@@ -57,6 +57,11 @@ export interface GenerateInput {
   prompts: readonly (readonly number[])[];
   /** Continuous vectors [B, P, D] before each row's prompt (e.g. memory tokens). */
   prefix?: Tensor;
+  /**
+   * [B][P] 1 for real prefix vectors, 0 for padding (never attended to). Prefix vector j sits at
+   * position j, padded or not, as in a padded training batch; prompts continue from P.
+   */
+  prefixMask?: readonly (readonly number[])[];
 }
 
 /** Generated sequences and their scores. */
@@ -113,8 +118,15 @@ function checkRequest(decoder: CachedDecoder, input: GenerateInput, o: GenerateO
     );
   }
   const p = prefix?.shape[1] ?? 0;
+  const mask = input.prefixMask;
+  if (mask && (!prefix || mask.length !== prompts.length || mask.some((m) => m.length !== p))) {
+    throw new Error(`generate: prefixMask must be [${prompts.length}][${p}] beside a prefix`);
+  }
   prompts.forEach((row, r) => {
-    if (row.length + p === 0) throw new Error(`generate: row ${r} has neither prefix nor prompt`);
+    const real = mask ? mask[r].filter((m) => m).length : p;
+    if (row.length + real === 0) {
+      throw new Error(`generate: row ${r} has neither prefix nor prompt`);
+    }
     const bad = row.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= v);
     if (bad >= 0) {
       throw new Error(`generate: row ${r} token ${bad} = ${row[bad]} is outside 0…${v - 1}`);
@@ -139,22 +151,24 @@ function prefill(
   const rows = input.prompts.length * repeat;
   const ids = new Int32Array(rows * width).fill(pad);
   const valid: boolean[][] = [];
+  const positions: number[][] = [];
   const last: number[] = [];
   for (let r = 0; r < rows; r++) {
-    const prompt = input.prompts[Math.floor(r / repeat)];
-    ids.set(prompt, r * width + width - prompt.length);
-    valid.push([
-      ...new Array(p).fill(true),
-      ...new Array(width - prompt.length).fill(false),
-      ...new Array(prompt.length).fill(true),
-    ]);
-    last.push(r * t + (prompt.length ? t - 1 : p - 1));
+    const item = Math.floor(r / repeat);
+    const prompt = input.prompts[item];
+    const skip = width - prompt.length;
+    ids.set(prompt, r * width + skip);
+    const front = input.prefixMask?.[item].map((m) => m !== 0) ?? new Array(p).fill(true);
+    valid.push([...front, ...new Array(skip).fill(false), ...new Array(prompt.length).fill(true)]);
+    // Prefix j at position j; the prompt from P on; its left padding (masked) anywhere.
+    positions.push(Array.from({ length: t }, (_, j) => (j < p ? j : Math.max(p, j - skip))));
+    last.push(r * t + (prompt.length ? t - 1 : front.lastIndexOf(true)));
   }
   return quietly(() => {
     // Uploads first, so that they do not split the step's dispatches into several submits.
     const idTensor = width ? tensor(ids, [rows, width], "i32") : null;
     const lastTensor = tensor(last, [rows], "i32");
-    const step = cache.advance(t, valid);
+    const step = cache.advance(t, valid, positions);
     const parts: Tensor[] = [];
     if (input.prefix) parts.push(repeatRows(input.prefix, repeat));
     if (idTensor) parts.push(decoder.embed(idTensor));

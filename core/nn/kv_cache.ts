@@ -94,25 +94,36 @@ export class KVCache {
   }
 
   /**
-   * Registers T new positions per row, `valid[r][t]` false for padding (all real when omitted),
-   * and returns their position ids and the mask over all keys: new position t of row r sees
-   * the real keys up to and including itself.
+   * Registers T new positions per row and returns their position ids and the mask over all keys:
+   * new position t of row r sees the real keys up to and including itself. `valid[r][t]` false
+   * marks padding (all real when omitted). Position ids count each row's real tokens on from the
+   * last one, unless `positions[r][t]` gives them; padding takes no position of its own.
    */
-  advance(t: number, valid?: readonly (readonly boolean[])[]): CacheStep {
-    if (valid && (valid.length !== this.rows || valid.some((v) => v.length !== t))) {
-      throw new Error(`KVCache.advance: valid must be [${this.rows}][${t}] booleans`);
+  advance(
+    t: number,
+    valid?: readonly (readonly boolean[])[],
+    positions?: readonly (readonly number[])[],
+  ): CacheStep {
+    for (const [name, rows] of [["valid", valid], ["positions", positions]] as const) {
+      if (rows && (rows.length !== this.rows || rows.some((v) => v.length !== t))) {
+        throw new Error(`KVCache.advance: ${name} must be [${this.rows}][${t}]`);
+      }
     }
     const past = this.length;
     const s = past + t;
     const mask = new Float32Array(this.rows * t * s).fill(MASKED);
-    const positions = new Int32Array(this.rows * t);
+    const ids = new Int32Array(this.rows * t);
     let end = 0;
     for (let r = 0; r < this.rows; r++) {
       const keys = this.#valid[r];
       for (let i = 0; i < t; i++) {
         const real = valid ? valid[r][i] : true;
-        positions[r * t + i] = this.#next[r];
-        if (real) end = Math.max(end, ++this.#next[r]);
+        const at = positions ? positions[r][i] : this.#next[r];
+        ids[r * t + i] = at;
+        if (real) {
+          this.#next[r] = at + 1;
+          end = Math.max(end, at + 1);
+        }
         keys.push(real ? 1 : 0);
       }
       for (let i = 0; i < t; i++) {
@@ -120,7 +131,7 @@ export class KVCache {
       }
     }
     const step = {
-      positions: tensor(positions, [this.rows, t], "i32"),
+      positions: tensor(ids, [this.rows, t], "i32"),
       mask: tensor(mask, [this.rows, 1, t, s]),
       end,
     };

@@ -14,7 +14,13 @@ import {
 } from "./transformer.ts";
 import type { PositionTransform } from "./attention.ts";
 import { type CacheStep, KVCache } from "./kv_cache.ts";
-import { type CachedDecoder, generate, type GenerateOptions, type Generation } from "./generate.ts";
+import {
+  type CachedDecoder,
+  generate,
+  type GenerateInput,
+  type GenerateOptions,
+  type Generation,
+} from "./generate.ts";
 import type { Tensor } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { tidy } from "../scope.ts";
@@ -317,12 +323,14 @@ export class DecoderOnly extends Module implements CachedDecoder {
 
   /**
    * Continues each prompt row (any lengths; after an optional continuous prefix [B, P, D] such as
-   * memory tokens) greedily or by beam search, through {@linkcode generate}.
+   * memory tokens, padded per `prefixMask`) greedily or by beam search, through
+   * {@linkcode generate}.
    */
   generate(
     promptIds: readonly (readonly number[])[],
-    options: GenerateOptions & { prefix?: Tensor },
+    options: GenerateOptions & Omit<GenerateInput, "prompts">,
   ): Promise<Generation> {
-    return generate(this, { prompts: promptIds, prefix: options.prefix }, options);
+    const { prefix, prefixMask } = options;
+    return generate(this, { prompts: promptIds, prefix, prefixMask }, options);
   }
 }
