@@ -590,3 +590,68 @@ gpuTest("a padded prefix (prefixMask) decodes as the padded row does in a full p
   prefix.dispose();
   model.dispose();
 });
+
+gpuTest(
+  "a memory LM on a TransformerEncoder backbone (tied output embeddings) plugs in",
+  async () => {
+    // The shape of the memory encoder–decoder: a causal pass over memory ⊕ prompt through a shared
+    // backbone, logits against the token table.
+    const backbone = lively(
+      new nn.TransformerEncoder({
+        vocabSize: 13,
+        dim: 16,
+        heads: 2,
+        hidden: 32,
+        layers: 2,
+        maxLength: 24,
+        positions: "rotary",
+        seed: 101,
+      }),
+      201,
+    );
+    const table = backbone.embed.tokens.weight;
+    // A flatter table than `lively`'s, so that the states do more than echo the last token.
+    const flat = tidy(() => ops.mul(table, 0.25));
+    backbone.loadStateDict({ "embed.tokens.weight": flat }, false);
+    flat.dispose();
+    const decoder: nn.CachedDecoder = {
+      vocabSize: 13,
+      embed: (ids) => backbone.embed.tokens.forward(ids),
+      newCache: (rows) => backbone.newCache(rows),
+      hiddenCached: (x, cache, step) => backbone.forwardCached(x, cache, step),
+      logits: (h) => ops.matmul(h, table, { transB: true }),
+    };
+    const memory = randn([2, 4, 16], { seed: 102 });
+    const prompts = [[5, 6, 7], [8]];
+    const eos = 1, maxNew = 5;
+    const got = await nn.generate(decoder, { prompts, prefix: memory }, {
+      eos,
+      maxNewTokens: maxNew,
+    });
+    for (let r = 0; r < 2; r++) {
+      const want = await referenceGreedy(
+        async (seq) => {
+          const ids = [...prompts[r], ...seq];
+          const logits = tidy(() => {
+            const x = ops.concat([
+              rowOf(memory, r),
+              backbone.embed.tokens.forward(tensor(ids, [1, ids.length], "i32")),
+            ], 1);
+            return ops.matmul(backbone.forwardEmbeddings(x, undefined, true), table, {
+              transB: true,
+            });
+          });
+          const lp = logSoftmaxRow(await logits.data(), (4 + ids.length - 1) * 13, 13);
+          logits.dispose();
+          return lp;
+        },
+        eos,
+        maxNew,
+      );
+      assertEquals(got.tokens[r], want.tokens, `row ${r}`);
+      assertClose([got.scores[r]], [want.score], TOL, TOL, "score");
+    }
+    memory.dispose();
+    backbone.dispose();
+  },
+);

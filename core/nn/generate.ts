@@ -2,15 +2,25 @@
  * Text generation for every model: greedy decoding and beam search over a KV cache, from a
  * prefix of continuous vectors (memory tokens) plus prompt token ids, batched.
  *
- * A model takes part by implementing {@linkcode CachedDecoder}. Prompts of different lengths sit
- * in one batch as `[prefix] [padding] [prompt]`; padded positions are masked out of attention and
- * take no position, so each row decodes as it would alone. A step records the decoder's
- * dispatches, picks tokens on the GPU and reads back only the picks (k values and columns per
- * row): one sync per generated token for the whole batch.
+ * A model takes part by implementing {@linkcode CachedDecoder} (`DecoderOnly` does;
+ * `EncoderDecoder.decoderFor(memory)` gives one; a memory LM wraps its backbone's
+ * `TransformerEncoder.newCache` / `forwardCached`). Prompts of different lengths sit in one batch
+ * as `[prefix] [padding] [prompt]`; prompt padding is masked out of attention and takes no
+ * position, so each row decodes as it would alone. A step uploads its few host values first,
+ * records the decoder's dispatches, picks tokens on the GPU and reads back only the picks (k
+ * values and columns per row): one submit and one sync per generated token for the whole batch.
  *
  * Scores are sums of the generated tokens' log-probabilities (the EOS included) divided by
  * length^lengthPenalty. With `lengthPenalty` 0 (the default) beam search with one beam returns
  * exactly the greedy sequence.
+ *
+ * ```ts
+ * const { tokens, scores } = await nn.generate(model, { prompts: [[bos], [bos]], prefix: memory }, {
+ *   eos,
+ *   maxNewTokens: 32,
+ *   beams: 4,
+ * });
+ * ```
  *
  * @module
  */
@@ -45,7 +55,10 @@ export interface GenerateOptions {
   eos: number;
   /** Beam width (default 1: greedy). */
   beams?: number;
-  /** Scores are divided by length^lengthPenalty (default 0: plain log-probability). */
+  /**
+   * Scores are divided by length^lengthPenalty (default 0: plain log-probability; > 0 favours
+   * longer sequences in beam search, < 0 shorter ones).
+   */
   lengthPenalty?: number;
   /** Id placed at padded prompt positions (default 0); never attended to. */
   pad?: number;
