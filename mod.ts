@@ -38,4 +38,4 @@ export * as datasets from "./datasets/mod.ts";
 export * as logging from "./core/io/log_mod.ts";
 export * as nn from "./core/nn/mod.ts";
 export * as models from "./core/models/mod.ts";
-export * as metrics from "./core/metrics/classification.ts";
+export * as metrics from "./core/metrics/mod.ts";
