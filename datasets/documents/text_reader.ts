@@ -1,0 +1,61 @@
+/**
+ * Plain text into blocks: paragraphs are separated by blank lines; `= Title =` / `== Section ==`
+ * lines (the wikitext convention of many text dumps) and short stand-alone lines without final
+ * punctuation are headings; runs of `-`, `*`, `•` or `1.` lines are lists.
+ *
+ * @module
+ */
+import type { DocumentBlock, ParsedDocument } from "./types.ts";
+
+const WIKI_HEADING = /^(={1,6})\s*(.+?)\s*\1$/;
+const LIST_ITEM = /^\s*(?:[-*•]|\d{1,3}[.)])\s+(.*)$/;
+/** A stand-alone line this short without closing punctuation reads as a heading. */
+const MAX_HEADING_CHARS = 80;
+
+/** Splits plain text into headings, paragraphs and lists. */
+export function readPlainText(text: string): ParsedDocument {
+  const blocks: DocumentBlock[] = [];
+  const paragraphs = text.replace(/\r\n?/g, "\n").split(/\n[ \t]*\n/);
+  for (const raw of paragraphs) {
+    const lines = raw.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    if (lines.length === 0) continue;
+    let prose: string[] = [];
+    let items: string[] = [];
+    const flushProse = () => {
+      if (prose.length > 0) blocks.push({ kind: "paragraph", text: prose.join(" ") });
+      prose = [];
+    };
+    const flushItems = () => {
+      if (items.length > 0) blocks.push({ kind: "list", text: items.join("\n") });
+      items = [];
+    };
+    for (const line of lines) {
+      const wiki = WIKI_HEADING.exec(line);
+      const item = LIST_ITEM.exec(line);
+      if (wiki) {
+        flushProse();
+        flushItems();
+        blocks.push({ kind: "heading", text: wiki[2], level: wiki[1].length });
+      } else if (item) {
+        flushProse();
+        items.push(item[1].trim());
+      } else {
+        flushItems();
+        prose.push(line);
+      }
+    }
+    if (prose.length === 1 && items.length === 0 && looksLikeHeading(prose[0])) {
+      blocks.push({ kind: "heading", text: prose[0], level: 2 });
+      prose = [];
+    }
+    flushProse();
+    flushItems();
+  }
+  const title = blocks.find((b) => b.kind === "heading" && b.level === 1)?.text;
+  return title === undefined ? { blocks } : { title, blocks };
+}
+
+function looksLikeHeading(line: string): boolean {
+  return line.length <= MAX_HEADING_CHARS && /\p{L}/u.test(line) &&
+    !/[.!?:;,。！？…)\]"]$/u.test(line);
+}
