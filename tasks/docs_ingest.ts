@@ -12,7 +12,7 @@ import { positiveInt } from "./docs/flags.ts";
 import { gpt2TokenCounter } from "./docs/token_count.ts";
 
 const USAGE = "usage: deno task docs:ingest --in DIR --out DIR [--chunk-tokens N (256)] " +
-  "[--overlap N (32)] [--resume | --fresh] [--json]";
+  "[--overlap N (32)] [--resume | --fresh] [--commit-ms MS (1000)] [--json]";
 
 /** Runs the command on `args`; returns the summary. */
 export async function docsIngest(
@@ -27,6 +27,7 @@ export async function docsIngest(
       overlap: { type: "string", default: "32" },
       resume: { type: "boolean", default: false },
       fresh: { type: "boolean", default: false },
+      "commit-ms": { type: "string", default: "1000" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -47,6 +48,7 @@ export async function docsIngest(
     overlap: positiveInt("--overlap", values.overlap, 0),
     countTokens: await gpt2TokenCounter(),
     fresh: values.fresh,
+    commitIntervalMs: positiveInt("--commit-ms", values["commit-ms"], 0),
   });
   return { summary, json: values.json };
 }

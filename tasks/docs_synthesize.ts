@@ -28,7 +28,7 @@ import {
 const USAGE = "usage: deno task docs:synthesize --in raw_knowledge.jsonl --out DIR " +
   "[--endpoint URL --model NAME [--api-key KEY] [--vision-model NAME] [--cross-lingual LANG] " +
   "[--concurrency N (4)] [--timeout-s S (120)] [--retries N (5)] [--no-json-mode]] [--offline] " +
-  "[--resume | --fresh] [--json]\n" +
+  "[--resume | --fresh] [--commit-ms MS (1000)] [--json]\n" +
   "       deno task docs:synthesize --from-qa FILE [--from-qa FILE …] --out DIR [--json]";
 
 /** The outcome of one invocation. */
@@ -59,6 +59,7 @@ export async function docsSynthesize(
       offline: { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
       fresh: { type: "boolean", default: false },
+      "commit-ms": { type: "string", default: "1000" },
       json: { type: "boolean", default: false },
     },
     strict: true,
@@ -119,6 +120,7 @@ export async function docsSynthesize(
     settings,
     concurrency,
     fresh: values.fresh,
+    commitIntervalMs: positiveInt("--commit-ms", values["commit-ms"], 0),
   });
   return {
     result: { kind: "synthesize", mode: settings.mode as string, summary },

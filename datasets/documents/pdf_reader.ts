@@ -1,17 +1,15 @@
 /**
  * PDF into blocks through unpdf (PDF.js built for servers, no worker or canvas needed): text per
  * page, lines regrouped into paragraphs by their vertical gaps, and lines set in a clearly larger
- * font than the body read as headings. Encrypted and corrupt files are skipped with a reason.
+ * font than the body read as headings (levels by rank of font size). Encrypted and corrupt files are skipped with a reason.
  *
  * @module
  */
 import { extractTextItems, getDocumentProxy, getMeta, type StructuredTextItem } from "unpdf";
 import { type DocumentBlock, DocumentSkipError, type ParsedDocument } from "./types.ts";
 
-/** A line set at least this many times the body's font size is a heading… */
+/** A line set at least this many times the body's font size is a heading. */
 const HEADING_SCALE = 1.2;
-/** …and a level-1 heading from this factor on. */
-const TITLE_SCALE = 1.6;
 /** A vertical gap over this many line heights starts a new paragraph. */
 const PARAGRAPH_GAP = 1.6;
 
@@ -39,6 +37,11 @@ export async function readPdf(file: string, bytes: Uint8Array): Promise<ParsedDo
   }
   const lines = pages.map(toLines);
   const body = medianSize(lines.flat());
+  const isHeading = (line: Line) =>
+    line.size >= HEADING_SCALE * body && line.text.length <= 120 && /\p{L}/u.test(line.text);
+  // Heading levels rank the heading font sizes: the largest is level 1, the next level 2, …
+  const sizes = [...new Set(lines.flat().filter(isHeading).map((l) => Math.round(l.size * 2)))]
+    .sort((a, b) => b - a);
   const blocks: DocumentBlock[] = [];
   lines.forEach((pageLines, p) => {
     let paragraph: Line[] = [];
@@ -49,11 +52,9 @@ export async function readPdf(file: string, bytes: Uint8Array): Promise<ParsedDo
       paragraph = [];
     };
     for (const line of pageLines) {
-      const heading = line.size >= HEADING_SCALE * body && line.text.length <= 120 &&
-        /\p{L}/u.test(line.text);
-      if (heading) {
+      if (isHeading(line)) {
         flush();
-        const level = line.size >= TITLE_SCALE * body ? 1 : 2;
+        const level = Math.min(6, sizes.indexOf(Math.round(line.size * 2)) + 1);
         blocks.push({ kind: "heading", text: line.text, level, page: p + 1 });
         continue;
       }

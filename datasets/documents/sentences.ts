@@ -17,7 +17,12 @@ const segmenter = new Intl.Segmenter("en", { granularity: "sentence" });
 export function splitSentences(text: string): string[] {
   const out: string[] = [];
   let pending = "";
-  for (const { segment } of segmenter.segment(text)) {
+  let carry = "";
+  for (const { segment: raw } of segmenter.segment(text)) {
+    // ICU keeps an opening bracket with the sentence before it ("… 1950.[" | "1] He …").
+    const open = /[[(]+\s*$/.exec(raw);
+    const segment = carry + (open ? raw.slice(0, open.index) : raw);
+    carry = open ? open[0] : "";
     // ICU ends a sentence before its citation marks ("… Telemundo.[2][3] It …"): move them back.
     const marks = pending === "" && out.length > 0 ? /^(?:\[[^\]\s]{1,12}\])+/.exec(segment) : null;
     if (marks) {
@@ -30,7 +35,7 @@ export function splitSentences(text: string): string[] {
       pending = "";
     }
   }
-  const rest = pending.trim();
+  const rest = (pending + carry).trim();
   if (rest !== "") out.push(rest);
   return out;
 }
