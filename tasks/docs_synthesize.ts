@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { ProgressOptions } from "../core/io/progress.ts";
 import { writeFileAtomic } from "../core/io/safetensors.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { ChatClient } from "./docs/chat_client.ts";
@@ -36,10 +37,17 @@ export type DocsSynthesizeResult =
   | { kind: "synthesize"; mode: string; summary: SynthesizeSummary }
   | { kind: "from-qa"; files: string[]; pretrain: number; instruction: number };
 
+/** Where warnings and progress go (default: stderr). */
+export interface DocsSynthesizeIo {
+  warn?: (line: string) => void;
+  progress?: ProgressOptions;
+}
+
 /** Runs the command on `args` with environment lookup `env`; `json` is the --json flag. */
 export async function docsSynthesize(
   args: string[],
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  io: DocsSynthesizeIo = {},
 ): Promise<{ result: DocsSynthesizeResult; json: boolean }> {
   const { values } = parseArgs({
     args,
@@ -120,6 +128,8 @@ export async function docsSynthesize(
     settings,
     concurrency,
     fresh: values.fresh,
+    warn: io.warn,
+    progress: io.progress,
     commitIntervalMs: positiveInt("--commit-ms", values["commit-ms"], 0),
   });
   return {

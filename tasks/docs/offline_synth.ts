@@ -65,7 +65,8 @@ function clozeOf(sentence: string, used: Set<string>): QaPair | undefined {
   const words = sentence.split(" ").length;
   if (words < MIN_WORDS || words > MAX_WORDS || !/[.!?]["'”’)]?$/.test(sentence)) return undefined;
   const spans = answerSpans(sentence).filter((s) =>
-    !used.has(s.text.toLowerCase()) && sentence.indexOf(s.text, s.start + 1) < 0 &&
+    !used.has(s.text.toLowerCase()) && sentence.indexOf(s.text) === s.start &&
+    sentence.indexOf(s.text, s.start + 1) < 0 &&
     s.text.length < sentence.length / 2
   );
   if (spans.length === 0) return undefined;
