@@ -108,7 +108,8 @@ Deno.test("Markdown: headings, inline markup reduced to text, list, table, image
 Deno.test("plain text: wikitext and stand-alone headings, lists, paragraphs", () => {
   const doc = readPlainText(
     "= Norby =\n\nNorby is a town.\nIt has a port.\n\nHistory\n\nFounded in 1612.\n\n" +
-      "- fish\n- timber\n\n== Later ==\n\nIt grew.",
+      "- fish\n- timber\n\n== Later ==\n\nIt grew.\n\n[12]\n[13]\n\n" +
+      "+------+-------+\n| Year | Ships |\n+======+=======+\n| 1901 | 3,400 |\n+------+-------+",
   );
   assert.equal(doc.title, "Norby");
   assert.deepEqual(
@@ -120,7 +121,9 @@ Deno.test("plain text: wikitext and stand-alone headings, lists, paragraphs", ()
       "paragraph:Founded in 1612.",
       "list:fish\ntimber",
       "heading:Later",
-    ].concat(["paragraph:It grew."]),
+      "paragraph:It grew.",
+      "table:Year | Ships\n1901 | 3,400",
+    ],
   );
   assert.deepEqual(doc.blocks.filter((b) => b.kind === "heading").map((b) => b.level), [1, 2, 2]);
 });

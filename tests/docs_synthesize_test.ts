@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { answerSpans } from "../tasks/docs/answer_spans.ts";
 import { ChatClient, EndpointError } from "../tasks/docs/chat_client.ts";
 import type { KnowledgeRecord } from "../tasks/docs/knowledge.ts";
 import { synthesizeOffline } from "../tasks/docs/offline_synth.ts";
@@ -58,6 +59,23 @@ Deno.test("offline synthesizer: central summary, cloze QA whose answers are span
   assert.notEqual(s.paraphrases[0], STORY);
   assert.deepEqual(s.paraphrases[0].split(/(?<=\.) /).sort(), [...sentences].sort());
   assert.deepEqual(synthesizeOffline("chunk-1", STORY), s, "deterministic");
+});
+
+Deno.test("answer spans: dates, numbers with units and names, never part of a longer token", () => {
+  const spans = answerSpans(
+    "On 3.4.78 the Norby Harbour Board of Trade paid $5.5 million in May 1901 for 45 % of A12.",
+  );
+  assert.deepEqual(spans.map((s) => [s.kind, s.text]), [
+    ["name", "Norby Harbour Board of Trade"],
+    ["number", "$5.5 million"],
+    ["date", "May 1901"],
+    ["number", "45 %"],
+  ]);
+  assert.deepEqual(
+    answerSpans("The pier is long.").map((s) => s.text),
+    [],
+    "no sentence-initial The",
+  );
 });
 
 Deno.test("docs:synthesize offline writes the stage formats; an image-only chunk counts as empty", async () => {

@@ -1,7 +1,8 @@
 /**
  * Plain text into blocks: paragraphs are separated by blank lines; `= Title =` / `== Section ==`
  * lines (the wikitext convention of many text dumps) and short stand-alone lines without final
- * punctuation are headings; runs of `-`, `*`, `•` or `1.` lines are lists.
+ * punctuation are headings; runs of `-`, `*`, `•` or `1.` lines are lists; paragraphs drawn as
+ * ASCII tables (`| a | b |`, `+---+`) are tables, one row per line.
  *
  * @module
  */
@@ -9,6 +10,10 @@ import type { DocumentBlock, ParsedDocument } from "./types.ts";
 
 const WIKI_HEADING = /^(={1,6})\s*(.+?)\s*\1$/;
 const LIST_ITEM = /^\s*(?:[-*•]|\d{1,3}[.)])\s+(.*)$/;
+/** A line of an ASCII table that only draws its grid (`+----+`, `|====|`). */
+const TABLE_RULE = /^[+|=:\s-]+$/;
+/** A line of bare citation marks (`[12]`), left behind by dumps that dropped the notes. */
+const MARKS_ONLY = /^(?:\[\d{1,4}\]\s*)+$/;
 /** A stand-alone line this short without closing punctuation reads as a heading. */
 const MAX_HEADING_CHARS = 80;
 
@@ -17,8 +22,17 @@ export function readPlainText(text: string): ParsedDocument {
   const blocks: DocumentBlock[] = [];
   const paragraphs = text.replace(/\r\n?/g, "\n").split(/\n[ \t]*\n/);
   for (const raw of paragraphs) {
-    const lines = raw.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const lines = raw.split("\n").map((l) => l.trim()).filter((l) =>
+      l !== "" && !MARKS_ONLY.test(l)
+    );
     if (lines.length === 0) continue;
+    if (lines.every((l) => /^[|+]/.test(l))) {
+      const rows = lines.filter((l) => !TABLE_RULE.test(l)).map((l) =>
+        l.replace(/^\||\|$/g, "").split("|").map((c) => c.trim()).join(" | ")
+      );
+      if (rows.length > 0) blocks.push({ kind: "table", text: rows.join("\n") });
+      continue;
+    }
     let prose: string[] = [];
     let items: string[] = [];
     const flushProse = () => {

@@ -23,10 +23,11 @@ const DATE = new RegExp(
 const UNIT = "(?:\\s?%|\\s(?:percent|per cent|million|billion|thousand|hundred|km|kilometres|" +
   "kilometers|miles|metres|meters|m|feet|ft|kg|tonnes|tons|people|inhabitants|years|days|" +
   "hours|minutes|seasons|episodes|games|goals|points|votes|seats|members|copies|species))";
+/** Not part of a longer token: "3.4" in "3.4.78" or "12" in "A12" is no answer. */
 const NUMBER = new RegExp(
-  `(?:[$€£]\\s?)?\\b\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?${UNIT}?|` +
-    `(?:[$€£]\\s?)?\\b\\d+(?:\\.\\d+)?${UNIT}?`,
-  "g",
+  `(?<![\\p{L}\\d.,])(?:[$€£]\\s?)?(?:\\d{1,3}(?:,\\d{3})+|\\d+)(?:\\.\\d+)?` +
+    `(?![\\d\\p{L}]|[.,]\\d)${UNIT}?`,
+  "gu",
 );
 /** Capitalised words joined by the small words that occur inside names. */
 const NAME =

@@ -61,9 +61,13 @@ function clean(sentence: string): string {
     .replace(/\s+/g, " ").trim();
 }
 
+/** Bibliography entries and links: their blanks cannot be answered from the prose. */
+const REFERENCE = /ISBN|doi:|\bpp?\.\s?\d|\bvol\.|Retrieved|\d+\(\d+\)|https?:|www\./i;
+
 function clozeOf(sentence: string, used: Set<string>): QaPair | undefined {
   const words = sentence.split(" ").length;
   if (words < MIN_WORDS || words > MAX_WORDS || !/[.!?]["'”’)]?$/.test(sentence)) return undefined;
+  if (REFERENCE.test(sentence)) return undefined;
   const spans = answerSpans(sentence).filter((s) =>
     !used.has(s.text.toLowerCase()) && sentence.indexOf(s.text) === s.start &&
     sentence.indexOf(s.text, s.start + 1) < 0 &&
