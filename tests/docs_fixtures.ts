@@ -3,7 +3,7 @@
  * zipped from XML (fflate), HTML, Markdown, and broken files of each kind.
  */
 import { strToU8, zipSync } from "fflate";
-import { PDFDocument, StandardFonts } from "pdf-lib";
+import { PDFDocument, PDFHexString, StandardFonts } from "pdf-lib";
 
 /** A valid 1×1 PNG. */
 export const PNG_1X1: Uint8Array = Uint8Array.from(
@@ -33,6 +33,27 @@ export async function makePdf(): Promise<Uint8Array> {
   page2.drawText("Traffic", { x: 20, y: 360, size: 18, font });
   page2.drawText("In 1901 the harbour handled 3,400 ships.", { x: 20, y: 320, size: 11, font });
   return await doc.save();
+}
+
+/**
+ * A PDF whose trailer declares standard encryption with a user password that is not empty, so a
+ * reader must ask for the password (pdf-lib cannot encrypt; the dictionary is written by hand).
+ */
+export async function makeEncryptedPdf(): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  doc.addPage([100, 100]).drawText("secret", { x: 10, y: 50, size: 10 });
+  const ctx = doc.context;
+  ctx.trailerInfo.Encrypt = ctx.register(ctx.obj({
+    Filter: "Standard",
+    V: 1,
+    R: 2,
+    P: -4,
+    O: PDFHexString.of("11".repeat(32)),
+    U: PDFHexString.of("22".repeat(32)),
+  }));
+  const id = PDFHexString.of("33".repeat(16));
+  ctx.trailerInfo.ID = ctx.obj([id, id]);
+  return await doc.save({ useObjectStreams: false });
 }
 
 const W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" ' +

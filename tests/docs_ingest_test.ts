@@ -246,6 +246,10 @@ Deno.test("docs:ingest: a failure mid-source and a torn last line leave no trace
   const summary = await runIngest({ inDir: input, outDir: out, countTokens, progress: quiet });
   assert.ok(summary.resumed > 0 && summary.read > 0);
   assert.deepEqual(await Deno.readFile(`${out}/${KNOWLEDGE_FILE}`), whole);
+  // Uncommitted bytes after a finished run (nothing left to write over them) are cut too.
+  await Deno.writeTextFile(`${out}/${KNOWLEDGE_FILE}`, '{"id":"0123', { append: true });
+  await runIngest({ inDir: input, outDir: out, countTokens, progress: quiet });
+  assert.deepEqual(await Deno.readFile(`${out}/${KNOWLEDGE_FILE}`), whole);
   await Deno.remove(root, { recursive: true });
 });
 

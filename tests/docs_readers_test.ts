@@ -10,6 +10,7 @@ import {
   brokenPng,
   HTML,
   makeDocx,
+  makeEncryptedPdf,
   makePdf,
   makePptx,
   MARKDOWN,
@@ -132,6 +133,7 @@ Deno.test("broken, empty, unsupported and mislabelled files are skipped with a r
   const pdf = await makePdf();
   const cases: [string, Uint8Array, string][] = [
     ["bad.pdf", strToU8("%PDF-1.7\n1 0 obj garbage trailer"), "corrupt PDF"],
+    ["locked.pdf", await makeEncryptedPdf(), "encrypted PDF (it needs a password)"],
     ["cut.docx", makeDocx().slice(0, 300), "corrupt or truncated zip"],
     [
       "plain.docx",
