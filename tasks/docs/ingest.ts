@@ -135,10 +135,13 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
     }
     count(summary, entry);
     mbDone += source.size / 1e6;
-    progress.update(
-      round2(mbDone),
-      `files ${i + 1}/${sources.length}, ${summary.chunks} chunks, ${summary.skipped} skipped`,
-    );
+    // The last step is shown by finish().
+    if (i + 1 < sources.length) {
+      progress.update(
+        round2(mbDone),
+        `files ${i + 1}/${sources.length}, ${summary.chunks} chunks, ${summary.skipped} skipped`,
+      );
+    }
   }
   await files.commit();
   progress.finish(`files ${sources.length}, ${summary.chunks} chunks, ${summary.skipped} skipped`);

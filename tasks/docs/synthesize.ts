@@ -148,7 +148,10 @@ export async function runSynthesize(options: SynthesizeOptions): Promise<Synthes
         await files.commit({ ...counts });
         lastCommit = performance.now();
       }
-      progress.update(i + 1, `${counts.qaPairs} QA pairs, ${failed} failed`);
+      // The last step is shown by finish().
+      if (i + 1 < pending.length) {
+        progress.update(i + 1, `${counts.qaPairs} QA pairs, ${failed} failed`);
+      }
     }
   } finally {
     await Promise.allSettled(inFlight);
