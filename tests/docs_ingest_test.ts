@@ -186,12 +186,19 @@ async function manyFiles(input: string, n: number): Promise<void> {
   await writeTree(input, files);
 }
 
-Deno.test("docs:ingest killed mid-run (SIGKILL) and resumed writes the bytes of an uninterrupted run", async () => {
+/** A tree of `n` files and the knowledge file an uninterrupted run makes of it. */
+async function uninterrupted(
+  n: number,
+): Promise<{ root: string; input: string; whole: Uint8Array }> {
   const root = await Deno.makeTempDir();
   const input = `${root}/in`;
-  await manyFiles(input, 240);
+  await manyFiles(input, n);
   await runIngest({ inDir: input, outDir: `${root}/whole`, countTokens, progress: quiet });
-  const whole = await Deno.readFile(`${root}/whole/${KNOWLEDGE_FILE}`);
+  return { root, input, whole: await Deno.readFile(`${root}/whole/${KNOWLEDGE_FILE}`) };
+}
+
+Deno.test("docs:ingest killed mid-run (SIGKILL) and resumed writes the bytes of an uninterrupted run", async () => {
+  const { root, input, whole } = await uninterrupted(240);
 
   const out = `${root}/killed`;
   const task = new URL("../tasks/docs_ingest.ts", import.meta.url).pathname;
@@ -218,11 +225,7 @@ Deno.test("docs:ingest killed mid-run (SIGKILL) and resumed writes the bytes of 
 });
 
 Deno.test("docs:ingest: a failure mid-source and a torn last line leave no trace after resuming", async () => {
-  const root = await Deno.makeTempDir();
-  const input = `${root}/in`;
-  await manyFiles(input, 6);
-  await runIngest({ inDir: input, outDir: `${root}/whole`, countTokens, progress: quiet });
-  const whole = await Deno.readFile(`${root}/whole/${KNOWLEDGE_FILE}`);
+  const { root, input, whole } = await uninterrupted(6);
   const out = `${root}/out`;
   let calls = 0;
   const failing = (text: string) => {
