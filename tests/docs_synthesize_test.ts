@@ -5,6 +5,7 @@ import type { KnowledgeRecord } from "../tasks/docs/knowledge.ts";
 import { synthesizeOffline } from "../tasks/docs/offline_synth.ts";
 import { SYNTH_STATE_FILE } from "../tasks/docs/synthesize.ts";
 import { docsSynthesize } from "../tasks/docs_synthesize.ts";
+import { chatServer } from "./docs_chat_server.ts";
 import { PNG_1X1 } from "./docs_fixtures.ts";
 
 const quiet = { progress: { write: () => {} }, warn: () => {} };
@@ -126,53 +127,6 @@ const IMAGE = {
   width: 1,
   height: 1,
 };
-
-/** A chat-completions server on 127.0.0.1 with the failure modes the tests need. */
-function chatServer(delayMs = 0) {
-  const prompts: string[] = [];
-  const imageRequests: string[] = [];
-  const limited = new Set<string>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const error = (status: number, message: string, headers: Record<string, string> = {}) =>
-      Response.json({ error: { message } }, { status, headers });
-    if (new URL(req.url).pathname !== "/v1/chat/completions") return error(404, "no such route");
-    if (req.headers.get("authorization") !== "Bearer secret") {
-      return error(401, "Incorrect API key provided");
-    }
-    const body = await req.json();
-    if (body.model !== "tiny" && body.model !== "eye") return error(404, "model not found");
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    const content = body.messages.at(-1).content;
-    const reply = (text: string) => Response.json({ choices: [{ message: { content: text } }] });
-    if (Array.isArray(content)) {
-      imageRequests.push(content[1].image_url.url.slice(0, 22));
-      return reply("A wooden pier in fog at dawn.");
-    }
-    prompts.push(content);
-    const doc = /"""\n([\s\S]*?)\n"""/.exec(content)![1];
-    if (doc.includes("RATELIMIT") && !limited.has(doc)) {
-      limited.add(doc);
-      return error(429, "slow down", { "retry-after": "0" });
-    }
-    if (doc.includes("GARBAGE")) return reply("Sure! Here are some questions about the text.");
-    const first = doc.split(". ")[0];
-    return reply(JSON.stringify({
-      summary: first,
-      qa: [
-        { question: `What comes first in "${first.slice(0, 20)}"?`, answer: first, type: "simple" },
-        { question: "How long is the document?", answer: `${doc.length} chars`, type: "complex" },
-        { question: "Which words end it?", answer: doc.slice(-10), type: "simple" },
-      ],
-      paraphrases: [doc.split(". ").reverse().join(". ")],
-    }));
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}/v1`,
-    prompts,
-    imageRequests,
-    close: () => server.shutdown(),
-  };
-}
 
 Deno.test("docs:synthesize through a chat endpoint: 429 retried, malformed reply dropped with a warning, cross-lingual, vision", async () => {
   const server = chatServer();
@@ -345,92 +299,4 @@ Deno.test("docs:synthesize killed mid-run (SIGKILL) and resumed writes the bytes
   }
   await server.close();
   await Deno.remove(dir, { recursive: true });
-});
-
-const HOTPOT = [{
-  _id: "h1",
-  question: "Who built the pier of the town where Ana Lind was born?",
-  answer: "Ana Lind",
-  supporting_facts: [["Ana Lind", 0], ["Norby", 1]],
-  context: [
-    ["Ana Lind", ["Ana Lind was born in Norby.", " She was an engineer."]],
-    ["Varby", ["Varby is a village."]],
-    ["Norby", ["Norby is a port.", "Its pier was built by Ana Lind."]],
-  ],
-  type: "bridge",
-  level: "easy",
-}];
-const MUSIQUE = [{
-  id: "m1",
-  question: "When did the port open?",
-  answer: "1871",
-  paragraphs: [
-    { idx: 0, title: "Varby", paragraph_text: "Varby is inland.", is_supporting: false },
-    { idx: 1, title: "Norby", paragraph_text: "Norby's port opened in 1871.", is_supporting: true },
-  ],
-}];
-
-Deno.test("docs:synthesize --from-qa converts HotpotQA and MuSiQue into the stage formats", async () => {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/hotpot.json`, JSON.stringify(HOTPOT));
-  await Deno.writeTextFile(`${dir}/musique.jsonl`, JSON.stringify(MUSIQUE[0]) + "\n");
-  const { result } = await docsSynthesize(
-    ["--from-qa", `${dir}/hotpot.json`, "--from-qa", `${dir}/musique.jsonl`, "--out", `${dir}/qa`],
-    () => undefined,
-    quiet,
-  );
-  assert.deepEqual(result, {
-    kind: "from-qa",
-    files: [`${dir}/hotpot.json`, `${dir}/musique.jsonl`],
-    pretrain: 2,
-    instruction: 2,
-  });
-  const instruction = await lines(`${dir}/qa/instruction.jsonl`);
-  assert.deepEqual(instruction[0], {
-    data_type: "instruction",
-    question: HOTPOT[0].question,
-    docs: [
-      "Ana Lind: Ana Lind was born in Norby. She was an engineer.",
-      "Varby: Varby is a village.",
-      "Norby: Norby is a port. Its pier was built by Ana Lind.",
-    ],
-    answer: "Ana Lind",
-    pos_index: [0, 2],
-  });
-  assert.deepEqual(instruction[1].pos_index, [1]);
-  const pretrain = await lines(`${dir}/qa/pretrain.jsonl`);
-  assert.deepEqual(pretrain[1], {
-    data_type: "qa",
-    question: ["When did the port open?"],
-    answers: ["1871"],
-    docs: ["Norby: Norby's port opened in 1871."],
-  });
-  await assert.rejects(
-    docsSynthesize(["--from-qa", `${dir}/hotpot.json`, "--in", "x", "--out", dir], () => undefined),
-    /--from-qa and --in exclude each other/,
-  );
-  await Deno.remove(dir, { recursive: true });
-});
-
-const SHARED = new URL("../../shared/data/", import.meta.url).pathname;
-const hasShared = await Deno.stat(`${SHARED}hotpotqa/dev.json`).then(() => true, () => false);
-
-Deno.test({
-  name: "docs:synthesize --from-qa reads the shared HotpotQA, 2Wiki and MuSiQue samples",
-  ignore: !hasShared,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    const files = ["hotpotqa/dev.json", "2wiki/dev_sample.json", "musique/train_sample.json"];
-    const { result } = await docsSynthesize(
-      [...files.flatMap((f) => ["--from-qa", SHARED + f]), "--out", dir],
-      () => undefined,
-      quiet,
-    );
-    assert.ok(result.kind === "from-qa");
-    if (result.kind !== "from-qa") return;
-    assert.equal(result.instruction, 20 + 500 + 100);
-    const instruction = await lines(`${dir}/instruction.jsonl`);
-    assert.ok(instruction.every((r) => r.pos_index.length > 0 && r.docs.length > 1 && r.answer));
-    await Deno.remove(dir, { recursive: true });
-  },
 });

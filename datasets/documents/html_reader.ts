@@ -115,9 +115,8 @@ export function readHtml(html: string, loadImage: ImageLoader = () => undefined)
       if (cell !== undefined) cell += data;
       else text += data;
     },
-    onclosetag(name, isImplied) {
+    onclosetag(name) {
       if (name === "title") inTitle = false;
-      if (VOID.has(name) && !isImplied) return;
       if (VOID.has(name)) return;
       const open = stack.lastIndexOf(name);
       if (open < 0) return;
