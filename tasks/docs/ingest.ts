@@ -95,7 +95,10 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
   });
   const sources = await listSources(options.inDir, options.outDir);
   const hashes = new Map<string, string>();
-  for (const s of sources) hashes.set(s.rel, sha256Hex(await Deno.readFile(s.path)));
+  for (const s of sources) {
+    // A file that cannot be read (permissions, gone since the listing) is skipped below.
+    hashes.set(s.rel, await Deno.readFile(s.path).then(sha256Hex, () => "unreadable"));
+  }
   const done = await dropStale(files, hashes);
   const summary: IngestSummary = {
     files: sources.length,
@@ -213,7 +216,9 @@ async function ingestSource(
   };
   let chunks: DocumentChunk[];
   try {
-    const bytes = await Deno.readFile(source.path);
+    const bytes = await Deno.readFile(source.path).catch((e: Error) => {
+      throw new DocumentSkipError(source.rel, `cannot be read (${e.message})`);
+    });
     const doc = await readDocument(source.rel, bytes, {
       loadImage: (src) => loadLocalImage(source, src),
     });
