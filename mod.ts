@@ -35,6 +35,7 @@ export * as optim from "./core/optim/mod.ts";
 export * as amp from "./core/amp.ts";
 export * as io from "./core/io/checkpoint_mod.ts";
 export * as datasets from "./datasets/mod.ts";
+export * as documents from "./datasets/documents/mod.ts";
 export * as logging from "./core/io/log_mod.ts";
 export * as nn from "./core/nn/mod.ts";
 export * as models from "./core/models/mod.ts";

@@ -16,6 +16,15 @@ export class XmlReadError extends Error {
   }
 }
 
+const PARSER_OPTIONS = {
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  parseAttributeValue: false,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+} as const;
+
 /** A parsed element: attributes and child elements by name, text under "#text". */
 export type XmlNode = { [key: string]: unknown };
 
@@ -24,6 +33,30 @@ export type XmlNode = { [key: string]: unknown };
  * Attribute and text values stay strings (no number guessing).
  */
 export function parseXml(file: string, text: string, arrayTags: readonly string[]): XmlNode {
+  const body = checkedXml(file, text);
+  const parser = new XMLParser({
+    ...PARSER_OPTIONS,
+    isArray: (tagName: string) => arrayTags.includes(tagName),
+  });
+  return parser.parse(body) as XmlNode;
+}
+
+/**
+ * One element in document order: `{ [tag]: children, ":@"?: attributes }`, or a text node
+ * `{ "#text": value }` (fast-xml-parser's `preserveOrder` shape).
+ */
+export type OrderedXmlNode = { [key: string]: unknown };
+
+/**
+ * Parses `text` as XML keeping the order of mixed children (what office documents need: runs,
+ * tabs and drawings interleave). The same checks as {@linkcode parseXml}; values stay strings.
+ */
+export function parseXmlOrdered(file: string, text: string): OrderedXmlNode[] {
+  const parser = new XMLParser({ ...PARSER_OPTIONS, preserveOrder: true });
+  return parser.parse(checkedXml(file, text)) as OrderedXmlNode[];
+}
+
+function checkedXml(file: string, text: string): string {
   const body = text.replace(/^\uFEFF/, "");
   if (body.trim() === "") {
     throw new XmlReadError(file, "the file is empty (expected an XML document)");
@@ -49,14 +82,5 @@ export function parseXml(file: string, text: string, arrayTags: readonly string[
     const { msg, line, col } = valid.err;
     throw new XmlReadError(file, `malformed XML at line ${line}, column ${col}: ${msg}`);
   }
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: "",
-    parseAttributeValue: false,
-    parseTagValue: false,
-    trimValues: false,
-    processEntities: true,
-    isArray: (tagName: string) => arrayTags.includes(tagName),
-  });
-  return parser.parse(body) as XmlNode;
+  return body;
 }
