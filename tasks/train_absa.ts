@@ -14,7 +14,8 @@ import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
 import { loadSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
-import { pathExists, recoverDirectory, Trainer } from "../core/train/mod.ts";
+import { recoverCheckpoint } from "../core/io/checkpoint_mod.ts";
+import { Trainer } from "../core/train/mod.ts";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
@@ -254,8 +255,7 @@ export async function trainAbsa(
   );
   await Deno.mkdir(o.out, { recursive: true });
 
-  if (o.resume) await recoverDirectory(p.last);
-  const resuming = o.resume && (await pathExists(`${p.last}/trainer_state.json`));
+  const resuming = o.resume && (await recoverCheckpoint(p.last));
   if (o.resume && !resuming) log(`--resume: no checkpoint in ${p.last}, starting fresh`);
   let tokenizer: TextTokenizer;
   let run: AbsaRunConfig;

@@ -13,7 +13,8 @@ import { DecoderOnly, type StackConfig } from "../core/nn/stacks.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
 import { writeFileAtomic } from "../core/io/safetensors.ts";
-import { pathExists, recoverDirectory, Trainer } from "../core/train/mod.ts";
+import { recoverCheckpoint } from "../core/io/checkpoint_mod.ts";
+import { Trainer } from "../core/train/mod.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { readTextCorpus, type TextDocument } from "../datasets/text_corpus.ts";
@@ -194,8 +195,7 @@ export async function trainClara(
   await Deno.mkdir(o.out, { recursive: true });
   const last = `${o.out}/last`, tokenizerPath = `${o.out}/tokenizer.json`;
   const configPath = `${o.out}/config.json`;
-  if (o.resume) await recoverDirectory(last);
-  const resuming = o.resume && (await pathExists(`${last}/trainer_state.json`));
+  const resuming = o.resume && (await recoverCheckpoint(last));
   if (o.resume && !resuming) log(`--resume: no checkpoint in ${last}, starting fresh`);
 
   const docs = await readCorpus(o, log);

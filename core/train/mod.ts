@@ -18,4 +18,3 @@ export {
   type TrainingTask,
 } from "./trainer.ts";
 export { optimizerStep, type StepTargets } from "./step.ts";
-export { pathExists, recoverDirectory, swapInDirectory } from "./run_dir.ts";

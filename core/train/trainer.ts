@@ -15,14 +15,13 @@ import type { Module } from "../nn/module.ts";
 import type { Tensor } from "../tensor.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { WeightAverage } from "../optim/ema.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { loadCheckpoint, recoverCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { CsvLog, trainingLogColumns } from "../io/csv_log.ts";
 import { Progress } from "../io/progress.ts";
 import { manualSeed } from "../random.ts";
 import { tidy } from "../scope.ts";
 import { counters } from "../../kernels/runtime.ts";
 import { optimizerStep } from "./step.ts";
-import { pathExists, recoverDirectory, swapInDirectory } from "./run_dir.ts";
 
 /** Checkpoint names of the averaged weights: the parameter's name behind this prefix. */
 export const AVERAGE_PREFIX = "ema/";
@@ -401,20 +400,18 @@ export class Trainer<B> {
   }
 
   async #hasCheckpoint(): Promise<boolean> {
-    await recoverDirectory(this.paths.last);
-    return await pathExists(`${this.paths.last}/trainer_state.json`);
+    return await recoverCheckpoint(this.paths.last);
   }
 
   async #save(state: LoopState): Promise<void> {
-    await swapInDirectory(this.paths.last, (dir) =>
-      saveCheckpoint(dir, {
+    await saveCheckpoint(this.paths.last, {
         // Frozen tables (e.g. pretrained word vectors) too: a resumed run need not re-read them.
         model: Object.fromEntries([...this.task.model.namedParameters(), ...this.#averagedNames()]),
         optimizer: this.task.optimizer,
         names: this.#names,
         step: state.step,
         extra: { ...state },
-      }));
+      });
   }
 
   async #restore(): Promise<LoopState> {

@@ -6,7 +6,7 @@
  */
 import { DecoderOnly, type StackConfig } from "../../core/nn/stacks.ts";
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from "../../core/io/safetensors.ts";
-import { swapInDirectory } from "../../core/train/run_dir.ts";
+import { replaceDirectory } from "../../core/io/atomic.ts";
 import { TextTokenizer } from "../../datasets/tokenizer.ts";
 
 /** The format tag of a base-LM directory. */
@@ -29,8 +29,7 @@ export async function saveLmModel(
   run: LmRunConfig,
   tokenizer: TextTokenizer,
 ): Promise<void> {
-  await swapInDirectory(dir, async (partial) => {
-    await Deno.mkdir(partial, { recursive: true });
+  await replaceDirectory(dir, async (partial) => {
     await writeFileAtomic(
       `${partial}/tokenizer.json`,
       encoder.encode(JSON.stringify(tokenizer.json)),
