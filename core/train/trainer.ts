@@ -405,13 +405,13 @@ export class Trainer<B> {
 
   async #save(state: LoopState): Promise<void> {
     await saveCheckpoint(this.paths.last, {
-        // Frozen tables (e.g. pretrained word vectors) too: a resumed run need not re-read them.
-        model: Object.fromEntries([...this.task.model.namedParameters(), ...this.#averagedNames()]),
-        optimizer: this.task.optimizer,
-        names: this.#names,
-        step: state.step,
-        extra: { ...state },
-      });
+      // Frozen tables (e.g. pretrained word vectors) too: a resumed run need not re-read them.
+      model: Object.fromEntries([...this.task.model.namedParameters(), ...this.#averagedNames()]),
+      optimizer: this.task.optimizer,
+      names: this.#names,
+      step: state.step,
+      extra: { ...state },
+    });
   }
 
   async #restore(): Promise<LoopState> {
