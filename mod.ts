@@ -40,3 +40,4 @@ export * as logging from "./core/io/log_mod.ts";
 export * as nn from "./core/nn/mod.ts";
 export * as models from "./core/models/mod.ts";
 export * as metrics from "./core/metrics/mod.ts";
+export * as cluster from "./core/cluster/mod.ts";

@@ -11,14 +11,19 @@ import { type InputFormat, readClusterInput } from "./cluster/input.ts";
 import { type EmbedderName, EMBEDDERS } from "./cluster/embedders.ts";
 import { type MethodName, METHODS, SELECT_METRICS, type SelectMetric } from "./cluster/methods.ts";
 import { type ClusterReport, runClustering } from "./cluster/run.ts";
+import { ChatClient } from "./docs/chat_client.ts";
+import type { LlmEndpoint } from "./cluster/llm.ts";
 
 const USAGE = "usage: deno task cluster --input FILE (.jsonl | MAMS .xml | QA .json) --out DIR\n" +
   "  [--format jsonl|absa-xml|qa-json] [--text-field F (text)] [--label-field F] [--facet-field F]…\n" +
   "  [--facets a,b (embed these facets; 'text' is the text)] [--first-labels N] [--limit N]\n" +
   `  [--embedder ${EMBEDDERS.join("|")} (tfidf)] [--lm DIR (runs/clara-lm/best)] [--glove FILE]\n` +
+  "  [--batch-size N (32, lm texts per GPU batch)]\n" +
   `  [--method ${METHODS.join("|")} (kmeans)] [--k N (10)] [--eps X] [--min-samples N]\n` +
   "  [--min-cluster-size N] [--search] [--select " + SELECT_METRICS.join("|") + " (silhouette)]\n" +
-  "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]";
+  "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]\n" +
+  "  [--endpoint URL --model NAME [--api-key KEY] (or OPENAI_BASE_URL, MODEL, OPENAI_API_KEY)]\n" +
+  "  [--extract-facets request,task,topic,language] [--offline (ignore the environment)]";
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
@@ -34,6 +39,25 @@ function positiveNumber(flag: string, value: string | undefined): number | undef
   return x;
 }
 
+function list(value: string | undefined): string[] {
+  return value ? value.split(",").map((f) => f.trim()).filter(Boolean) : [];
+}
+
+/** The endpoint from the flags, else the environment (none with --offline or when unset). */
+function endpointOf(
+  v: { endpoint?: string; model?: string; "api-key"?: string; offline: boolean },
+): LlmEndpoint | undefined {
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  const baseUrl = v.offline ? undefined : v.endpoint ?? env("OPENAI_BASE_URL");
+  if (!baseUrl) return undefined;
+  const model = v.model ?? env("MODEL");
+  if (!model) throw new Error(`endpoint ${baseUrl} needs a model: pass --model or set MODEL`);
+  return {
+    client: new ChatClient({ baseUrl, apiKey: v["api-key"] ?? env("OPENAI_API_KEY") }),
+    model,
+  };
+}
+
 /** Parses `args` and runs; returns the report and whether JSON was asked for. */
 export async function cluster(args: string[]): Promise<{ report: ClusterReport; json: boolean }> {
   const { values } = parseArgs({
@@ -41,6 +65,11 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
     options: {
       help: { type: "boolean", default: false }, // answered before parsing (see below)
       json: { type: "boolean", default: false },
+      endpoint: { type: "string" },
+      model: { type: "string" },
+      "api-key": { type: "string" },
+      "extract-facets": { type: "string" },
+      offline: { type: "boolean", default: false },
       input: { type: "string" },
       out: { type: "string" },
       format: { type: "string" },
@@ -53,6 +82,7 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
       embedder: { type: "string", default: "tfidf" },
       lm: { type: "string", default: "runs/clara-lm/best" },
       glove: { type: "string" },
+      "batch-size": { type: "string", default: "32" },
       method: { type: "string", default: "kmeans" },
       k: { type: "string" },
       eps: { type: "string" },
@@ -96,12 +126,15 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
     search: values.search,
     select: oneOf<SelectMetric>("--select", values.select, SELECT_METRICS),
     maxK: positiveInt("--max-k", values["max-k"], 2),
-    facets: values.facets ? values.facets.split(",").map((f) => f.trim()).filter(Boolean) : [],
+    facets: list(values.facets),
     projection: oneOf("--projection", values.projection, ["umap", "pca"] as const),
     lmDir: values.lm,
+    batchSize: positiveInt("--batch-size", values["batch-size"]),
     gloveSource: values.glove,
     gloveCache: `${values.out}/glove_rows.safetensors`,
     seed: positiveInt("--seed", values.seed, 0),
+    llm: endpointOf(values),
+    extractFacets: list(values["extract-facets"]),
     out: values.out,
   });
   return { report, json: values.json };

@@ -349,3 +349,98 @@ gpuTest(
     );
   },
 );
+
+/** A local chat endpoint: a facet prompt gets the text's topic, a label prompt a name from its samples. */
+function topicServer(): { url: string; requests: string[]; close: () => Promise<void> } {
+  const requests: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const body = await req.json();
+    const prompt: string = body.messages.at(-1).content;
+    requests.push(prompt);
+    const topic = Object.keys(TOPICS).find((t) => TOPICS[t].some((w) => prompt.includes(w)));
+    const content = prompt.includes("NOTJSON")
+      ? "I would rather not."
+      : prompt.startsWith("These texts")
+      ? JSON.stringify({ name: `all about ${topic}`, description: "x" })
+      : JSON.stringify({ topic: `${topic} things` });
+    return Response.json({ choices: [{ message: { content } }] });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/v1`,
+    requests,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("cluster with an endpoint: facets extracted per text are embedded; clusters get the LLM's names", async () => {
+  const server = topicServer();
+  try {
+    const dir = Deno.makeTempDirSync();
+    const input = writeTopics(dir);
+    const { report } = await cluster([
+      "--input",
+      input,
+      "--text-field",
+      "body",
+      "--label-field",
+      "topic",
+      "--out",
+      `${dir}/out`,
+      "--k",
+      "3",
+      "--projection",
+      "pca",
+      "--endpoint",
+      server.url,
+      "--model",
+      "m",
+      "--extract-facets",
+      "topic",
+      "--facets",
+      "topic",
+    ]);
+    assertEquals(report.scores.nmi, 1);
+    const facetPrompts = server.requests.filter((r) =>
+      r.includes('"topic": What is the text about')
+    );
+    assertEquals(facetPrompts.length, 30);
+    const nodes = JSON.parse(Deno.readTextFileSync(`${dir}/out/hierarchy.json`)) as HierarchyNode[];
+    const names = nodes.filter((n) => n.level === 0).map((n) => n.label.llm).sort();
+    assertEquals(names, ["all about food", "all about space", "all about sport"]);
+    assert(Deno.readTextFileSync(`${dir}/out/map.svg`).includes(">all about food</text>"));
+    Deno.writeTextFileSync(`${dir}/bad.jsonl`, '{"text": "pizza NOTJSON"}\n{"text": "goal"}\n');
+    await rejectsWith(
+      () =>
+        cluster([
+          "--input",
+          `${dir}/bad.jsonl`,
+          "--out",
+          `${dir}/bad`,
+          "--endpoint",
+          server.url,
+          "--model",
+          "m",
+          "--extract-facets",
+          "topic",
+        ]),
+      `text 1: the endpoint's reply is not a JSON object: "I would rather not."`,
+    );
+    await rejectsWith(
+      () =>
+        cluster([
+          "--input",
+          input,
+          "--text-field",
+          "body",
+          "--out",
+          `${dir}/o2`,
+          "--offline",
+          "--extract-facets",
+          "topic",
+        ]),
+      "--extract-facets needs an endpoint",
+    );
+  } finally {
+    await server.close();
+  }
+});

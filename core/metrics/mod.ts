@@ -1,8 +1,11 @@
 /**
- * Evaluation metrics: classification (accuracy, macro-F1) and question answering (EM, F1,
- * Recall@k).
+ * Evaluation metrics: classification (accuracy, macro-F1), question answering (EM, F1,
+ * Recall@k) and clustering (NMI, ARI, purity; silhouette, Davies–Bouldin, Calinski–Harabasz,
+ * local coherence).
  *
  * @module
  */
 export * from "./classification.ts";
 export * from "./qa.ts";
+export * from "./cluster_external.ts";
+export * from "./cluster_internal.ts";

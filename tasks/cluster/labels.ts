@@ -24,6 +24,8 @@ export interface ClusterLabel {
   terms: string[];
   /** With `lm`: the LM head's top words for the mean state. */
   decoded?: string[];
+  /** With an endpoint: the LLM's name for the group. */
+  llm?: string;
 }
 
 /** Index of the member of `members` with the highest cosine to their mean (unit rows). */

@@ -80,9 +80,10 @@ export function mapSvg(m: MapInput): string {
     `<g>${dots.join("\n")}</g>\n<g>${names.join("\n")}</g>\n</svg>\n`;
 }
 
-/** A one-line name of a node: its top terms, else its central text. */
+/** A one-line name of a node: the LLM's name, else its top terms, else its central text. */
 export function nodeName(node: Pick<HierarchyNode, "label">): string {
-  return node.label.terms.slice(0, 3).join(", ") || node.label.central.slice(0, 40);
+  return node.label.llm ??
+    (node.label.terms.slice(0, 3).join(", ") || node.label.central.slice(0, 40));
 }
 
 function treeHtml(nodes: readonly HierarchyNode[], texts: readonly string[]): string {

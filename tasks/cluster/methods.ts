@@ -2,7 +2,10 @@
  * The clustering methods of `deno task cluster` behind one call, their scores, and the
  * hyperparameter sweep (`--search`): k for k-means and Ward, eps × min-samples for DBSCAN (eps at
  * quantiles of the k-th-neighbour distances), min-cluster-size for HDBSCAN; the best row by the
- * chosen metric wins.
+ * chosen metric wins. The label-free metrics score clustered points only, so a density method
+ * could win a sweep by calling most points noise; the selection value therefore weighs them by the
+ * clustered share c of the points: silhouette · c, Calinski–Harabasz · c, −Davies–Bouldin / c
+ * (NMI counts noise as one more cluster and needs no weighting).
  *
  * @module
  */
@@ -146,12 +149,16 @@ export function scoreLabels(
   return s;
 }
 
-/** The value to maximise for `metric` (NaN when it cannot be scored). */
-export function selectionValue(s: Scores, metric: SelectMetric): number {
+/**
+ * The value to maximise for `metric` among labellings of `n` points (NaN when it cannot be
+ * scored), weighted by the clustered share of the points (see the module note).
+ */
+export function selectionValue(s: Scores, metric: SelectMetric, n: number): number {
   if (s.clusters < 2) return NaN;
-  if (metric === "silhouette") return s.silhouette;
-  if (metric === "davies-bouldin") return -s.daviesBouldin;
-  if (metric === "calinski") return s.calinskiHarabasz;
+  const covered = (n - s.noise) / n;
+  if (metric === "silhouette") return s.silhouette * covered;
+  if (metric === "davies-bouldin") return -s.daviesBouldin / covered;
+  if (metric === "calinski") return s.calinskiHarabasz * covered;
   if (s.nmi === undefined) throw new Error("--select nmi needs reference labels (--label-field)");
   return s.nmi;
 }

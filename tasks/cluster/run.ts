@@ -22,6 +22,7 @@ import {
   type SelectMetric,
 } from "./methods.ts";
 import { labelGroups } from "./labels.ts";
+import { extractFacets, type LlmEndpoint, llmNames } from "./llm.ts";
 import { groupClusters, type HierarchyNode, hierarchyNodes } from "./hierarchy.ts";
 import { mapHtml, mapSvg, nodeName } from "./map.ts";
 
@@ -44,6 +45,10 @@ export interface ClusterRunOptions extends EmbedOptions {
   /** Facets to embed instead of the text (`text` is the text itself). */
   facets?: string[];
   projection?: "umap" | "pca";
+  /** An OpenAI-compatible endpoint: LLM cluster names, and facet extraction when asked. */
+  llm?: LlmEndpoint;
+  /** Facets to extract through `llm` before embedding (request, task, topic, language). */
+  extractFacets?: string[];
   out: string;
   /** Progress and stage lines (default: stderr). */
   log?: (line: string) => void;
@@ -81,6 +86,10 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
   const truth = o.texts.every((t) => t.label !== undefined)
     ? o.texts.map((t) => t.label!)
     : undefined;
+  if ((o.extractFacets ?? []).length > 0) {
+    if (!o.llm) throw new Error("--extract-facets needs an endpoint (--endpoint URL --model NAME)");
+    await timed("facets", () => extractFacets(o.llm!, o.texts, o.extractFacets!));
+  }
   const inputs = embeddingInputs(o.texts, o.facets ?? []);
   const matrix = await timed("tfidf", () => tfidf(texts));
   const embedding = await timed("embed", () =>
@@ -105,10 +114,17 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
         if (i + 1 < candidates.length) {
           progress.update(
             i + 1,
-            `${JSON.stringify(p)} ${select} ${selectionValue(scores, select).toFixed(3)}`,
+            `${JSON.stringify(p)} ${select} ${
+              selectionValue(scores, select, texts.length).toFixed(3)
+            }`,
           );
         }
-        return { params: p, labels: l, scores, value: selectionValue(scores, select) };
+        return {
+          params: p,
+          labels: l,
+          scores,
+          value: selectionValue(scores, select, texts.length),
+        };
       });
       progress.finish();
       return scored;
@@ -136,6 +152,7 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
           "nmi",
           "ari",
           "purity",
+          "selection_value",
           "chosen",
         ],
         ...rows.map((r) => [
@@ -151,6 +168,7 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
           r.scores.nmi,
           r.scores.ari,
           r.scores.purity,
+          r.value,
           r === best,
         ]),
       ]),
@@ -159,8 +177,11 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
     params = { ...clusterer.defaults(o.method, o.k ?? 10), ...o.params };
     labels = await timed("cluster", () => clusterer.run(o.method, params));
   }
-  const scores = await timed("score", () => scoreLabels(embedding.points, labels, truth));
-  const coherence = localCoherence(embedding.points, labels);
+  const [scores, coherence] = await timed("score", () =>
+    [
+      scoreLabels(embedding.points, labels, truth),
+      localCoherence(embedding.points, labels),
+    ] as const);
   if (scores.clusters === 0) {
     throw new Error(`${o.method} ${JSON.stringify(params)}: every text is noise`);
   }
@@ -169,7 +190,9 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
   const nodes = await timed("label", async () => {
     const shape = groupClusters(embedding.points, labels, scores.clusters);
     const unlabelled = hierarchyNodes(members, shape);
-    const named = await labelGroups(unlabelled.map((u) => u.texts), texts, embedding, matrix);
+    const groups = unlabelled.map((u) => u.texts);
+    const named = await labelGroups(groups, texts, embedding, matrix);
+    if (o.llm) (await llmNames(o.llm, groups, texts)).forEach((name, i) => named[i].llm = name);
     return unlabelled.map((u, i): HierarchyNode => ({ ...u.node, label: named[i] }));
   });
   const xy = await timed("project", () => {
