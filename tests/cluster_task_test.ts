@@ -44,6 +44,22 @@ function writeTopics(dir: string): string {
 
 const quiet = () => {};
 
+/** CLI arguments reading the topics file written by {@linkcode writeTopics}. */
+function topicArgs(input: string, out: string): string[] {
+  return [
+    "--input",
+    input,
+    "--text-field",
+    "body",
+    "--label-field",
+    "topic",
+    "--out",
+    out,
+    "--projection",
+    "pca",
+  ];
+}
+
 /** Awaits `fn` and asserts that it rejects with a message that includes `fragment`. */
 async function rejectsWith(fn: () => Promise<unknown>, fragment: string): Promise<void> {
   try {
@@ -109,21 +125,7 @@ Deno.test("cluster --search: tfidf + k-means finds the three topics, writes ever
   const dir = Deno.makeTempDirSync();
   const input = writeTopics(dir);
   const out = `${dir}/out`;
-  const { report } = await cluster([
-    "--input",
-    input,
-    "--text-field",
-    "body",
-    "--label-field",
-    "topic",
-    "--out",
-    out,
-    "--search",
-    "--max-k",
-    "8",
-    "--projection",
-    "pca",
-  ]);
+  const { report } = await cluster([...topicArgs(input, out), "--search", "--max-k", "8"]);
   assertEquals(report.params, { k: 3 });
   assertEquals(report.scores.nmi, 1);
   assertEquals(report.scores.ari, 1);
@@ -378,26 +380,9 @@ Deno.test("cluster with an endpoint: facets extracted per text are embedded; clu
     const dir = Deno.makeTempDirSync();
     const input = writeTopics(dir);
     const { report } = await cluster([
-      "--input",
-      input,
-      "--text-field",
-      "body",
-      "--label-field",
-      "topic",
-      "--out",
-      `${dir}/out`,
-      "--k",
-      "3",
-      "--projection",
-      "pca",
-      "--endpoint",
-      server.url,
-      "--model",
-      "m",
-      "--extract-facets",
-      "topic",
-      "--facets",
-      "topic",
+      ...topicArgs(input, `${dir}/out`),
+      ...["--k", "3", "--endpoint", server.url, "--model", "m"],
+      ...["--extract-facets", "topic", "--facets", "topic"],
     ]);
     assertEquals(report.scores.nmi, 1);
     const facetPrompts = server.requests.filter((r) =>
