@@ -22,6 +22,7 @@ const USAGE = "usage: deno task cluster --input FILE (.jsonl | MAMS .xml | QA .j
   `  [--method ${METHODS.join("|")} (kmeans)] [--k N (10)] [--eps X] [--min-samples N]\n` +
   "  [--min-cluster-size N] [--search] [--select " + SELECT_METRICS.join("|") + " (silhouette)]\n" +
   "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]\n" +
+  "  [--kmeans-device auto|cpu|gpu (auto: the GPU for n·k·dim ≥ 1e7)]\n" +
   "  [--endpoint URL --model NAME [--api-key KEY] (or OPENAI_BASE_URL, MODEL, OPENAI_API_KEY)]\n" +
   "  [--extract-facets request,task,topic,language] [--offline (ignore the environment)]";
 
@@ -93,6 +94,7 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
       "max-k": { type: "string", default: "100" },
       projection: { type: "string", default: "umap" },
       seed: { type: "string", default: "0" },
+      "kmeans-device": { type: "string", default: "auto" },
     },
     strict: true,
   });
@@ -133,6 +135,11 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
     gloveSource: values.glove,
     gloveCache: `${values.out}/glove_rows.safetensors`,
     seed: positiveInt("--seed", values.seed, 0),
+    kmeansDevice: oneOf(
+      "--kmeans-device",
+      values["kmeans-device"],
+      ["auto", "cpu", "gpu"] as const,
+    ),
     llm: endpointOf(values),
     extractFacets: list(values["extract-facets"]),
     out: values.out,

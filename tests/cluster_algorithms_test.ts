@@ -1,7 +1,9 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { Rng } from "../core/random.ts";
 import { type Points, pointsFromRows } from "../core/cluster/points.ts";
-import { kMeans } from "../core/cluster/kmeans.ts";
+import { assignNearest, kMeans } from "../core/cluster/kmeans.ts";
+import { gpuAssigner } from "../core/cluster/gpu_assign.ts";
+import { gpuTest } from "./helpers.ts";
 import { cutLinkage, wardLinkage } from "../core/cluster/ward.ts";
 import { dbscan } from "../core/cluster/dbscan.ts";
 import { hdbscan } from "../core/cluster/hdbscan.ts";
@@ -10,6 +12,19 @@ import { pca, umap2d } from "../core/cluster/projection.ts";
 
 function assertAlmostEquals(actual: number, expected: number, tol: number, message = ""): void {
   assert(Math.abs(actual - expected) <= tol, `${message} ${actual} ≠ ${expected} ± ${tol}`);
+}
+
+async function rejectsWith(fn: () => Promise<unknown>, fragment: string): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    assert(
+      (e as Error).message.includes(fragment),
+      `"${(e as Error).message}" lacks "${fragment}"`,
+    );
+    return;
+  }
+  throw new Error(`expected an error with "${fragment}"`);
 }
 
 const CENTRES = [[0, 0], [10, 0], [0, 10], [10, 10]];
@@ -48,28 +63,28 @@ function samePartition(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-Deno.test("kMeans (k-means++) recovers four separated blobs exactly, the same for the same seed", () => {
+Deno.test("kMeans (k-means++) recovers four separated blobs exactly, the same for the same seed", async () => {
   const { x, truth } = blobs(25, 1);
   for (const seed of [0, 1, 2]) {
-    const r = kMeans(x, { k: 4, seed });
+    const r = await kMeans(x, { k: 4, seed });
     assert(samePartition(r.labels, truth), `seed ${seed}: ${r.labels}`);
-    assertEquals(kMeans(x, { k: 4, seed }).labels, r.labels);
-    assertEquals(kMeans(x, { k: 4, seed }).centroids.data, r.centroids.data);
+    assertEquals((await kMeans(x, { k: 4, seed })).labels, r.labels);
+    assertEquals((await kMeans(x, { k: 4, seed })).centroids.data, r.centroids.data);
   }
   // Centroids are the blob means; inertia is the within-blob sum of squares (~ 100 · 2 · 0.25).
-  const r = kMeans(x, { k: 4, seed: 0 });
+  const r = await kMeans(x, { k: 4, seed: 0 });
   for (let c = 0; c < 4; c++) {
     const [cx, cy] = r.centroids.data.subarray(2 * c, 2 * c + 2);
     assert(CENTRES.some(([a, b]) => Math.hypot(a - cx, b - cy) < 0.3), `centroid ${cx},${cy}`);
   }
   assert(r.inertia > 25 && r.inertia < 75, `inertia ${r.inertia}`);
-  assertThrows(() => kMeans(x, { k: 0 }), "k must be an integer in [1, 100]");
-  assertThrows(() => kMeans(x, { k: 101 }), "k must be an integer in [1, 100]");
+  await rejectsWith(() => kMeans(x, { k: 0 }), "k must be an integer in [1, 100]");
+  await rejectsWith(() => kMeans(x, { k: 101 }), "k must be an integer in [1, 100]");
 });
 
-Deno.test("kMeans with k = 1 puts every point in one cluster at the mean", () => {
+Deno.test("kMeans with k = 1 puts every point in one cluster at the mean", async () => {
   const x = pointsFromRows([[0, 0], [2, 0], [4, 6]]);
-  const r = kMeans(x, { k: 1 });
+  const r = await kMeans(x, { k: 1 });
   assertEquals([...r.labels], [0, 0, 0]);
   assertEquals([...r.centroids.data], [2, 2]);
   assertAlmostEquals(r.inertia, (4 + 4) + (0 + 4) + (4 + 16), 1e-9);
@@ -155,3 +170,28 @@ Deno.test("pca of points on a line puts the line on the first axis; umap2d is se
   assertEquals(u1.length, 80);
   assert(u1.every(Number.isFinite));
 });
+
+gpuTest(
+  "gpuAssigner: the GPU product gives the CPU's assignment; k-means with it recovers the blobs",
+  async () => {
+    const { x, truth } = blobs(25, 7);
+    const rng = new Rng(8);
+    const centroids = pointsFromRows(
+      Array.from({ length: 6 }, () => [10 * rng.next(), 10 * rng.next()]),
+    );
+    const gpu = gpuAssigner(x);
+    try {
+      const a = await gpu.assign(centroids), b = assignNearest(x, centroids);
+      assertEquals(a.labels, b.labels);
+      // f32 products (|x·c| < 300) against f64: absolute error well under 1e-3 of distances ~1–200.
+      for (let i = 0; i < x.n; i++) {
+        assertAlmostEquals(a.distances[i], b.distances[i], 1e-3, `point ${i}`);
+      }
+      const r = await kMeans(x, { k: 4, seed: 1, assign: gpu.assign });
+      assert(samePartition(r.labels, truth));
+      assertEquals(r.labels, (await kMeans(x, { k: 4, seed: 1 })).labels);
+    } finally {
+      gpu.dispose();
+    }
+  },
+);

@@ -10,7 +10,7 @@
  * @module
  */
 import type { Points } from "../../core/cluster/points.ts";
-import { kMeans } from "../../core/cluster/kmeans.ts";
+import { type Assigner, kMeans } from "../../core/cluster/kmeans.ts";
 import { cutLinkage, type LinkageRow, wardLinkage } from "../../core/cluster/ward.ts";
 import { dbscan, kthNeighbourDistances } from "../../core/cluster/dbscan.ts";
 import { hdbscan } from "../../core/cluster/hdbscan.ts";
@@ -59,8 +59,8 @@ export interface Scores {
 export class Clusterer {
   #linkage: LinkageRow[] | null = null;
 
-  /** For `points`, with k-means seeded by `seed`. */
-  constructor(readonly points: Points, readonly seed = 0) {}
+  /** For `points`, with k-means seeded by `seed` and its assignment step `assign` (default CPU). */
+  constructor(readonly points: Points, readonly seed = 0, readonly assign?: Assigner) {}
 
   /** Ward's full linkage (SciPy format), computed on first use. */
   get linkage(): LinkageRow[] {
@@ -68,9 +68,10 @@ export class Clusterer {
   }
 
   /** Cluster of each point (−1: noise). */
-  run(method: MethodName, p: MethodParams): Int32Array {
+  async run(method: MethodName, p: MethodParams): Promise<Int32Array> {
     if (method === "kmeans") {
-      return kMeans(this.points, { k: need(p.k, "k"), seed: this.seed }).labels;
+      const k = need(p.k, "k");
+      return (await kMeans(this.points, { k, seed: this.seed, assign: this.assign })).labels;
     }
     if (method === "ward") return cutLinkage(this.linkage, need(p.k, "k"));
     if (method === "dbscan") {

@@ -5,10 +5,10 @@
  * @module
  */
 import { writeJsonAtomic, writeTextFileAtomic } from "../../core/io/atomic.ts";
-import { csvLines } from "../../core/io/csv.ts";
 import { Progress } from "../../core/io/progress.ts";
 import { type LocalCoherence, localCoherence } from "../../core/metrics/cluster_internal.ts";
 import { pca, umap2d } from "../../core/cluster/projection.ts";
+import type { Points } from "../../core/cluster/points.ts";
 import { type ClusterText, embeddingInputs } from "./input.ts";
 import { type EmbedderName, type EmbedOptions, embedTexts } from "./embedders.ts";
 import { tfidf } from "./tfidf.ts";
@@ -18,9 +18,11 @@ import {
   type MethodParams,
   scoreLabels,
   type Scores,
-  selectionValue,
   type SelectMetric,
 } from "./methods.ts";
+import { runSweep, sweepCsv } from "./sweep.ts";
+import { gpuAssigner } from "../../core/cluster/gpu_assign.ts";
+import * as webgpu from "../../core/device.ts";
 import { labelGroups } from "./labels.ts";
 import { extractFacets, type LlmEndpoint, llmNames } from "./llm.ts";
 import { groupClusters, type HierarchyNode, hierarchyNodes } from "./hierarchy.ts";
@@ -47,6 +49,11 @@ export interface ClusterRunOptions extends EmbedOptions {
   projection?: "umap" | "pca";
   /** An OpenAI-compatible endpoint: LLM cluster names, and facet extraction when asked. */
   llm?: LlmEndpoint;
+  /**
+   * Where k-means' assignment product runs: "auto" (default) takes the GPU when n·k·dim ≥ 10⁷,
+   * where it pays (see core/cluster/kmeans.ts), and WebGPU starts; else the CPU.
+   */
+  kmeansDevice?: "auto" | "cpu" | "gpu";
   /** Facets to extract through `llm` before embedding (request, task, topic, language). */
   extractFacets?: string[];
   out: string;
@@ -97,85 +104,30 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
       ...o,
       tfidfMatrix: (o.facets ?? []).length === 0 ? matrix : undefined,
     }));
-  const clusterer = new Clusterer(embedding.points, o.seed ?? 0);
+  const p = embedding.points;
+  const work = p.n * p.dim * (o.search ? o.maxK ?? 100 : o.params.k ?? o.k ?? 10);
+  const device = o.kmeansDevice ?? "auto";
+  const gpu = o.method === "kmeans" && (device === "gpu" || (device === "auto" && work >= 1e7))
+    ? await gpuAssignerIfAny(p, device === "gpu")
+    : undefined;
+  const clusterer = new Clusterer(embedding.points, o.seed ?? 0, gpu?.assign);
   let params: MethodParams;
   let labels: Int32Array;
-  if (o.search) {
-    const select = o.select ?? "silhouette";
-    const rows = await timed("search", () => {
-      const candidates = clusterer.candidates(o.method, o.maxK ?? 100);
-      if (candidates.length === 0) {
-        throw new Error(`--search: no ${o.method} settings fit ${texts.length} texts`);
-      }
-      const progress = new Progress(candidates.length, { label: `search ${o.method}` });
-      const scored = candidates.map((p, i) => {
-        const l = clusterer.run(o.method, p);
-        const scores = scoreLabels(embedding.points, l, truth);
-        if (i + 1 < candidates.length) {
-          progress.update(
-            i + 1,
-            `${JSON.stringify(p)} ${select} ${
-              selectionValue(scores, select, texts.length).toFixed(3)
-            }`,
-          );
-        }
-        return {
-          params: p,
-          labels: l,
-          scores,
-          value: selectionValue(scores, select, texts.length),
-        };
-      });
-      progress.finish();
-      return scored;
-    });
-    const valid = rows.filter((r) => Number.isFinite(r.value));
-    if (valid.length === 0) {
-      throw new Error(`--search: no ${o.method} setting gave 2 or more clusters`);
+  try {
+    if (o.search) {
+      const { rows, best } = await timed(
+        "search",
+        () => runSweep(clusterer, o.method, truth, o.select ?? "silhouette", o.maxK ?? 100),
+      );
+      params = best.params;
+      labels = best.labels;
+      await writeTextFileAtomic(`${o.out}/sweep.csv`, sweepCsv(rows, best));
+    } else {
+      params = { ...clusterer.defaults(o.method, o.k ?? 10), ...o.params };
+      labels = await timed("cluster", () => clusterer.run(o.method, params));
     }
-    const best = valid.reduce((a, b) => (b.value > a.value ? b : a));
-    params = best.params;
-    labels = best.labels;
-    await writeTextFileAtomic(
-      `${o.out}/sweep.csv`,
-      csvLines([
-        [
-          "k",
-          "eps",
-          "min_samples",
-          "min_cluster_size",
-          "clusters",
-          "noise",
-          "silhouette",
-          "davies_bouldin",
-          "calinski_harabasz",
-          "nmi",
-          "ari",
-          "purity",
-          "selection_value",
-          "chosen",
-        ],
-        ...rows.map((r) => [
-          r.params.k,
-          r.params.eps,
-          r.params.minSamples,
-          r.params.minClusterSize,
-          r.scores.clusters,
-          r.scores.noise,
-          r.scores.silhouette,
-          r.scores.daviesBouldin,
-          r.scores.calinskiHarabasz,
-          r.scores.nmi,
-          r.scores.ari,
-          r.scores.purity,
-          r.value,
-          r === best,
-        ]),
-      ]),
-    );
-  } else {
-    params = { ...clusterer.defaults(o.method, o.k ?? 10), ...o.params };
-    labels = await timed("cluster", () => clusterer.run(o.method, params));
+  } finally {
+    gpu?.dispose();
   }
   const [scores, coherence] = await timed("score", () =>
     [
@@ -224,6 +176,21 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
   };
   await writeOutputs(o, report, labels, nodes, xy, clusterer, texts);
   return report;
+}
+
+/** A GPU assigner for `points`; when WebGPU cannot start, undefined (with a note) or, `required`, the error. */
+async function gpuAssignerIfAny(
+  points: Points,
+  required: boolean,
+): Promise<ReturnType<typeof gpuAssigner> | undefined> {
+  try {
+    await webgpu.init();
+  } catch (e) {
+    if (required) throw e;
+    console.error(`cluster: k-means on the CPU (${(e as Error).message.split("\n")[0]})`);
+    return undefined;
+  }
+  return gpuAssigner(points);
 }
 
 async function writeOutputs(
