@@ -10,7 +10,7 @@ import { type Tensor, tensor } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Points } from "./points.ts";
-import { type Assigner, type Assignment, rowNorms } from "./kmeans.ts";
+import { type Assigner, assignFromProducts, type Assignment, rowNorms } from "./kmeans.ts";
 
 /** A GPU assigner for `x`; call `dispose` to free the uploaded points. */
 export function gpuAssigner(x: Points): { assign: Assigner; dispose: () => void } {
@@ -20,25 +20,10 @@ export function gpuAssigner(x: Points): { assign: Assigner; dispose: () => void 
     const k = centroids.n;
     const c = tensor(centroids.data, [k, x.dim]);
     const product = noGrad(() => matmul(points, c, { transB: true }));
-    c.dispose();
     const cross = await product.data();
     product.dispose();
-    const cNorm = rowNorms(centroids);
-    const labels = new Int32Array(x.n);
-    const distances = new Float64Array(x.n);
-    for (let i = 0; i < x.n; i++) {
-      let bestC = 0, bestD = Infinity;
-      for (let j = 0; j < k; j++) {
-        const d = xNorm[i] - 2 * cross[i * k + j] + cNorm[j];
-        if (d < bestD) {
-          bestD = d;
-          bestC = j;
-        }
-      }
-      labels[i] = bestC;
-      distances[i] = Math.max(0, bestD);
-    }
-    return { labels, distances };
+    c.dispose();
+    return assignFromProducts(xNorm, rowNorms(centroids), cross);
   };
   return { assign, dispose: () => points.dispose() };
 }

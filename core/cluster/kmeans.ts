@@ -102,19 +102,35 @@ export function seedPlusPlus(x: Points, k: number, rng: Rng): Points {
  */
 export function assignNearest(x: Points, centroids: Points): Assignment {
   const k = centroids.n, dim = x.dim;
-  const cNorm = rowNorms(centroids);
-  const labels = new Int32Array(x.n);
-  const distances = new Float64Array(x.n);
+  const cross = new Float64Array(x.n * k);
   for (let i = 0; i < x.n; i++) {
     const row = x.data.subarray(i * dim, (i + 1) * dim);
-    let xNorm = 0;
-    for (let d = 0; d < dim; d++) xNorm += row[d] * row[d];
-    let bestC = 0, bestD = Infinity;
     for (let c = 0; c < k; c++) {
       const o = c * dim;
-      let cross = 0;
-      for (let d = 0; d < dim; d++) cross += row[d] * centroids.data[o + d];
-      const dist = xNorm - 2 * cross + cNorm[c];
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += row[d] * centroids.data[o + d];
+      cross[i * k + c] = s;
+    }
+  }
+  return assignFromProducts(rowNorms(x), rowNorms(centroids), cross);
+}
+
+/**
+ * The assignment from the products `cross` = x·cᵀ ([n, k], row-major) and the squared row norms
+ * of x and c: argmin over c of ‖x‖² − 2·x·c + ‖c‖² (first index on ties), distances clamped at 0.
+ */
+export function assignFromProducts(
+  xNorm: Float64Array,
+  cNorm: Float64Array,
+  cross: ArrayLike<number>,
+): Assignment {
+  const n = xNorm.length, k = cNorm.length;
+  const labels = new Int32Array(n);
+  const distances = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let bestC = 0, bestD = Infinity;
+    for (let c = 0; c < k; c++) {
+      const dist = xNorm[i] - 2 * cross[i * k + c] + cNorm[c];
       if (dist < bestD) {
         bestD = dist;
         bestC = c;
