@@ -1,5 +1,5 @@
 /**
- * `deno task cluster --input FILE --embedder tfidf|glove|lm --method kmeans|ward|dbscan|hdbscan
+ * `deno task cluster --input FILE --embedder tfidf|glove|lm|absa --method kmeans|ward|dbscan|hdbscan
  * --out DIR [...]`: clusters a collection of texts into a labelled topic hierarchy with scores and
  * a map (see tasks/cluster/run.ts for the stages and README "Clustering" for the outputs).
  *
@@ -18,7 +18,7 @@ const USAGE = "usage: deno task cluster --input FILE (.jsonl | MAMS .xml | QA .j
   "  [--format jsonl|absa-xml|qa-json] [--text-field F (text)] [--label-field F] [--facet-field F]…\n" +
   "  [--facets a,b (embed these facets; 'text' is the text)] [--first-labels N] [--limit N]\n" +
   `  [--embedder ${EMBEDDERS.join("|")} (tfidf)] [--lm DIR (runs/clara-lm/best)] [--glove FILE]\n` +
-  "  [--batch-size N (32, lm texts per GPU batch)]\n" +
+  "  [--absa DIR (runs/absa-acsa/best)] [--batch-size N (32, lm/absa texts per GPU batch)]\n" +
   `  [--method ${METHODS.join("|")} (kmeans)] [--k N (10)] [--eps X] [--min-samples N]\n` +
   "  [--min-cluster-size N] [--search] [--select " + SELECT_METRICS.join("|") + " (silhouette)]\n" +
   "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]\n" +
@@ -82,6 +82,7 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
       limit: { type: "string" },
       embedder: { type: "string", default: "tfidf" },
       lm: { type: "string", default: "runs/clara-lm/best" },
+      absa: { type: "string", default: "runs/absa-acsa/best" },
       glove: { type: "string" },
       "batch-size": { type: "string", default: "32" },
       method: { type: "string", default: "kmeans" },
@@ -131,6 +132,7 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
     facets: list(values.facets),
     projection: oneOf("--projection", values.projection, ["umap", "pca"] as const),
     lmDir: values.lm,
+    absaDir: values.absa,
     batchSize: positiveInt("--batch-size", values["batch-size"]),
     gloveSource: values.glove,
     gloveCache: `${values.out}/glove_rows.safetensors`,

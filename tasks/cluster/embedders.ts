@@ -3,30 +3,21 @@
  * - `tfidf`: TF-IDF + randomised SVD (LSA), on the CPU;
  * - `glove`: mean GloVe 6B 100-d vector of the text's words (stop words out; the npm package's
  *   file, or any file in its layout), on the CPU;
- * - `lm`: mean over tokens of the last layer (after the final LayerNorm) of a CLaRa base LM
- *   directory (`train:clara --stage lm`), run on the GPU in length-sorted batches, one readback
- *   per batch. These are the LM's output states, not its input embeddings. It is a raw language
- *   model, not a trained memory compressor: its vectors answer "what does the raw last layer
- *   give", the baseline that a compressor's mean memory must beat.
- * Every embedding is returned L2-normalised (clustering works on cosine geometry); `raw` keeps
- * the un-normalised vectors for the LM's label decoder.
+ * - `lm`: the mean last-layer state of a CLaRa base LM (lm_embedder.ts), on the GPU;
+ * - `absa`: the mean memory of a trained Fast CLaRa ABSA encoder (absa_embedder.ts), on the GPU.
+ * Every embedding is returned L2-normalised (clustering works on cosine geometry). The GPU
+ * embedders also bring a decoder that turns a group's mean state back into words (labels).
  *
  * @module
  */
 import { normalizeRows, type Points } from "../../core/cluster/points.ts";
 import { loadWordVectors } from "../../datasets/glove.ts";
-import { loadLmModel } from "../clara/model_dir.ts";
-import * as device from "../../core/device.ts";
-import type { DecoderOnly } from "../../core/nn/stacks.ts";
-import type { TextTokenizer } from "../../datasets/tokenizer.ts";
-import { tensor } from "../../core/tensor.ts";
-import { noGrad } from "../../core/autograd.ts";
-import { tidy } from "../../core/scope.ts";
-import { Progress } from "../../core/io/progress.ts";
+import { embedLm } from "./lm_embedder.ts";
+import { embedAbsaMemory } from "./absa_embedder.ts";
 import { tfidf, type TfidfMatrix, tfidfSvd, words } from "./tfidf.ts";
 
 /** The embedder names. */
-export const EMBEDDERS = ["tfidf", "glove", "lm"] as const;
+export const EMBEDDERS = ["tfidf", "glove", "lm", "absa"] as const;
 /** One embedder name. */
 export type EmbedderName = typeof EMBEDDERS[number];
 
@@ -36,10 +27,20 @@ export interface Embedding {
   points: Points;
   /** Texts that had nothing to embed (no known word, no token): their row is zero. */
   empty: number;
-  /** With `lm`: the model and tokenizer, for decoding a cluster's mean state into words. */
-  lm?: { model: DecoderOnly; tokenizer: TextTokenizer; raw: Points };
+  /** With `lm` and `absa`: names groups of texts from their mean state (see GroupDecoder). */
+  decoder?: GroupDecoder;
   /** A line about what was embedded. */
   note: string;
+}
+
+/** Turns the mean state of each group of texts back into text, on the embedder's own model. */
+export interface GroupDecoder {
+  /** What the decoded text is (for the report), e.g. "LM head words". */
+  kind: string;
+  /** One text per group of text indices. */
+  decode(groups: readonly (readonly number[])[]): Promise<string[]>;
+  /** Frees the model. */
+  dispose(): void;
 }
 
 /** Options of {@linkcode embedTexts}. */
@@ -54,7 +55,9 @@ export interface EmbedOptions {
   gloveCache?: string;
   /** `lm`: the base-LM directory. */
   lmDir?: string;
-  /** `lm`: texts per GPU batch (default 32). */
+  /** `absa`: a Fast CLaRa ABSA model directory (train:absa's `best/`). */
+  absaDir?: string;
+  /** `lm`, `absa`: texts per GPU batch (default 32). */
   batchSize?: number;
   seed?: number;
 }
@@ -76,6 +79,7 @@ export async function embedTexts(
     };
   }
   if (name === "glove") return await embedGlove(inputs, options);
+  if (name === "absa") return await embedAbsaMemory(inputs, options);
   return await embedLm(inputs, options);
 }
 
@@ -104,56 +108,5 @@ async function embedGlove(inputs: readonly string[], options: EmbedOptions): Pro
     points,
     empty,
     note: `mean GloVe ${wv.dim}-d; ${wv.hits}/${vocab.length} distinct words found`,
-  };
-}
-
-async function embedLm(inputs: readonly string[], options: EmbedOptions): Promise<Embedding> {
-  if (!options.lmDir) {
-    throw new Error("--embedder lm needs --lm DIR (a train:clara --stage lm directory)");
-  }
-  await device.init();
-  const { model, run, tokenizer } = await loadLmModel(options.lmDir);
-  model.eval();
-  const maxLength = run.model.maxLength;
-  const pad = tokenizer.tokenId("[PAD]");
-  const ids = inputs.map((t) => tokenizer.encode(t, false).slice(0, maxLength));
-  const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
-  const dim = run.model.dim, batch = options.batchSize ?? 32;
-  const raw = new Float32Array(inputs.length * dim);
-  const progress = new Progress(inputs.length, { label: "embed lm" });
-  let empty = 0, truncated = 0;
-  for (const t of inputs) if (tokenizer.encode(t, false).length > maxLength) truncated++;
-  for (let start = 0; start < order.length; start += batch) {
-    const rows = order.slice(start, start + batch);
-    const width = Math.max(1, ...rows.map((r) => ids[r].length));
-    const flat = new Int32Array(rows.length * width).fill(pad);
-    rows.forEach((r, b) => flat.set(ids[r], b * width));
-    // Causal attention with right padding: real tokens never attend to the padding after them.
-    const hidden = noGrad(() =>
-      tidy(() => model.hidden(model.embed(tensor(flat, [rows.length, width], "i32"))))
-    );
-    const states = await hidden.data();
-    hidden.dispose();
-    rows.forEach((r, b) => {
-      const len = ids[r].length;
-      if (len === 0) {
-        empty++;
-        return;
-      }
-      for (let t = 0; t < len; t++) {
-        const o = (b * width + t) * dim;
-        for (let d = 0; d < dim; d++) raw[r * dim + d] += states[o + d] / len;
-      }
-    });
-    if (start + batch < order.length) progress.update(start + batch);
-  }
-  progress.finish();
-  const rawPoints = { n: inputs.length, dim, data: raw };
-  return {
-    points: normalizeRows(rawPoints),
-    empty,
-    lm: { model, tokenizer, raw: rawPoints },
-    note: `mean last-layer state of ${options.lmDir} (dim ${dim}; ${truncated} texts cut to ` +
-      `${maxLength} tokens)`,
   };
 }

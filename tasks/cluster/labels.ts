@@ -1,16 +1,12 @@
 /**
  * Names for a cluster (or a group of clusters): the most central member's text (highest cosine to
- * the group's mean), the top TF-IDF terms, and with the `lm` embedder the words the base LM's
- * output head ranks highest for the group's mean last-layer state ("logit lens": the LM decodes
- * the mean state; a base LM is not trained to decode a pooled state, so these words are a probe,
- * not a summary).
+ * the group's mean), the top TF-IDF terms, and with a GPU embedder its decoder's text for the
+ * group's mean state (the LM head's words, or the ABSA decoder's reconstruction of the mean
+ * memory).
  *
  * @module
  */
 import { clusterMeans, dot, type Points } from "../../core/cluster/points.ts";
-import { tensor } from "../../core/tensor.ts";
-import { noGrad } from "../../core/autograd.ts";
-import { tidy } from "../../core/scope.ts";
 import type { Embedding } from "./embedders.ts";
 import { type TfidfMatrix, topTerms } from "./tfidf.ts";
 
@@ -22,8 +18,8 @@ export interface ClusterLabel {
   central: string;
   /** Top TF-IDF terms. */
   terms: string[];
-  /** With `lm`: the LM head's top words for the mean state. */
-  decoded?: string[];
+  /** With `lm` or `absa`: the embedder's decoder on the group's mean state (GroupDecoder). */
+  decoded?: string;
   /** With an endpoint: the LLM's name for the group. */
   llm?: string;
 }
@@ -67,47 +63,9 @@ export async function labelGroups(
       terms: topTerms(matrix, members),
     };
   });
-  if (embedding.lm) {
-    const decoded = await decodeMeans(embedding.lm, groups);
+  if (embedding.decoder) {
+    const decoded = await embedding.decoder.decode(groups);
     decoded.forEach((d, g) => labels[g].decoded = d);
   }
   return labels;
-}
-
-/** Top words of the LM head for each group's mean raw state, against the mean of all texts. */
-async function decodeMeans(
-  lm: NonNullable<Embedding["lm"]>,
-  groups: readonly (readonly number[])[],
-  count = 5,
-): Promise<string[][]> {
-  const { raw, model, tokenizer } = lm;
-  // The last row is the mean of every text: the baseline the groups' logits are compared with.
-  const rows = [...groups, Array.from({ length: raw.n }, (_, i) => i)];
-  const means = new Float32Array(rows.length * raw.dim);
-  rows.forEach((members, g) => {
-    for (const i of members) {
-      for (let d = 0; d < raw.dim; d++) {
-        means[g * raw.dim + d] += raw.data[i * raw.dim + d] / members.length;
-      }
-    }
-  });
-  const logits = noGrad(() => tidy(() => model.logits(tensor(means, [1, rows.length, raw.dim]))));
-  const values = await logits.data();
-  logits.dispose();
-  const vocab = model.vocabSize;
-  const base = values.subarray(groups.length * vocab, (groups.length + 1) * vocab);
-  return groups.map((members, g) => {
-    if (members.length === raw.n) return []; // the whole collection: nothing to contrast with
-    const row = values.subarray(g * vocab, (g + 1) * vocab);
-    const gain = (id: number) => row[id] - base[id];
-    const ids = [...row.keys()].sort((a, b) => gain(b) - gain(a));
-    const out: string[] = [];
-    for (const id of ids) {
-      const piece = tokenizer.decode([id]);
-      // Whole words of two or more letters only: specials, pieces and punctuation say nothing.
-      if (/^[\p{L}][\p{L}\p{N}]+$/u.test(piece) && !out.includes(piece)) out.push(piece);
-      if (out.length === count) break;
-    }
-    return out;
-  });
 }

@@ -90,8 +90,8 @@ function treeHtml(nodes: readonly HierarchyNode[], texts: readonly string[]): st
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const render = (node: HierarchyNode, open: boolean): string => {
     const l = node.label;
-    const decoded = l.decoded?.length
-      ? `<div>LM head: ${escapeXml(l.decoded.join(", "))}</div>`
+    const decoded = l.decoded
+      ? `<div>decoded from the mean state: <i>${escapeXml(l.decoded)}</i></div>`
       : "";
     const body = node.members
       ? `<ul>${

@@ -160,7 +160,7 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
     progress?.finish();
     return xy;
   });
-  embedding.lm?.model.dispose();
+  embedding.decoder?.dispose();
   const report: ClusterReport = {
     source: o.source,
     texts: texts.length,

@@ -1,0 +1,164 @@
+/**
+ * The `absa` embedder: the mean memory of a trained Fast CLaRa ABSA encoder (`train:absa`'s
+ * `best/`): each text is encoded as `[M0]…[Mm−1] [CLS] text [SEP]` (no aspect marked, as in ACSA)
+ * and the final states at the m memory positions, the model's compressed memory, are averaged into
+ * one vector. These are a trained compressor's output states, the "specialised embedding" set
+ * against the raw LM's last layer.
+ *
+ * Its decoder is the seed's labelling idea: average the members' full memories ([m, D] each),
+ * then let the model's reconstruction decoder (trained with L_rec to rebuild a sentence from its
+ * memory) generate greedily from `[CLS]` until `[SEP]`: the text the decoder reads in the
+ * cluster's mean memory.
+ *
+ * @module
+ */
+import { normalizeRows } from "../../core/cluster/points.ts";
+import * as device from "../../core/device.ts";
+import { tensor } from "../../core/tensor.ts";
+import { noGrad } from "../../core/autograd.ts";
+import { tidy } from "../../core/scope.ts";
+import * as ops from "../../core/ops/mod.ts";
+import { Progress } from "../../core/io/progress.ts";
+import { loadAbsaModel } from "../absa/model_dir.ts";
+import { type AbsaSpecialIds, absaSpecialIds, tokenizeWithSpans } from "../absa/examples.ts";
+import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import type { Embedding, EmbedOptions, GroupDecoder } from "./embedders.ts";
+
+/** Embeds `inputs` as the mean memory of the ABSA model in `options.absaDir`. */
+export async function embedAbsaMemory(
+  inputs: readonly string[],
+  options: EmbedOptions,
+): Promise<Embedding> {
+  const dir = options.absaDir;
+  if (!dir) throw new Error("--embedder absa needs --absa DIR (a train:absa best/ directory)");
+  await device.init();
+  const { model, run, tokenizer } = await loadAbsaModel(dir);
+  if (run.adapters.length > 0) {
+    model.dispose();
+    throw new Error(`${dir}: a model with LoRA adapters (${run.adapters}); pass the base model`);
+  }
+  model.eval();
+  const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
+  const m = special.memory.length, dim = run.model.dim;
+  const encode = (s: string) => tokenizer.encode(s, false);
+  let truncated = 0;
+  const tokens = inputs.map((t) => {
+    const all = tokenizeWithSpans(t, [], encode).tokens;
+    if (all.length > run.maxTokens) truncated++;
+    return all.slice(0, run.maxTokens);
+  });
+  const memories = new Float32Array(inputs.length * m * dim);
+  const order = tokens.map((_, i) => i).sort((a, b) =>
+    tokens[a].length - tokens[b].length || a - b
+  );
+  const batch = options.batchSize ?? 32;
+  const progress = new Progress(inputs.length, { label: "embed absa" });
+  for (let start = 0; start < order.length; start += batch) {
+    const rows = order.slice(start, start + batch);
+    const width = m + 2 + Math.max(...rows.map((r) => tokens[r].length));
+    const ids = new Int32Array(rows.length * width).fill(special.pad);
+    const mask = new Float32Array(rows.length * width);
+    rows.forEach((r, b) => {
+      const row = [...special.memory, special.cls, ...tokens[r], special.sep];
+      ids.set(row, b * width);
+      mask.fill(1, b * width, b * width + row.length);
+    });
+    const memory = noGrad(() =>
+      tidy(() => {
+        const shape = [rows.length, width];
+        const slots = tensor(new Int32Array(rows.length * width), shape, "i32");
+        return model.encode(tensor(ids, shape, "i32"), tensor(mask, shape), slots).memory;
+      })
+    );
+    const values = await memory.data();
+    memory.dispose();
+    rows.forEach((r, b) =>
+      memories.set(values.subarray(b * m * dim, (b + 1) * m * dim), r * m * dim)
+    );
+    if (start + batch < order.length) progress.update(start + batch);
+  }
+  progress.finish();
+  const mean = new Float32Array(inputs.length * dim);
+  for (let i = 0; i < inputs.length; i++) {
+    for (let j = 0; j < m; j++) {
+      for (let d = 0; d < dim; d++) mean[i * dim + d] += memories[(i * m + j) * dim + d] / m;
+    }
+  }
+  return {
+    points: normalizeRows({ n: inputs.length, dim, data: mean }),
+    empty: 0,
+    decoder: memoryDecoder(model, tokenizer, special, memories, dim),
+    note: `mean of the ${m} memory states of ${dir} (dim ${dim}; ${truncated} texts cut to ` +
+      `${run.maxTokens} tokens)`,
+  };
+}
+
+/** Greedy reconstruction from each group's mean memory, all groups in one batch per step. */
+function memoryDecoder(
+  model: FastClaraAbsa,
+  tokenizer: TextTokenizer,
+  special: AbsaSpecialIds,
+  memories: Float32Array,
+  dim: number,
+  maxTokens = 24,
+): GroupDecoder {
+  const m = special.memory.length;
+  return {
+    kind: "reconstruction of the mean memory by the ABSA decoder",
+    dispose: () => model.dispose(),
+    async decode(groups) {
+      const g = groups.length;
+      const mean = new Float32Array(g * m * dim);
+      groups.forEach((members, k) => {
+        for (const i of members) {
+          for (let x = 0; x < m * dim; x++) {
+            mean[k * m * dim + x] += memories[i * m * dim + x] / members.length;
+          }
+        }
+      });
+      const memory = tensor(mean, [g, m, dim]);
+      const table = noGrad(() => model.tokenTable());
+      const out: number[][] = groups.map(() => [special.cls]);
+      const done = groups.map(() => false);
+      try {
+        for (let step = 0; step < maxTokens && done.includes(false); step++) {
+          const t = step + 1;
+          const next = noGrad(() =>
+            tidy(() => {
+              const ids = tensor(out.flat(), [g, t], "i32");
+              const logits = model.generateLogits(
+                memory,
+                ids,
+                tensor(new Float32Array(g * t).fill(1), [g, t]),
+                table,
+              );
+              return ops.slice(logits, 1, t - 1, t);
+            })
+          );
+          const last = await next.data();
+          next.dispose();
+          const vocab = last.length / g;
+          out.forEach((row, k) => {
+            let best = 0;
+            for (let v = 1; v < vocab; v++) {
+              if (last[k * vocab + v] > last[k * vocab + best]) best = v;
+            }
+            const id = done[k] ? special.pad : best;
+            if (id === special.sep) done[k] = true;
+            row.push(id);
+          });
+        }
+      } finally {
+        memory.dispose();
+        if (table !== model.backbone.embed.tokens.weight) table.dispose();
+      }
+      return out.map((row) => {
+        const end = row.indexOf(special.sep);
+        return tokenizer.decode(row.slice(1, end < 0 ? row.length : end), {
+          skipSpecialTokens: true,
+        });
+      });
+    },
+  };
+}
