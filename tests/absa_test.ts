@@ -10,7 +10,7 @@ import {
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
-import { collateAbsa, distancesToTerm, nearestAspects } from "../tasks/absa/batch.ts";
+import { collateAbsa, distancesToTerm, encodeBatch, nearestAspects } from "../tasks/absa/batch.ts";
 import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
 import { curriculumWeights, DEFAULT_CURRICULUM, parseCurriculum } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
@@ -182,14 +182,7 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     tidy(() => {
       const a = collateAbsa(examples, special, options);
       const b = collateAbsa(other, special, options);
-      const encode = (x: typeof a) =>
-        model.encode(
-          x.encoderIds,
-          x.encoderPadding,
-          x.encoderAspects,
-          x.encoderDistances,
-          x.memoryDistances,
-        );
+      const encode = (x: typeof a) => encodeBatch(model, x);
       const { memory } = encode(a);
       const { memory: otherMemory } = encode(b);
       return [
@@ -440,7 +433,9 @@ gpuTest(
     const [weights, text, logits, index] = noGrad(() =>
       tidy(() => {
         const batch = collateAbsa(examples, special, { termWeights: true });
-        const { text } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
+        const { text } = model.encode(batch.encoderIds, batch.encoderPadding, {
+          slots: batch.encoderAspects,
+        });
         const logits = model.classifyTerms(text, batch.prompts.memoryIndex, batch.termWeights!);
         return [batch.termWeights!, text, logits, batch.prompts.memoryIndex];
       })
