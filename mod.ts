@@ -11,6 +11,10 @@
  * console.log(await x.grad!.data()); // [2, 4, 6]
  * ```
  *
+ * Models live in `models`: `models.MemoryLM` (the generic memory encoder–decoder: compress a
+ * document into memory tokens, decode `memory ⊕ prompt`, generate from a memory prefix; built on a
+ * trained causal LM with `models.MemoryLM.fromDecoderOnly`) and `models.FastClaraAbsa` on top of it.
+ *
  * @module
  */
 export * as device from "./core/device.ts";
