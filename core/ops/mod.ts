@@ -3,6 +3,7 @@
  *
  * @module
  */
+export * from "./broadcast.ts";
 export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./shape.ts";
@@ -13,4 +14,5 @@ export * from "./cast.ts";
 export * from "./softmax.ts";
 export * from "./norm.ts";
 export * from "./loss.ts";
+export * from "./similarity.ts";
 export * from "./topk.ts";
