@@ -8,7 +8,7 @@ export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./shape.ts";
 export * from "./matmul.ts";
-export * from "./index.ts";
+export * from "./gather.ts";
 export * from "./select.ts";
 export * from "./cast.ts";
 export * from "./softmax.ts";
