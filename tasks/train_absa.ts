@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
-import { FastClaraAbsa, type FastClaraAbsaConfig } from "../core/models/fast_clara_absa.ts";
+import { consistentAbsaConfig, FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
@@ -261,7 +261,9 @@ export async function trainAbsa(
     if (o.gloveVocab > 0 && o.glove !== "none" && !o.base) {
       tokenizer = await withGloveWords(tokenizer, corpus, o.gloveVocab, o.glove);
     }
-    const model: FastClaraAbsaConfig = {
+    // Aspect marks need term spans, which only ATSA data has; the model's own rules drop the
+    // options that depend on a switched-off one.
+    const model = consistentAbsaConfig({
       vocabSize: Math.ceil(tokenizer.vocabSize / 8) * 8,
       dim: o.dim,
       heads: o.heads,
@@ -273,15 +275,14 @@ export async function trainAbsa(
       dropout: o.dropout,
       seed: o.seed,
       markAspects: o.markAspects && o.task === "atsa",
-      slotMemory: o.slotMemory && o.markAspects && o.task === "atsa",
-      aspectRegions: o.aspectRegions && o.markAspects && o.task === "atsa",
+      slotMemory: o.slotMemory,
+      aspectRegions: o.aspectRegions,
       positions: o.positions,
       localRadius: o.localRadius,
-      aspectAttention: o.aspectAttention && o.slotMemory && o.markAspects && o.task === "atsa",
+      aspectAttention: o.aspectAttention,
       frozenWordVectors: o.frozenGlove && o.glove !== "none",
-      termHead: o.markAspects && o.task === "atsa" &&
-        (o.curriculum.start.span > 0 || o.curriculum.end.span > 0),
-    };
+      termHead: o.curriculum.start.span > 0 || o.curriculum.end.span > 0,
+    });
     if (o.base) {
       run = {
         ...(await readRunConfig(o.base)),
