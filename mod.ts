@@ -11,6 +11,10 @@
  * console.log(await x.grad!.data()); // [2, 4, 6]
  * ```
  *
+ * Models live in `models`: `models.MemoryLM` (the generic memory encoder–decoder: compress a
+ * document into memory tokens, decode `memory ⊕ prompt`, generate from a memory prefix; built on a
+ * trained causal LM with `models.MemoryLM.fromDecoderOnly`) and `models.FastClaraAbsa` on top of it.
+ *
  * @module
  */
 export * as device from "./core/device.ts";
@@ -33,10 +37,9 @@ export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
 export { counters, sync } from "./kernels/runtime.ts";
 export * as optim from "./core/optim/mod.ts";
 export * as amp from "./core/amp.ts";
-export * as io from "./core/io/checkpoint_mod.ts";
+export * as io from "./core/io/mod.ts";
 export * as datasets from "./datasets/mod.ts";
 export * as documents from "./datasets/documents/mod.ts";
-export * as logging from "./core/io/log_mod.ts";
 export * as nn from "./core/nn/mod.ts";
 export * as models from "./core/models/mod.ts";
 export * as metrics from "./core/metrics/mod.ts";

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { GLOVE_FIXTURE, gpuTest } from "./helpers.ts";
 import { noGrad, tidy } from "../mod.ts";
 import {
+  consistentAbsaConfig,
   FastClaraAbsa,
   type FastClaraAbsaConfig,
   MAX_ASPECT_DISTANCE,
@@ -10,7 +11,7 @@ import {
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
-import { collateAbsa, distancesToTerm, nearestAspects } from "../tasks/absa/batch.ts";
+import { collateAbsa, distancesToTerm, encodeBatch, nearestAspects } from "../tasks/absa/batch.ts";
 import { absaSpecialIds, buildAbsaExamples, tokenizeWithSpans } from "../tasks/absa/examples.ts";
 import { curriculumWeights, DEFAULT_CURRICULUM, parseCurriculum } from "../tasks/absa/objective.ts";
 import { evalAbsa } from "../tasks/eval_absa.ts";
@@ -182,14 +183,7 @@ gpuTest("bottleneck: the decoder reads the sentence only through the memory", as
     tidy(() => {
       const a = collateAbsa(examples, special, options);
       const b = collateAbsa(other, special, options);
-      const encode = (x: typeof a) =>
-        model.encode(
-          x.encoderIds,
-          x.encoderPadding,
-          x.encoderAspects,
-          x.encoderDistances,
-          x.memoryDistances,
-        );
+      const encode = (x: typeof a) => encodeBatch(model, x);
       const { memory } = encode(a);
       const { memory: otherMemory } = encode(b);
       return [
@@ -247,6 +241,44 @@ Deno.test("aspect regions: each token takes its nearest term's slot and distance
   const none = nearestAspects([0, 0, 0]);
   assertEquals(none.slots, [0, 0, 0]);
   assertEquals(none.distances, [NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE]);
+});
+
+Deno.test("ABSA config rules: options that build on aspect marks or slot memory fall with them", () => {
+  const base = {
+    vocabSize: 8,
+    dim: 4,
+    heads: 1,
+    layers: 1,
+    hidden: 8,
+    maxLength: 8,
+    memoryTokens: 2,
+    labels: 3,
+    dropout: 0,
+    seed: 1,
+  };
+  const all = { slotMemory: true, aspectRegions: true, aspectAttention: true, termHead: true };
+  const pick = (
+    c: ReturnType<typeof consistentAbsaConfig>,
+  ) => [c.markAspects, c.slotMemory, c.aspectRegions, c.aspectAttention, c.termHead];
+  assertEquals(pick(consistentAbsaConfig({ ...base, ...all, markAspects: true })), [
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
+  assertEquals(pick(consistentAbsaConfig({ ...base, ...all })), [
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  assertEquals(
+    pick(consistentAbsaConfig({ ...base, ...all, markAspects: true, slotMemory: false })),
+    [true, false, true, false, true],
+    "aspect attention needs slot memory",
+  );
 });
 
 Deno.test("curriculum: α falls and β rises monotonically from start to end weights", () => {
@@ -440,7 +472,9 @@ gpuTest(
     const [weights, text, logits, index] = noGrad(() =>
       tidy(() => {
         const batch = collateAbsa(examples, special, { termWeights: true });
-        const { text } = model.encode(batch.encoderIds, batch.encoderPadding, batch.encoderAspects);
+        const { text } = model.encode(batch.encoderIds, batch.encoderPadding, {
+          slots: batch.encoderAspects,
+        });
         const logits = model.classifyTerms(text, batch.prompts.memoryIndex, batch.termWeights!);
         return [batch.termWeights!, text, logits, batch.prompts.memoryIndex];
       })

@@ -5,17 +5,22 @@
  * `memory ⊕ prompt` with causal attention, where the prompt names the aspect; the polarity is read
  * from the last prompt position. The decoder sees the sentence only through the memory.
  *
+ * The generic half (both phases, LoRA phase switching, frozen word vectors, teacher-forced
+ * generation logits, the alignment loss) is {@linkcode MemoryLM}; this file adds the ABSA parts:
+ * aspect slots and distances, the aspect-attention bias, local mixing and the polarity heads.
+ *
  * @module
  */
-import { Module } from "../nn/module.ts";
 import { Embedding, Linear } from "../nn/layers.ts";
-import { TransformerEncoder } from "../nn/stacks.ts";
-import type { PositionKind } from "../nn/positions.ts";
-import { LoRA } from "../nn/lora.ts";
 import { LocalMix } from "../nn/local_mix.ts";
-import { maskedMean } from "../nn/losses.ts";
 import { full, type Tensor } from "../tensor.ts";
 import * as ops from "../ops/mod.ts";
+import { MemoryLM } from "./memory_lm.ts";
+import type {
+  MemoryDecodeOptions,
+  MemoryEncodeOptions,
+  MemoryLMConfig,
+} from "./memory_lm_config.ts";
 
 /** Aspects beyond this index share the last slot vector. */
 export const MAX_ASPECT_SLOTS = 16;
@@ -38,28 +43,14 @@ function distancePenalty(heads: number): Float32Array {
   return values;
 }
 
-/** Sizes and special ids of a {@linkcode FastClaraAbsa} model. */
-export interface FastClaraAbsaConfig {
-  /** Vocabulary size of the tokenizer. */
-  vocabSize: number;
-  /** Model width. */
-  dim: number;
-  /** Attention heads. */
-  heads: number;
-  /** Transformer layers of the shared backbone. */
-  layers: number;
-  /** MLP hidden width. */
-  hidden: number;
-  /** Longest sequence in either phase (memory included). */
-  maxLength: number;
-  /** Number of memory tokens m. */
-  memoryTokens: number;
+/**
+ * Sizes and options of a {@linkcode FastClaraAbsa} model: a {@linkcode MemoryLMConfig} whose
+ * memory tokens are vocabulary ids before the sentence (bidirectional encoder, tied output), plus
+ * the ABSA parts.
+ */
+export interface FastClaraAbsaConfig extends MemoryLMConfig {
   /** Number of polarity classes. */
   labels: number;
-  /** Residual and attention-output dropout. */
-  dropout: number;
-  /** Initialisation seed. */
-  seed: number;
   /**
    * Learn aspect-slot vectors: the k-th aspect's vector is added to its term's tokens in the
    * encoder phase and to its prompt in the decoder phase, so the decoder can find that aspect's
@@ -77,8 +68,6 @@ export interface FastClaraAbsaConfig {
    * knows which aspect each opinion word most likely belongs to.
    */
   aspectRegions?: boolean;
-  /** Position encoding of the backbone (default learned). */
-  positions?: PositionKind;
   /**
    * When > 0, sentence embeddings pass a {@linkcode LocalMix} over this many neighbours on each
    * side before the encoder phase (n-gram features; memory tokens are not mixed).
@@ -91,18 +80,29 @@ export interface FastClaraAbsaConfig {
    */
   aspectAttention?: boolean;
   /**
-   * Keep pretrained word vectors in a frozen table added to the learned token table, so rows
-   * of words never seen in training keep their pretrained meaning while the learned table only
-   * adds a correction (see `initEmbeddingsFromGlove`).
-   */
-  frozenWordVectors?: boolean;
-  /**
    * With `markAspects`: a second polarity head reads each aspect's term tokens in the encoder's
    * sentence states (see {@linkcode FastClaraAbsa.classifyTerms}), a training-only auxiliary that
    * gives the encoder a short gradient path to aspect sentiment; predictions still come from the
    * decoder through the memory.
    */
   termHead?: boolean;
+}
+
+/**
+ * `c` with the options that build on another switched off when that one is: slot memory, aspect
+ * regions and the term head need `markAspects`; aspect attention needs slot memory.
+ */
+export function consistentAbsaConfig(c: FastClaraAbsaConfig): FastClaraAbsaConfig {
+  const markAspects = c.markAspects === true;
+  const slotMemory = markAspects && c.slotMemory === true;
+  return {
+    ...c,
+    markAspects,
+    slotMemory,
+    aspectRegions: markAspects && c.aspectRegions === true,
+    aspectAttention: slotMemory && c.aspectAttention === true,
+    termHead: markAspects && c.termHead === true,
+  };
 }
 
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
@@ -117,10 +117,24 @@ export interface AbsaPrompts {
   slots?: Tensor;
 }
 
-/** The ABSA memory-token model. */
-export class FastClaraAbsa extends Module {
-  /** The shared backbone (embeddings, positions, layers, final norm). */
-  readonly backbone: TransformerEncoder;
+/**
+ * Options of {@linkcode FastClaraAbsa.encode}: the aspect marks of the encoder input (and, as for
+ * any memory LM, optional position ids).
+ */
+export interface AbsaEncodeMarks extends Pick<MemoryEncodeOptions, "positionIds"> {
+  /** i32 [B, m + T]: each token's aspect slot (used when the model marks aspects). */
+  slots?: Tensor;
+  /** i32 [B, m + T]: each token's distance bucket to the nearest aspect term (`aspectRegions`). */
+  distances?: Tensor;
+  /**
+   * i32 [B, m, m + T]: each memory token's distance bucket from every key to its own aspect's
+   * term (`aspectAttention`).
+   */
+  memoryDistances?: Tensor;
+}
+
+/** The ABSA memory-token model: a {@linkcode MemoryLM} with aspect slots and polarity heads. */
+export class FastClaraAbsa extends MemoryLM {
   /** Polarity classifier on the answer slot. */
   readonly polarityHead: Linear;
   /** Aspect-slot vectors (when `markAspects`); slot 0 means "no aspect". */
@@ -131,28 +145,26 @@ export class FastClaraAbsa extends Module {
   readonly localMix: LocalMix | null;
   /** Per-head score bias by distance bucket [NO_ASPECT_DISTANCE + 1, heads] (`aspectAttention`). */
   readonly aspectAttention: Embedding | null;
-  /** Frozen pretrained word vectors [vocabSize, dim] (when `frozenWordVectors`). */
-  readonly wordVectors: Embedding | null;
   /** Auxiliary polarity head on the encoder's term states (when `termHead`). */
   readonly termHead: Linear | null;
 
-  /** A model with fresh weights. */
-  constructor(readonly config: FastClaraAbsaConfig) {
-    super();
-    this.backbone = this.child(
-      "backbone",
-      new TransformerEncoder({
-        vocabSize: config.vocabSize,
-        dim: config.dim,
-        heads: config.heads,
-        hidden: config.hidden,
-        layers: config.layers,
-        maxLength: config.maxLength,
-        dropout: config.dropout,
-        seed: config.seed,
-        positions: config.positions,
-      }),
-    );
+  /** A model with fresh weights; the memory layout must be ABSA's (ids before the sentence). */
+  constructor(override readonly config: FastClaraAbsaConfig) {
+    const layout = [
+      config.memoryPlacement === "after" && "memoryPlacement after",
+      config.encoderAttention === "causal" && "causal encoder attention",
+      config.memoryEmbeddings && "memoryEmbeddings",
+      config.outputHead && "outputHead",
+      config.compressionRate !== undefined && "compressionRate",
+    ].filter((x) => x);
+    if (layout.length) {
+      throw new Error(
+        `FastClaraAbsa: the ABSA model reads ${config.memoryTokens} memory-token ids before the sentence with bidirectional attention and a tied output; ${
+          layout.join(", ")
+        } not supported`,
+      );
+    }
+    super(config);
     this.polarityHead = this.child(
       "polarity_head",
       new Linear(config.dim, config.labels, { seed: config.seed + 77 }),
@@ -183,50 +195,25 @@ export class FastClaraAbsa extends Module {
         }),
       )
       : null;
-    this.wordVectors = config.frozenWordVectors
-      ? this.child(
-        "word_vectors",
-        new Embedding(config.vocabSize, config.dim, {
-          init: new Float32Array(config.vocabSize * config.dim),
-          frozen: true,
-        }),
-      )
-      : null;
     this.termHead = config.markAspects && config.termHead
       ? this.child("term_head", new Linear(config.dim, config.labels, { seed: config.seed + 81 }))
       : null;
   }
 
-  /** The effective token table [vocabSize, dim]: learned rows plus the frozen word vectors. */
-  tokenTable(): Tensor {
-    const learned = this.backbone.embed.tokens.weight;
-    return this.wordVectors ? ops.add(learned, this.wordVectors.weight) : learned;
-  }
-
-  #phase(name: "encoder" | "decoder"): void {
-    LoRA.use(this, name);
-  }
-
   /**
    * Encoder phase. `ids` [B, m + T] hold the m memory-token ids first, then the sentence;
-   * `padding` [B, m + T] is 1 on real tokens; `slots` [B, m + T] (i32) holds each token's aspect
-   * slot (used when the model marks aspects) and `distances` [B, m + T] (i32) its distance bucket
-   * to the nearest aspect term (used with `aspectRegions`); `memoryDistances` [B, m, m + T] (i32)
-   * holds each memory token's distance bucket from every key to its own aspect's term (used with
-   * `aspectAttention`). Returns the memory [B, m, D] and the sentence states [B, T, D].
+   * `padding` [B, m + T] is 1 on real tokens; `marks` the aspect slots and distances (see
+   * {@linkcode AbsaEncodeMarks}). Returns the memory [B, m, D] and the sentence states [B, T, D].
    */
-  encode(
+  override encode(
     ids: Tensor,
     padding: Tensor,
-    slots?: Tensor,
-    distances?: Tensor,
-    memoryDistances?: Tensor,
+    marks: AbsaEncodeMarks = {},
   ): { memory: Tensor; text: Tensor } {
-    this.#phase("encoder");
     const m = this.config.memoryTokens;
-    let embeddings = this.#embed(ids, slots);
-    if (this.aspectDistances && distances) {
-      embeddings = ops.add(embeddings, this.aspectDistances.forward(distances));
+    let embeddings = this.#embed(ids, marks.slots);
+    if (this.aspectDistances && marks.distances) {
+      embeddings = ops.add(embeddings, this.aspectDistances.forward(marks.distances));
     }
     const width = ids.shape[1];
     if (this.localMix) {
@@ -236,11 +223,10 @@ export class FastClaraAbsa extends Module {
       );
       embeddings = ops.concat([ops.slice(embeddings, 1, 0, m), sentence], 1);
     }
-    const bias = this.aspectAttention && memoryDistances
-      ? this.#memoryBias(memoryDistances)
+    const bias = this.aspectAttention && marks.memoryDistances
+      ? this.#memoryBias(marks.memoryDistances)
       : undefined;
-    const hidden = this.backbone.forwardEmbeddings(embeddings, padding, false, bias);
-    return { memory: ops.slice(hidden, 1, 0, m), text: ops.slice(hidden, 1, m, width) };
+    return this.encodeEmbeddings(embeddings, padding, { bias, positionIds: marks.positionIds });
   }
 
   /** Attention bias [B, H, m + T, m + T]: learned on memory-token rows, zero on sentence rows. */
@@ -253,22 +239,21 @@ export class FastClaraAbsa extends Module {
 
   /** Token embeddings plus aspect-slot vectors where given. */
   #embed(ids: Tensor, slots?: Tensor): Tensor {
-    let tokens = this.backbone.embed.tokens.forward(ids);
-    if (this.wordVectors) tokens = ops.add(tokens, this.wordVectors.forward(ids));
+    const tokens = this.embed(ids);
     return this.aspectSlots && slots ? ops.add(tokens, this.aspectSlots.forward(slots)) : tokens;
   }
 
   /**
-   * Causal pass over memory [N, m, D] followed by token ids [N, P] (with optional aspect slots);
-   * returns the states of the tokens [N, P, D].
+   * Causal pass over memory [N, m, D] followed by token ids [N, P] (with optional aspect slots
+   * [N, P]); returns the states of the tokens [N, P, D].
    */
-  decode(memory: Tensor, ids: Tensor, padding: Tensor, slots?: Tensor): Tensor {
-    this.#phase("decoder");
-    const [n, m] = memory.shape;
-    const embeds = ops.concat([memory, this.#embed(ids, slots)], 1);
-    const keyPadding = ops.concat([full([n, m], 1), padding], 1);
-    const hidden = this.backbone.forwardEmbeddings(embeds, keyPadding, true);
-    return ops.slice(hidden, 1, m, m + ids.shape[1]);
+  override decode(
+    memory: Tensor,
+    ids: Tensor,
+    padding: Tensor,
+    options: MemoryDecodeOptions & { slots?: Tensor } = {},
+  ): Tensor {
+    return this.decodeEmbeddings(memory, this.#embed(ids, options.slots), padding, options);
   }
 
   /** Polarity logits [N, labels] for each aspect prompt, reading sentence memory [B, m, D]. */
@@ -279,7 +264,7 @@ export class FastClaraAbsa extends Module {
       m,
       d,
     ]);
-    const states = this.decode(rows, prompts.ids, prompts.padding, prompts.slots);
+    const states = this.decode(rows, prompts.ids, prompts.padding, { slots: prompts.slots });
     const p = prompts.ids.shape[1];
     return this.polarityHead.forward(ops.slice(states, 1, p - 1, p).reshape([-1, d]));
   }
@@ -294,26 +279,5 @@ export class FastClaraAbsa extends Module {
     const rows = ops.gatherRows(text.reshape([b, t * d]), memoryIndex).reshape([-1, t, d]);
     const pooled = ops.matmul(termWeights.reshape([-1, 1, t]), rows).reshape([-1, d]);
     return this.termHead.forward(pooled);
-  }
-
-  /**
-   * Next-token logits [B, T, V] of a teacher-forced target read from memory: `inputIds` [B, T]
-   * (the target shifted right behind a start token) with its padding. Output embeddings are tied
-   * to the input embeddings: `table` is {@linkcode FastClaraAbsa.tokenTable}, which callers that
-   * generate several targets in one step compute once and pass in.
-   */
-  generateLogits(
-    memory: Tensor,
-    inputIds: Tensor,
-    padding: Tensor,
-    table: Tensor = this.tokenTable(),
-  ): Tensor {
-    const states = this.decode(memory, inputIds, padding);
-    return ops.matmul(states, table, { transB: true });
-  }
-
-  /** L_mse: squared distance between mean memory and the masked mean of sentence states. */
-  alignmentLoss(memory: Tensor, text: Tensor, textPadding: Tensor): Tensor {
-    return ops.mse(ops.mean(memory, 1), maskedMean(text, textPadding));
   }
 }

@@ -113,12 +113,25 @@ export class TransformerEncoder extends Module {
 
   /**
    * Encodes embeddings [B, T, D] (already token-embedded) under a key-padding mask [B, T], with an
-   * optional additive attention bias broadcastable to [B, heads, T, T] shared by all layers.
+   * optional additive attention bias broadcastable to [B, heads, T, T] shared by all layers, at
+   * positions 0…T−1 or at per-row position ids [B, T] (i32).
    */
-  forwardEmbeddings(x: Tensor, keyPadding?: Tensor, causal = false, bias?: Tensor): Tensor {
-    let h = this.embed.place(x);
+  forwardEmbeddings(
+    x: Tensor,
+    keyPadding?: Tensor,
+    causal = false,
+    bias?: Tensor,
+    positionIds?: Tensor,
+  ): Tensor {
+    let h = this.embed.place(x, positionIds);
     for (const layer of this.layers) {
-      h = layer.forward(h, { keyPadding, causal, bias, positions: this.embed.transform });
+      h = layer.forward(h, {
+        keyPadding,
+        causal,
+        bias,
+        positions: this.embed.transform,
+        positionIds,
+      });
     }
     return this.norm.forward(h);
   }

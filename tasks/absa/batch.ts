@@ -8,6 +8,7 @@
 import { IGNORE_INDEX, padRows } from "../../datasets/batching.ts";
 import {
   type AbsaPrompts,
+  type FastClaraAbsa,
   MAX_ASPECT_DISTANCE,
   MAX_ASPECT_SLOTS,
   NO_ASPECT_DISTANCE,
@@ -240,4 +241,16 @@ export function collateAbsa(
     hostLabels,
     tokenCount: examples.reduce((n, e) => n + e.tokens.length, 0),
   };
+}
+
+/** The encoder phase of `model` on a collated batch: memory [B, m, D] and sentence states. */
+export function encodeBatch(
+  model: FastClaraAbsa,
+  batch: AbsaBatch,
+): { memory: Tensor; text: Tensor } {
+  return model.encode(batch.encoderIds, batch.encoderPadding, {
+    slots: batch.encoderAspects,
+    distances: batch.encoderDistances,
+    memoryDistances: batch.memoryDistances,
+  });
 }

@@ -15,7 +15,7 @@ import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import * as ops from "../../core/ops/mod.ts";
 import type { Tensor } from "../../core/tensor.ts";
-import { collateAbsa } from "./batch.ts";
+import { collateAbsa, encodeBatch } from "./batch.ts";
 import { type AbsaExample, type AbsaSpecialIds, POLARITY_LABELS } from "./examples.ts";
 
 /**
@@ -34,13 +34,7 @@ export function polarityProbabilities(
         aspectRegions: model.config.aspectRegions,
         aspectAttention: model.config.aspectAttention,
       });
-      const { memory } = model.encode(
-        batch.encoderIds,
-        batch.encoderPadding,
-        batch.encoderAspects,
-        batch.encoderDistances,
-        batch.memoryDistances,
-      );
+      const { memory } = encodeBatch(model, batch);
       return ops.softmax(model.classify(memory, batch.prompts));
     })
   );

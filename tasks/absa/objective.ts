@@ -8,7 +8,7 @@ import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
 import { sequenceCrossEntropy } from "../../core/nn/losses.ts";
 import { full, type Tensor } from "../../core/tensor.ts";
 import * as ops from "../../core/ops/mod.ts";
-import type { AbsaBatch } from "./batch.ts";
+import { type AbsaBatch, encodeBatch } from "./batch.ts";
 
 /** Loss weights at one point of training. */
 export interface LossWeights {
@@ -89,13 +89,7 @@ export function absaLosses(
   w: LossWeights,
   labelSmoothing = 0,
 ): AbsaLosses {
-  const { memory, text } = model.encode(
-    batch.encoderIds,
-    batch.encoderPadding,
-    batch.encoderAspects,
-    batch.encoderDistances,
-    batch.memoryDistances,
-  );
+  const { memory, text } = encodeBatch(model, batch);
   const logits = model.classify(memory, batch.prompts);
   const absa = ops.crossEntropy(logits, batch.labels, { labelSmoothing });
   const r = batch.reconstruction, e = batch.extraction;
@@ -103,7 +97,7 @@ export function absaLosses(
   // With frozen word vectors the output table is a vocabulary-sized sum: build it once per step.
   const table = model.tokenTable();
   const generate = (t: typeof r) =>
-    sequenceCrossEntropy(model.generateLogits(genMemory, t.ids, t.padding, table), t.targets);
+    sequenceCrossEntropy(model.generateLogits(genMemory, t.ids, t.padding, { table }), t.targets);
   const rec = generate(r);
   const ext = generate(e);
   const mse = model.alignmentLoss(memory, text, batch.textPadding);

@@ -1,0 +1,360 @@
+/**
+ * The generic memory encoder–decoder: one shared transformer backbone run in two phases, each
+ * with its own LoRA adapter when adapters are attached.
+ *
+ * **Encoder phase (compression):** the document's tokens and l memory tokens, the memory tokens
+ * before the document (`memoryPlacement: "before"`, Fast CLaRa ABSA) or after it (`"after"`,
+ * CLaRa), under bidirectional or causal attention; the final hidden states at the memory positions
+ * are the memory [B, l, D]. **Decoder phase (generation):** `memory ⊕ prompt`, causal; the
+ * decoder sees the document only through the memory. Logits come from an untied output head (a
+ * base LM's) or from the token table (tied). The memory tokens are either vocabulary ids inside
+ * the encoder input (ABSA's `[M0]…[M7]`) or learned vectors of their own (`memoryEmbeddings`,
+ * needed when a pretrained tokenizer has no memory tokens); their count l is fixed, or follows
+ * the document's length at a compression rate.
+ *
+ * {@linkcode MemoryLM.fromDecoderOnly} builds CLaRa's compressor and generator on a trained
+ * causal LM: the base weights mapped by name and frozen, a compressor and a generator LoRA and the
+ * memory embeddings trainable. Generation from a memory prefix runs through `core/nn/generate.ts`
+ * (KV cache); the model is its own {@linkcode CachedDecoder} in the decoder phase.
+ *
+ * ```ts
+ * const model = models.MemoryLM.fromDecoderOnly(base, { memoryTokens: 64, compressionRate: 4, rank: 8 });
+ * const memory = model.compress([docIds]);            // [1, ⌈|doc| / 4⌉, D]
+ * const { tokens } = await model.generate(memory, [questionIds], { eos, maxNewTokens: 32 });
+ * ```
+ *
+ * @module
+ */
+import { Module } from "../nn/module.ts";
+import { Embedding, Linear } from "../nn/layers.ts";
+import { type DecoderOnly, TransformerEncoder } from "../nn/stacks.ts";
+import { LoRA } from "../nn/lora.ts";
+import { maskedMean } from "../nn/losses.ts";
+import type { CacheStep, KVCache } from "../nn/kv_cache.ts";
+import {
+  type CachedDecoder,
+  generate,
+  type GenerateOptions,
+  type Generation,
+} from "../nn/generate.ts";
+import { full, type Tensor, tensor } from "../tensor.ts";
+import * as ops from "../ops/mod.ts";
+import {
+  checkMemoryConfig,
+  type MemoryAdapterOptions,
+  type MemoryDecodeOptions,
+  type MemoryEncodeOptions,
+  type MemoryFromBaseOptions,
+  type MemoryLMConfig,
+  type PhaseAdapters,
+} from "./memory_lm_config.ts";
+import { documentBatch } from "./memory_batch.ts";
+
+/** The memory encoder–decoder (see the module documentation). */
+export class MemoryLM extends Module implements CachedDecoder {
+  /** The shared backbone (embeddings, positions, layers, final norm). */
+  readonly backbone: TransformerEncoder;
+  /** Frozen pretrained word vectors [vocabSize, dim] (when `frozenWordVectors`). */
+  readonly wordVectors: Embedding | null;
+  /** Untied output projection (when `outputHead`). */
+  readonly head: Linear | null;
+  /** Learned memory-token vectors [memoryTokens, dim] (when `memoryEmbeddings`). */
+  readonly memoryEmbeddings: Embedding | null;
+
+  /** A model with fresh weights. */
+  constructor(readonly config: MemoryLMConfig) {
+    super();
+    checkMemoryConfig(config);
+    this.backbone = this.child(
+      "backbone",
+      new TransformerEncoder({
+        vocabSize: config.vocabSize,
+        dim: config.dim,
+        heads: config.heads,
+        hidden: config.hidden,
+        activation: config.activation,
+        layers: config.layers,
+        maxLength: config.maxLength,
+        dropout: config.dropout,
+        seed: config.seed,
+        positions: config.positions,
+      }),
+    );
+    this.wordVectors = config.frozenWordVectors
+      ? this.child(
+        "word_vectors",
+        new Embedding(config.vocabSize, config.dim, {
+          init: new Float32Array(config.vocabSize * config.dim),
+          frozen: true,
+        }),
+      )
+      : null;
+    this.head = config.outputHead
+      ? this.child(
+        "head",
+        new Linear(config.dim, config.vocabSize, { seed: config.seed + 99_000 }),
+      )
+      : null;
+    this.memoryEmbeddings = config.memoryEmbeddings
+      ? this.child(
+        "memory_embeddings",
+        new Embedding(config.memoryTokens, config.dim, { std: 0.02, seed: config.seed + 90 }),
+      )
+      : null;
+  }
+
+  /**
+   * CLaRa's compressor and generator on a trained causal LM: the base's weights mapped by name
+   * (`stack.*` → `backbone.*`, `head.*` → `head.*`) and frozen, learned memory embeddings, and
+   * one LoRA adapter per phase; only the adapters and memory embeddings train. The base keeps
+   * its own weights (they are copied).
+   */
+  static fromDecoderOnly(base: DecoderOnly, o: MemoryFromBaseOptions): MemoryLM {
+    const c = base.config;
+    const seed = o.seed ?? c.seed ?? 1;
+    const model = new MemoryLM({
+      vocabSize: c.vocabSize,
+      dim: c.dim,
+      heads: c.heads,
+      layers: c.layers,
+      hidden: c.hidden ?? 4 * c.dim,
+      activation: c.activation,
+      maxLength: c.maxLength,
+      positions: c.positions,
+      dropout: o.dropout ?? c.dropout ?? 0,
+      seed,
+      memoryTokens: o.memoryTokens,
+      compressionRate: o.compressionRate,
+      memoryPlacement: o.memoryPlacement ?? "after",
+      encoderAttention: o.encoderAttention ?? "causal",
+      memoryEmbeddings: true,
+      outputHead: true,
+      adapterNames: o.adapterNames ?? { encoder: "compressor", decoder: "generator" },
+    });
+    const mapped: Record<string, Tensor> = {};
+    for (const [name, t] of base.namedParameters()) {
+      const to = name.startsWith("stack.") ? `backbone.${name.slice(6)}` : name;
+      mapped[to] = t;
+    }
+    const own = model.namedParameters().map(([n]) => n).filter((n) =>
+      !n.startsWith("memory_embeddings.")
+    );
+    const missing = own.filter((n) => !(n in mapped));
+    if (missing.length) {
+      throw new Error(`MemoryLM.fromDecoderOnly: the base lacks ${missing.join(", ")}`);
+    }
+    model.loadStateDict(mapped, false);
+    model.freeze(/.*/);
+    model.attachAdapters(o);
+    model.unfreeze(/^memory_embeddings\./);
+    return model;
+  }
+
+  /** The LoRA adapter names of the two phases. */
+  get adapterNames(): PhaseAdapters {
+    return this.config.adapterNames ?? { encoder: "encoder", decoder: "decoder" };
+  }
+
+  /**
+   * Attaches the encoder-phase and decoder-phase LoRA adapters to every targeted Linear of the
+   * backbone and freezes the backbone's base weights (other parameters keep their state).
+   */
+  attachAdapters(o: MemoryAdapterOptions): void {
+    const names = this.adapterNames;
+    for (const [name, offset] of [[names.encoder, 500], [names.decoder, 600]] as const) {
+      LoRA.wrap(this.backbone, {
+        rank: o.rank,
+        alpha: o.alpha,
+        dropout: o.dropout,
+        targets: o.targets ?? "all",
+        name,
+        seed: this.config.seed + offset,
+      });
+    }
+  }
+
+  /** Memory tokens l for a document of `tokens` tokens (the config's count without a rate). */
+  memoryCount(tokens: number): number {
+    const { memoryTokens, compressionRate } = this.config;
+    if (compressionRate === undefined) return memoryTokens;
+    return Math.min(memoryTokens, Math.max(1, Math.ceil(tokens / compressionRate)));
+  }
+
+  /** The vocabulary size (for {@linkcode CachedDecoder}). */
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** The effective token table [vocabSize, dim]: learned rows plus the frozen word vectors. */
+  tokenTable(): Tensor {
+    const learned = this.backbone.embed.tokens.weight;
+    return this.wordVectors ? ops.add(learned, this.wordVectors.weight) : learned;
+  }
+
+  /** Token embeddings [B, T, D] of ids [B, T] (plus the frozen word vectors), before positions. */
+  embed(ids: Tensor): Tensor {
+    const tokens = this.backbone.embed.tokens.forward(ids);
+    return this.wordVectors ? ops.add(tokens, this.wordVectors.forward(ids)) : tokens;
+  }
+
+  /** Activates the adapter of a phase (a no-op without adapters). */
+  protected usePhase(phase: keyof PhaseAdapters): void {
+    LoRA.use(this, this.adapterNames[phase]);
+  }
+
+  /**
+   * Encoder phase over ready embeddings x [B, S, D] whose first (memory before) or last (after)
+   * `memoryTokens` positions are the memory tokens, under key padding [B, S]. Returns the memory
+   * [B, l, D] and the document states [B, S − l, D].
+   */
+  encodeEmbeddings(
+    x: Tensor,
+    padding: Tensor,
+    options: MemoryEncodeOptions = {},
+  ): { memory: Tensor; text: Tensor } {
+    this.usePhase("encoder");
+    const l = options.memoryTokens ?? this.config.memoryTokens;
+    const width = x.shape[1];
+    if (l < 1 || l >= width) {
+      throw new Error(`MemoryLM.encode: ${l} memory tokens in a sequence of ${width}`);
+    }
+    const causal = this.config.encoderAttention === "causal";
+    const hidden = this.backbone.forwardEmbeddings(
+      x,
+      padding,
+      causal,
+      options.bias,
+      options.positionIds,
+    );
+    return this.config.memoryPlacement === "after"
+      ? { memory: ops.slice(hidden, 1, width - l, width), text: ops.slice(hidden, 1, 0, width - l) }
+      : { memory: ops.slice(hidden, 1, 0, l), text: ops.slice(hidden, 1, l, width) };
+  }
+
+  /**
+   * Encoder phase over token ids [B, T] with key padding [B, T]. With `memoryEmbeddings` the ids
+   * are the document alone and l learned memory vectors join it (l from the options, default the
+   * config's count; pad documents with {@linkcode documentBatch}); otherwise the ids already hold
+   * the memory-token ids at their place. Returns the memory [B, l, D] and document states.
+   */
+  encode(
+    ids: Tensor,
+    padding: Tensor,
+    options: MemoryEncodeOptions = {},
+  ): { memory: Tensor; text: Tensor } {
+    if (!this.memoryEmbeddings) {
+      if (options.memoryTokens !== undefined && options.memoryTokens !== this.config.memoryTokens) {
+        throw new Error(
+          `MemoryLM.encode: memory tokens are vocabulary ids here; their count is fixed at ${this.config.memoryTokens}`,
+        );
+      }
+      return this.encodeEmbeddings(this.embed(ids), padding, options);
+    }
+    const l = options.memoryTokens ?? this.config.memoryTokens;
+    if (!Number.isInteger(l) || l < 1 || l > this.config.memoryTokens) {
+      throw new Error(
+        `MemoryLM.encode: memoryTokens must be an integer in 1…${this.config.memoryTokens}, got ${l}`,
+      );
+    }
+    const b = ids.shape[0];
+    const slots = tensor(Array.from({ length: b * l }, (_, i) => i % l), [b, l], "i32");
+    const memory = this.memoryEmbeddings.forward(slots);
+    const ones = full([b, l], 1);
+    const after = this.config.memoryPlacement === "after";
+    const tokens = this.embed(ids);
+    const x = ops.concat(after ? [tokens, memory] : [memory, tokens], 1);
+    const keys = ops.concat(after ? [padding, ones] : [ones, padding], 1);
+    return this.encodeEmbeddings(x, keys, { ...options, memoryTokens: l });
+  }
+
+  /**
+   * Memories [B, l, D] of token-id documents, each padded to encode as it would alone, with
+   * l = {@linkcode memoryCount} of the longest (or `memoryTokens`). Needs `memoryEmbeddings`.
+   */
+  compress(docs: readonly (readonly number[])[], memoryTokens?: number): Tensor {
+    if (!this.memoryEmbeddings) {
+      throw new Error("MemoryLM.compress: the model has no memory embeddings");
+    }
+    const l = memoryTokens ?? this.memoryCount(Math.max(...docs.map((d) => d.length)));
+    const batch = documentBatch(docs, l, this.config.memoryPlacement ?? "before");
+    return this.encode(batch.ids, batch.padding, {
+      memoryTokens: l,
+      positionIds: batch.positionIds,
+    }).memory;
+  }
+
+  /**
+   * Causal decoder pass over memory [N, l, D] followed by embeddings x [N, P, D] with padding
+   * [N, P]; returns the states of x [N, P, D].
+   */
+  decodeEmbeddings(
+    memory: Tensor,
+    x: Tensor,
+    padding: Tensor,
+    options: MemoryDecodeOptions = {},
+  ): Tensor {
+    this.usePhase("decoder");
+    const [n, m] = memory.shape;
+    const embeds = ops.concat([memory, x], 1);
+    const keyPadding = ops.concat([options.memoryPadding ?? full([n, m], 1), padding], 1);
+    const hidden = this.backbone.forwardEmbeddings(embeds, keyPadding, true);
+    return ops.slice(hidden, 1, m, m + x.shape[1]);
+  }
+
+  /** Causal pass over memory [N, l, D] then token ids [N, P]; returns the tokens' states [N, P, D]. */
+  decode(memory: Tensor, ids: Tensor, padding: Tensor, options: MemoryDecodeOptions = {}): Tensor {
+    return this.decodeEmbeddings(memory, this.embed(ids), padding, options);
+  }
+
+  /**
+   * Logits [..., V] of final states [..., D]: the output head, or the token table (tied; pass a
+   * precomputed {@linkcode tokenTable} when it is reused).
+   */
+  logits(hidden: Tensor, table?: Tensor): Tensor {
+    if (this.head) return this.head.forward(hidden);
+    return ops.matmul(hidden, table ?? this.tokenTable(), { transB: true });
+  }
+
+  /**
+   * Next-token logits [B, T, V] of a teacher-forced target read from memory: `inputIds` [B, T]
+   * (the target shifted right behind a start token or a prompt) with its padding. `table` is
+   * the tied output table when several targets share one step.
+   */
+  generateLogits(
+    memory: Tensor,
+    inputIds: Tensor,
+    padding: Tensor,
+    options: MemoryDecodeOptions & { table?: Tensor } = {},
+  ): Tensor {
+    return this.logits(this.decode(memory, inputIds, padding, options), options.table);
+  }
+
+  /** L_mse: squared distance between mean memory and the masked mean of document states. */
+  alignmentLoss(memory: Tensor, text: Tensor, textPadding: Tensor): Tensor {
+    return ops.mse(ops.mean(memory, 1), maskedMean(text, textPadding));
+  }
+
+  /** An empty KV cache for `rows` rows of decoder-phase generation. */
+  newCache(rows: number): KVCache {
+    return this.backbone.newCache(rows);
+  }
+
+  /** Decoder-phase final states [B, T, D] of a step's embeddings (see `generate.ts`). */
+  hiddenCached(x: Tensor, cache: KVCache, step: CacheStep): Tensor {
+    this.usePhase("decoder");
+    return this.backbone.forwardCached(x, cache, step);
+  }
+
+  /**
+   * Continues each prompt row after its memory [B, l, D] (padded per `memoryMask` [B][l])
+   * greedily or by beam search, through {@linkcode generate} with a KV cache. The caller keeps
+   * ownership of `memory`.
+   */
+  generate(
+    memory: Tensor,
+    prompts: readonly (readonly number[])[],
+    options: GenerateOptions & { memoryMask?: readonly (readonly number[])[] },
+  ): Promise<Generation> {
+    return generate(this, { prompts, prefix: memory, prefixMask: options.memoryMask }, options);
+  }
+}
