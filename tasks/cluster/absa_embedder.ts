@@ -7,8 +7,8 @@
  *
  * Its decoder is the seed's labelling idea: average the members' full memories ([m, D] each),
  * then let the model's reconstruction decoder (trained with L_rec to rebuild a sentence from its
- * memory) generate greedily from `[CLS]` until `[SEP]`: the text the decoder reads in the
- * cluster's mean memory.
+ * memory) generate greedily from `[CLS]` until `[SEP]` (`MemoryLM.generate`, the shared KV-cache
+ * generation): the text the decoder reads in the cluster's mean memory.
  *
  * @module
  */
@@ -17,7 +17,6 @@ import * as device from "../../core/device.ts";
 import { tensor } from "../../core/tensor.ts";
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
-import * as ops from "../../core/ops/mod.ts";
 import { Progress } from "../../core/io/progress.ts";
 import { loadAbsaModel } from "../absa/model_dir.ts";
 import { type AbsaSpecialIds, absaSpecialIds, tokenizeWithSpans } from "../absa/examples.ts";
@@ -68,7 +67,7 @@ export async function embedAbsaMemory(
       tidy(() => {
         const shape = [rows.length, width];
         const slots = tensor(new Int32Array(rows.length * width), shape, "i32");
-        return model.encode(tensor(ids, shape, "i32"), tensor(mask, shape), slots).memory;
+        return model.encode(tensor(ids, shape, "i32"), tensor(mask, shape), { slots }).memory;
       })
     );
     const values = await memory.data();
@@ -101,7 +100,7 @@ function memoryDecoder(
   special: AbsaSpecialIds,
   memories: Float32Array,
   dim: number,
-  maxTokens = 24,
+  maxNewTokens = 24,
 ): GroupDecoder {
   const m = special.memory.length;
   return {
@@ -118,47 +117,16 @@ function memoryDecoder(
         }
       });
       const memory = tensor(mean, [g, m, dim]);
-      const table = noGrad(() => model.tokenTable());
-      const out: number[][] = groups.map(() => [special.cls]);
-      const done = groups.map(() => false);
       try {
-        for (let step = 0; step < maxTokens && done.includes(false); step++) {
-          const t = step + 1;
-          const next = noGrad(() =>
-            tidy(() => {
-              const ids = tensor(out.flat(), [g, t], "i32");
-              const logits = model.generateLogits(
-                memory,
-                ids,
-                tensor(new Float32Array(g * t).fill(1), [g, t]),
-                table,
-              );
-              return ops.slice(logits, 1, t - 1, t);
-            })
-          );
-          const last = await next.data();
-          next.dispose();
-          const vocab = last.length / g;
-          out.forEach((row, k) => {
-            let best = 0;
-            for (let v = 1; v < vocab; v++) {
-              if (last[k * vocab + v] > last[k * vocab + best]) best = v;
-            }
-            const id = done[k] ? special.pad : best;
-            if (id === special.sep) done[k] = true;
-            row.push(id);
-          });
-        }
+        const { tokens } = await model.generate(memory, groups.map(() => [special.cls]), {
+          eos: special.sep,
+          maxNewTokens,
+          pad: special.pad,
+        });
+        return tokens.map((row) => tokenizer.decode(row, { skipSpecialTokens: true }));
       } finally {
         memory.dispose();
-        if (table !== model.backbone.embed.tokens.weight) table.dispose();
       }
-      return out.map((row) => {
-        const end = row.indexOf(special.sep);
-        return tokenizer.decode(row.slice(1, end < 0 ? row.length : end), {
-          skipSpecialTokens: true,
-        });
-      });
     },
   };
 }
