@@ -1,7 +1,7 @@
 /**
  * The README's clustering table: every embedder × method on the three labelled sets (50 Wikipedia
  * pages' chunks, MAMS-ACSA val sentences, 2Wiki dev questions), one run each.
- * `deno run --allow-all bench/cluster_table.ts --kb KB.jsonl --data DIR --lm DIR --out DIR`
+ * `deno run --allow-all bench/cluster_table.ts --kb KB.jsonl --data DIR --lm DIR [--absa DIR] --out DIR`
  * (KB: `docs:ingest` of `text/wikipedia_pages_2019_sample.txt`). k-means and Ward use k = the
  * number of reference labels; DBSCAN and HDBSCAN sweep their parameters and pick by silhouette
  * (no labels used). Writes OUT/table.json and prints the markdown table.
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     kb: { type: "string" },
     data: { type: "string", default: "../shared/data" },
     lm: { type: "string", default: "runs/clara-lm/best" },
+    absa: { type: "string" },
     out: { type: "string", default: "runs/cluster-table" },
   },
   strict: true,
@@ -46,7 +47,8 @@ const rows: {
 }[] = [];
 for (const [set, texts] of sets) {
   const k = new Set(texts.map((t) => t.label)).size;
-  for (const embedder of EMBEDDERS) {
+  // The absa embedder needs a trained model; without --absa it is left out of the table.
+  for (const embedder of EMBEDDERS.filter((e) => e !== "absa" || values.absa)) {
     for (const method of METHODS) {
       const search = method === "dbscan" || method === "hdbscan";
       const started = performance.now();
@@ -61,6 +63,7 @@ for (const [set, texts] of sets) {
           select: "silhouette",
           projection: "pca",
           lmDir: values.lm,
+          absaDir: values.absa,
           gloveCache: `${values.out}/${set}_glove.safetensors`,
           out: `${values.out}/${set}/${embedder}-${method}`,
           log: () => {},
