@@ -132,7 +132,7 @@ export async function runClustering(o: ClusterRunOptions): Promise<ClusterReport
   const [scores, coherence] = await timed("score", () =>
     [
       scoreLabels(embedding.points, labels, truth),
-      localCoherence(embedding.points, labels),
+      localCoherence(embedding.points, labels, 10, 1000),
     ] as const);
   if (scores.clusters === 0) {
     throw new Error(`${o.method} ${JSON.stringify(params)}: every text is noise`);
