@@ -133,17 +133,20 @@ Deno.test({
     assert(out.success, `chromium exited with ${out.code}`);
     const { width, height, channels, pixels } = pngPixels(Deno.readFileSync(`${dir}/shot.png`));
     assertEquals([width, height], [1200, 900]);
-    let nonWhite = 0;
+    let nonWhite = 0, saturated = 0;
     const colours = new Set<number>();
     for (let i = 0; i < width * height; i++) {
       const [r, g, b] = pixels.subarray(i * channels, i * channels + 3);
       if (r < 240 || g < 240 || b < 240) nonWhite++;
       if (Math.max(r, g, b) - Math.min(r, g, b) > 60) {
+        saturated++;
         colours.add((r >> 4) << 8 | (g >> 4) << 4 | (b >> 4));
       }
     }
     assert(nonWhite > 2000, `only ${nonWhite} non-white pixels`);
-    // Three saturated cluster hues (and their anti-aliased edges), not a grey page of text alone.
+    // Three saturated cluster hues (and their anti-aliased edges), not a grey page of text alone:
+    // 60 dots of radius 3.5 cover ~2 300 pixels; text anti-aliasing adds only faint fringes.
     assert(colours.size >= 3, `${colours.size} saturated colours`);
+    assert(saturated > 1500, `${saturated} saturated pixels`);
   },
 });
