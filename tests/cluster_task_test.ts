@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
+import { SHARED_DATA, sharedDataTest } from "./shared_data.ts";
 import { parseClusterJsonl, readClusterInput } from "../tasks/cluster/input.ts";
 import { runClustering } from "../tasks/cluster/run.ts";
 import { embedTexts } from "../tasks/cluster/embedders.ts";
@@ -469,5 +470,39 @@ gpuTest(
     assertEquals(typeof other, "string");
     batched.decoder!.dispose();
     alone.decoder!.dispose();
+  },
+);
+
+sharedDataTest(
+  "cluster input reads MAMS-ACSA val by first category and 2Wiki dev questions by type",
+  ["mams/acsa/val.xml", "2wiki/dev_sample.json"],
+  async () => {
+    const mams = await readClusterInput({ path: `${SHARED_DATA}mams/acsa/val.xml` });
+    assertEquals(mams.length, 400);
+    const counts = (texts: { label?: string }[]) =>
+      Object.fromEntries(
+        [...new Set(texts.map((t) => t.label!))].sort().map((l) => [
+          l,
+          texts.filter((t) => t.label === l).length,
+        ]),
+      );
+    assertEquals(counts(mams), {
+      ambience: 14,
+      food: 135,
+      menu: 17,
+      miscellaneous: 53,
+      place: 35,
+      price: 16,
+      service: 35,
+      staff: 95,
+    });
+    const wiki = await readClusterInput({ path: `${SHARED_DATA}2wiki/dev_sample.json` });
+    assertEquals(counts(wiki), {
+      bridge_comparison: 130,
+      comparison: 104,
+      compositional: 202,
+      inference: 64,
+    });
+    assert(wiki.every((t) => t.text.trim().endsWith("?")), "the texts are the questions");
   },
 );
