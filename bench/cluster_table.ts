@@ -22,6 +22,7 @@ const { values } = parseArgs({
     data: { type: "string", default: "../shared/data" },
     lm: { type: "string", default: "runs/clara-lm/best" },
     absa: { type: "string" },
+    embedders: { type: "string", default: EMBEDDERS.join(",") },
     out: { type: "string", default: "runs/cluster-table" },
   },
   strict: true,
@@ -48,7 +49,8 @@ const rows: {
 for (const [set, texts] of sets) {
   const k = new Set(texts.map((t) => t.label)).size;
   // The absa embedder needs a trained model; without --absa it is left out of the table.
-  for (const embedder of EMBEDDERS.filter((e) => e !== "absa" || values.absa)) {
+  const chosen = values.embedders.split(",").filter((e) => e !== "absa" || values.absa);
+  for (const embedder of EMBEDDERS.filter((e) => chosen.includes(e))) {
     for (const method of METHODS) {
       const search = method === "dbscan" || method === "hdbscan";
       const started = performance.now();
@@ -81,7 +83,7 @@ for (const [set, texts] of sets) {
     }
   }
 }
-await writeJsonAtomic(`${values.out}/table.json`, rows);
+await writeJsonAtomic(`${values.out}/table-${values.embedders.replaceAll(",", "-")}.json`, rows);
 const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(3));
 console.log("| set | embedder | method | clusters (noise) | NMI | ARI | silhouette |");
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
