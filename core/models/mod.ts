@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./fast_clara_absa.ts";
+export * from "./latent_qa.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { loadWordVectors } from "../../datasets/glove.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { writeBuffer } from "../../kernels/runtime.ts";
@@ -19,22 +20,43 @@ import { vocabularyOfTokenizerJson } from "../data_glove.ts";
 const GLOVE_ROW_STD = 0.1;
 
 /** Copies GloVe rows into the embedding table; returns how many rows were found. */
-export async function initEmbeddingsFromGlove(
+export function initEmbeddingsFromGlove(
   model: FastClaraAbsa,
   tokenizer: TextTokenizer,
   source: string | undefined,
   cacheDir: string,
+): Promise<number> {
+  const learned = model.backbone.embed.tokens.weight;
+  return initTableFromGlove(
+    model.wordVectors?.weight ?? learned,
+    tokenizer,
+    source,
+    cacheDir,
+    model.wordVectors ? learned : null,
+  );
+}
+
+/**
+ * Copies GloVe rows (rescaled, see the module doc) into the rows of `weight` [vocab, dim] whose
+ * token GloVe knows, and zeroes those rows of `correction` when given (a learned table added on
+ * top of a frozen one). Returns how many rows were found.
+ */
+export async function initTableFromGlove(
+  weight: Tensor,
+  tokenizer: TextTokenizer,
+  source: string | undefined,
+  cacheDir: string,
+  correction: Tensor | null = null,
 ): Promise<number> {
   const vocab = vocabularyOfTokenizerJson(tokenizer.json);
   const vectors = await loadWordVectors(vocab, {
     source,
     cachePath: `${cacheDir}/glove.safetensors`,
   });
-  const learned = model.backbone.embed.tokens.weight;
-  const weight = model.wordVectors?.weight ?? learned;
+  const learned = correction;
   const dim = weight.shape[1];
   const table = (await weight.data()) as Float32Array;
-  const learnedTable = model.wordVectors ? (await learned.data()) as Float32Array : null;
+  const learnedTable = learned ? (await learned.data()) as Float32Array : null;
   let sum = 0, sumSq = 0, count = 0;
   vectors.found.forEach((hit, i) => {
     if (!hit) return;
@@ -58,6 +80,6 @@ export async function initEmbeddingsFromGlove(
     learnedTable?.fill(0, i * dim, (i + 1) * dim);
   });
   writeBuffer(weight.buffer, table);
-  if (learnedTable) writeBuffer(learned.buffer, learnedTable);
+  if (learned && learnedTable) writeBuffer(learned.buffer, learnedTable);
   return vectors.hits;
 }
