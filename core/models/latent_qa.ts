@@ -58,6 +58,16 @@ export interface LatentQaMemory {
   attn: Tensor | null;
 }
 
+/** Options of answer generation. */
+export interface AnswerOptions {
+  /** Decoder start token. */
+  bos: number;
+  /** End token (not returned). */
+  eos: number;
+  /** Most tokens per answer, the end token included. */
+  maxNewTokens: number;
+}
+
 /** Parameters split by role, for per-group learning rates. */
 export interface LatentQaParamGroups {
   /** Selector and gate (empty for the baseline). */
@@ -136,24 +146,22 @@ export class LatentQaModel extends Module {
   }
 
   /** Greedy answers from `bos` through the KV-cached decoder (no gradients). */
-  async generate(
-    input: LatentQaInput,
-    options: { bos: number; eos: number; maxNewTokens: number },
-  ): Promise<Generation> {
-    const m = noGrad(() =>
-      tidy(() => {
-        const { memory, padding } = this.encode(input);
-        return { memory, padding };
-      })
-    );
+  async generate(input: LatentQaInput, options: AnswerOptions): Promise<Generation> {
+    const m = noGrad(() => tidy(() => this.encode(input)));
     try {
-      const prompts = Array.from({ length: input.source.shape[0] }, () => [options.bos]);
-      return await generate(this.seq2seq.decoderFor(m.memory, m.padding), { prompts }, options);
+      return await this.generateFrom(m, input.source.shape[0], options);
     } finally {
       m.memory.dispose();
+      m.attn?.dispose();
       // The baseline's padding is the caller's own mask.
       if (m.padding !== input.sourcePadding) m.padding.dispose();
     }
+  }
+
+  /** Greedy answers for `rows` questions from an {@linkcode encode}d memory (the caller owns it). */
+  generateFrom(m: LatentQaMemory, rows: number, options: AnswerOptions): Promise<Generation> {
+    const prompts = Array.from({ length: rows }, () => [options.bos]);
+    return generate(this.seq2seq.decoderFor(m.memory, m.padding), { prompts }, options);
   }
 
   /** The trainable parameters by role (every parameter lands in exactly one group). */

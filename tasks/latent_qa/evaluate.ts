@@ -30,7 +30,7 @@ export interface QaReport {
   context_tokens: number;
   /** Mean length of the encoder memory the decoder cross-attends to. */
   decoder_input: number;
-  /** Wall milliseconds per question of encoding and generation (the support-mass pass excluded). */
+  /** Wall milliseconds per question of encoding and generation (the support-mass sum excluded). */
   ms_per_example: number;
   /** The answers, in input order. */
   predictions: string[];
@@ -61,25 +61,30 @@ export async function evaluateQa(
     const batch = tidy(() => collateQa(part, kind, special));
     try {
       const t0 = performance.now();
-      const generation = await model.generate(batch.input, {
-        bos: special.bos,
-        eos: special.eos,
-        maxNewTokens: options.maxAnswer,
-      });
-      elapsed += performance.now() - t0;
+      const m = noGrad(() => tidy(() => model.encode(batch.input)));
+      let generation;
+      try {
+        generation = await model.generateFrom(m, part.length, {
+          bos: special.bos,
+          eos: special.eos,
+          maxNewTokens: options.maxAnswer,
+        });
+        elapsed += performance.now() - t0;
+        if (m.attn && batch.supportedRows > 0) {
+          const mass = noGrad(() =>
+            tidy(() => supportMass(m.attn!, batch.support!, batch.supportedMask!))
+          );
+          massSum += (await mass.data())[0] * batch.supportedRows;
+          massRows += batch.supportedRows;
+          mass.dispose();
+        }
+      } finally {
+        m.memory.dispose();
+        m.attn?.dispose();
+        if (m.padding !== batch.input.sourcePadding) m.padding.dispose();
+      }
       for (const ids of generation.tokens) {
         predictions.push(tokenizer.decode(ids, { skipSpecialTokens: true, cleanUp: true }).trim());
-      }
-      if (kind === "latent" && batch.supportedRows > 0) {
-        const mass = noGrad(() =>
-          tidy(() => {
-            const { attn } = model.encode(batch.input);
-            return supportMass(attn!, batch.support!, batch.supportedMask!);
-          })
-        );
-        massSum += (await mass.data())[0] * batch.supportedRows;
-        massRows += batch.supportedRows;
-        mass.dispose();
       }
     } finally {
       disposeBatch(batch);
