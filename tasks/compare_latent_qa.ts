@@ -35,7 +35,7 @@ export async function compareLatentQa(
       file: { type: "string" },
       json: { type: "boolean", default: false },
       limit: { type: "string", default: "0" },
-      "batch-size": { type: "string", default: "16" },
+      "batch-size": { type: "string", default: "8" },
     },
   });
   if (!values.latent || !values.baseline || !values.file) {

@@ -26,7 +26,7 @@ export async function evalLatentQa(
       file: { type: "string" },
       json: { type: "boolean", default: false },
       limit: { type: "string", default: "0" },
-      "batch-size": { type: "string", default: "16" },
+      "batch-size": { type: "string", default: "8" },
     },
   });
   if (!values.checkpoint) {
