@@ -8,3 +8,4 @@ export * from "./memory_lm.ts";
 export * from "./memory_lm_config.ts";
 export * from "./memory_batch.ts";
 export * from "./fast_clara_absa.ts";
+export * from "./latent_qa.ts";

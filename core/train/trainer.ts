@@ -50,6 +50,8 @@ export interface TrainingTask<B> {
   batches(epoch: number): B[];
   /** The loss terms of one micro-batch (called inside a `tidy` scope, after reseeding). */
   loss(batch: B, ctx: StepContext): Tensor[];
+  /** Host-side set-up before each step, e.g. per-group learning rates (also after a resume). */
+  beforeStep?(ctx: StepContext): void;
   /** Host-side numbers logged with each step (e.g. curriculum weights). */
   logColumns?: string[];
   /** Values of {@linkcode logColumns} at a step. */
@@ -271,6 +273,7 @@ export class Trainer<B> {
           progress: state.step / totalSteps,
           epoch: state.epoch,
         };
+        task.beforeStep?.(ctx);
         const logged = task.logValues?.(ctx) ?? {};
         manualSeed(o.seed * 1_000_003 + state.step);
         const lr = task.optimizer.currentLr();

@@ -1,5 +1,5 @@
 /**
- * Initialises the token embeddings of a memory model (the ABSA model) from GloVe 100-d vectors (the only pretrained
+ * Initialises the token embeddings of a memory model (the ABSA model) or any embedding table from GloVe 100-d vectors (the only pretrained
  * knowledge reachable offline). Found words get their vector, rescaled to a small standard
  * deviation so they sit on the same scale as the learned position table; other rows keep their
  * random initialisation. When dim > 100 the extra columns stay random; when dim < 100 the vector
@@ -10,6 +10,7 @@
  * @module
  */
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { loadWordVectors } from "../../datasets/glove.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { vocabularyOfTokenizerJson } from "../../datasets/tokenizer_json.ts";
@@ -18,22 +19,43 @@ import { vocabularyOfTokenizerJson } from "../../datasets/tokenizer_json.ts";
 const GLOVE_ROW_STD = 0.1;
 
 /** Copies GloVe rows into the embedding table; returns how many rows were found. */
-export async function initEmbeddingsFromGlove(
+export function initEmbeddingsFromGlove(
   model: MemoryLM,
   tokenizer: TextTokenizer,
   source: string | undefined,
   cacheDir: string,
+): Promise<number> {
+  const learned = model.backbone.embed.tokens.weight;
+  return initTableFromGlove(
+    model.wordVectors?.weight ?? learned,
+    tokenizer,
+    source,
+    cacheDir,
+    model.wordVectors ? learned : null,
+  );
+}
+
+/**
+ * Copies GloVe rows (rescaled, see the module doc) into the rows of `weight` [vocab, dim] whose
+ * token GloVe knows, and zeroes those rows of `correction` when given (a learned table added on
+ * top of a frozen one). Returns how many rows were found.
+ */
+export async function initTableFromGlove(
+  weight: Tensor,
+  tokenizer: TextTokenizer,
+  source: string | undefined,
+  cacheDir: string,
+  correction: Tensor | null = null,
 ): Promise<number> {
   const vocab = vocabularyOfTokenizerJson(tokenizer.json);
   const vectors = await loadWordVectors(vocab, {
     source,
     cachePath: `${cacheDir}/glove.safetensors`,
   });
-  const learned = model.backbone.embed.tokens.weight;
-  const weight = model.wordVectors?.weight ?? learned;
+  const learned = correction;
   const dim = weight.shape[1];
   const table = (await weight.data()) as Float32Array;
-  const learnedTable = model.wordVectors ? (await learned.data()) as Float32Array : null;
+  const learnedTable = learned ? (await learned.data()) as Float32Array : null;
   let sum = 0, sumSq = 0, count = 0;
   vectors.found.forEach((hit, i) => {
     if (!hit) return;
@@ -57,6 +79,6 @@ export async function initEmbeddingsFromGlove(
     learnedTable?.fill(0, i * dim, (i + 1) * dim);
   });
   weight.write(table);
-  if (learnedTable) learned.write(learnedTable);
+  if (learned && learnedTable) learned.write(learnedTable);
   return vectors.hits;
 }
