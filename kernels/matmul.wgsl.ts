@@ -87,16 +87,40 @@ function cached(name: string, make: () => string): Kernel {
   return k;
 }
 
-// Packing runs one workgroup row per output row, so the row's coordinates are computed once per
-// workgroup (uniform) and invocations only add their column: CPU adapters have no SIMD integer
-// division, and a per-element div/mod made packing cost as much as a small product.
-const PACK_ROW = `let row = wid.y + wid.z * ${MAX_WORKGROUPS_PER_DIM}u;
-  if (row >= p.rows || gid.x >= p.cols) { return; }`;
+// Packing runs one workgroup row per output row (or, for narrow rows, a power-of-two share of the
+// workgroup per row), so the row's coordinates are computed by shifts and masks and invocations
+// only add their column: CPU adapters have no SIMD integer division, and a per-element div/mod
+// made packing cost as much as a small product.
 
-/** Workgroups covering `cols` columns by `rows` rows, the rows split over y and z. */
-function packGrid(cols: number, rows: number): [number, number, number] {
-  const y = Math.min(rows, MAX_WORKGROUPS_PER_DIM);
-  return [Math.ceil(cols / PACK_WG), y, Math.ceil(rows / y)];
+/**
+ * Rows one packing workgroup covers: 1 for rows of at least half a workgroup, else as many as fit
+ * (the row width rounded up to a power of two). One row per workgroup left 7 of 8 lanes idle on
+ * attention heads (8 texels a row) and 61 of 64 on a 3-class head, at thousands of workgroups.
+ */
+function packRowsPerGroup(cols: number): number {
+  if (cols >= PACK_WG / 2) return 1;
+  return PACK_WG / 2 ** Math.ceil(Math.log2(Math.max(1, cols)));
+}
+
+function packRow(rowsPerGroup: number): string {
+  const group = `(wid.y + wid.z * ${MAX_WORKGROUPS_PER_DIM}u)`;
+  const lanes = PACK_WG / rowsPerGroup;
+  const [row, col] = rowsPerGroup === 1
+    ? [group, "gid.x"]
+    : [`${group} * ${rowsPerGroup}u + (lid >> ${Math.log2(lanes)}u)`, `lid & ${lanes - 1}u`];
+  return `let row = ${row};
+  let col = ${col};
+  if (row >= p.rows || col >= p.cols) { return; }`;
+}
+
+const PACK_BUILTINS = "@builtin(global_invocation_id) gid: vec3u, " +
+  "@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32";
+
+/** Workgroups covering `cols` columns by `rows` rows, `rowsPerGroup` rows each, over y and z. */
+function packGrid(cols: number, rows: number, rowsPerGroup: number): [number, number, number] {
+  const groups = Math.ceil(rows / rowsPerGroup);
+  const y = Math.min(groups, MAX_WORKGROUPS_PER_DIM);
+  return [rowsPerGroup === 1 ? Math.ceil(cols / PACK_WG) : 1, y, Math.ceil(groups / y)];
 }
 
 // f32 values that round past f16's largest finite value become ±inf (a texture store might clamp),
@@ -110,15 +134,21 @@ fn half_range(v: vec4f) -> vec4f { return select(v, v * 3.0e38, abs(v) >= vec4f(
  * Packs B into the texture. With B not transposed and N a multiple of 4 (`rowsOfVec4s`), each texel
  * is one aligned vec4 of a B row: one load instead of four bounds-checked scalar loads.
  */
-function packBKernel(transB: boolean, half: boolean, rowsOfVec4s: boolean): Kernel {
+function packBKernel(
+  transB: boolean,
+  half: boolean,
+  rowsOfVec4s: boolean,
+  rowsPerGroup: number,
+): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
   const gather = rowsOfVec4s
-    ? `v = src[(base + k * p.N) / 4u + gid.x];`
+    ? `v = src[(base + k * p.N) / 4u + col];`
     : `for (var j = 0u; j < 4u; j++) {
-      let n = gid.x * 4u + j;
+      let n = col * 4u + j;
       if (n < p.N) { v[j] = src[base + ${at}]; }
     }`;
-  const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}`;
+  const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}` +
+    (rowsPerGroup > 1 ? `_r${rowsPerGroup}` : "");
   return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
@@ -127,24 +157,26 @@ struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
 ${half ? HALF_RANGE : ""}
 @compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  ${PACK_ROW}
+fn main(${PACK_BUILTINS}) {
+  ${packRow(rowsPerGroup)}
   let k = row % p.Kp;
   let base = (row / p.Kp) * p.K * p.N;
   var v = vec4f(0.0);
   if (k < p.K) {
     ${gather}
   }
-  let t = row * p.cols + gid.x;
+  let t = row * p.cols + col;
   textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
     half ? "vec4f(vec4<f16>(half_range(v)))" : "v"
   });
 }`);
 }
 
-function packAKernel(transA: boolean, half: boolean): Kernel {
+function packAKernel(transA: boolean, half: boolean, rowsPerGroup: number): Kernel {
   const at = transA ? "k * p.M + m" : "m * p.K + k";
-  return cached(`matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}`, () => `
+  const name = `matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}` +
+    (rowsPerGroup > 1 ? `_r${rowsPerGroup}` : "");
+  return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -152,16 +184,16 @@ struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(2) var<storage, read_write> dst: array<${half ? "vec4<f16>" : "vec4f"}>;
 ${half ? HALF_RANGE : ""}
 @compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  ${PACK_ROW}
+fn main(${PACK_BUILTINS}) {
+  ${packRow(rowsPerGroup)}
   let m = row % p.M;
   let base = (row / p.M) * p.M * p.K;
   var v = vec4f(0.0);
   for (var j = 0u; j < 4u; j++) {
-    let k = gid.x * 4u + j;
+    let k = col * 4u + j;
     if (k < p.K) { v[j] = src[base + ${at}]; }
   }
-  dst[row * p.cols + gid.x] = ${half ? "vec4<f16>(half_range(v))" : "v"};
+  dst[row * p.cols + col] = ${half ? "vec4<f16>(half_range(v))" : "v"};
 }`);
 }
 
@@ -316,10 +348,10 @@ export function matmulInto(
   const bTexels = batchB * Kp * N4;
   const tex = acquireTexture(bTexels, half ? "rgba16float" : "rgba32float");
   dispatch(
-    packBKernel(transB, half, !transB && N % 4 === 0),
+    packBKernel(transB, half, !transB && N % 4 === 0, packRowsPerGroup(N4)),
     [b, tex.view],
     [batchB * Kp, N4, K, N, Kp],
-    packGrid(N4, batchB * Kp),
+    packGrid(N4, batchB * Kp, packRowsPerGroup(N4)),
   );
 
   let packedA = a;
@@ -327,10 +359,10 @@ export function matmulInto(
     const aVec4s = batchA * M * K4;
     packedA = scratch(aVec4s * (half ? 8 : 16));
     dispatch(
-      packAKernel(transA, half),
+      packAKernel(transA, half, packRowsPerGroup(K4)),
       [a, packedA],
       [batchA * M, K4, M, K],
-      packGrid(K4, batchA * M),
+      packGrid(K4, batchA * M, packRowsPerGroup(K4)),
     );
   }
 
