@@ -17,14 +17,25 @@ import type { Runner } from "./harness.ts";
 import type { AbsaStepShape } from "./shapes.ts";
 import { countingRunner } from "./ours_runner.ts";
 
-function syntheticExamples(a: AbsaStepShape, special: AbsaSpecialIds, rng: Rng): AbsaExample[] {
+/**
+ * A batch of synthetic sentences: `a.tokens` tokens each, or with `variable` a length drawn per
+ * sentence from [a.tokens / 2, 2·a.tokens) (as train:absa's batches vary).
+ */
+function syntheticExamples(
+  a: AbsaStepShape,
+  special: AbsaSpecialIds,
+  rng: Rng,
+  variable: boolean,
+): AbsaExample[] {
   const word = () => 5 + a.memory + rng.int(a.vocab - 5 - a.memory);
-  return Array.from({ length: a.batch }, (_, i) => ({
+  const half = Math.max(4, Math.floor(a.tokens / 2));
+  const length = () => (variable ? half + rng.int(2 * a.tokens - half) : a.tokens);
+  return Array.from({ length: a.batch }, length).map((n, i) => ({
     id: `${i}`,
     text: "",
-    tokens: Array.from({ length: a.tokens }, word),
+    tokens: Array.from({ length: n }, word),
     aspectSlots: Array.from(
-      { length: a.tokens },
+      { length: n },
       (_, t) => (t % 7 === 3 ? 1 + (t % a.aspects) : 0),
     ),
     aspects: Array.from({ length: a.aspects }, (_, k) => ({
@@ -38,8 +49,11 @@ function syntheticExamples(a: AbsaStepShape, special: AbsaSpecialIds, rng: Rng):
   }));
 }
 
-/** A runner for one ABSA training step per run. */
-export function absaStepRunner(a: AbsaStepShape): Runner {
+/**
+ * A runner for one ABSA training step per run, on the same batch each run, or with
+ * `variableLengths` on a fresh batch of other sentence lengths each run (seeded).
+ */
+export function absaStepRunner(a: AbsaStepShape, variableLengths = false): Runner {
   const special: AbsaSpecialIds = {
     pad: 0,
     cls: 2,
@@ -47,14 +61,15 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
     mask: 4,
     memory: Array.from({ length: a.memory }, (_, i) => 5 + i),
   };
-  const examples = syntheticExamples(a, special, new Rng(11));
+  const rng = new Rng(11);
+  const fixed = syntheticExamples(a, special, rng, false);
   const model = new FastClaraAbsa({
     vocabSize: a.vocab,
     dim: a.dim,
     heads: a.heads,
     layers: a.layers,
     hidden: a.hidden,
-    maxLength: a.memory + a.tokens + 2,
+    maxLength: a.memory + 2 * a.tokens + 2,
     memoryTokens: a.memory,
     labels: 3,
     dropout: 0.2,
@@ -71,6 +86,7 @@ export function absaStepRunner(a: AbsaStepShape): Runner {
   const weights = curriculumWeights(DEFAULT_CURRICULUM, 0);
   return countingRunner({
     async run() {
+      const examples = variableLengths ? syntheticExamples(a, special, rng, true) : fixed;
       const values = tidy(() => {
         const batch = collateAbsa(examples, special, {
           generativeRows: a.generativeRows,

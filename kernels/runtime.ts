@@ -34,8 +34,54 @@ const pendingErrors: Promise<void>[] = [];
 let uncaptured: string | null = null;
 let errorHandlerDevice: GPUDevice | null = null;
 
-/** Counters for benches: submits and CPU↔GPU synchronisations since start. */
-export const counters = { submits: 0, syncs: 0, dispatches: 0 };
+/**
+ * Counters for benches and memory tests, since start: submits, CPU↔GPU synchronisations,
+ * dispatches, bind groups created, bytes of uniforms written, bytes uploaded by
+ * {@linkcode writeBuffer}, bytes read back, and staging buffers created for readbacks.
+ */
+export const counters = {
+  submits: 0,
+  syncs: 0,
+  dispatches: 0,
+  bindGroups: 0,
+  uniformBytes: 0,
+  uploadBytes: 0,
+  readbackBytes: 0,
+  stagingBuffers: 0,
+};
+
+/**
+ * Wall-clock milliseconds spent in the runtime's host calls since start: recording dispatches
+ * (`encode`, of which `bindGroup` creating bind groups), submitting (`submit`, which blocks while
+ * the driver takes the work), uploads, and waiting for readbacks and syncs (`wait`).
+ */
+export const hostTimes = { encode: 0, bindGroup: 0, submit: 0, upload: 0, wait: 0 };
+
+let liveStaging = 0;
+
+/** Resources the runtime holds now: compiled pipelines and readback staging buffers. */
+export function runtimeStats(): { pipelines: number; stagingBuffers: number } {
+  return { pipelines: pipelines.size, stagingBuffers: liveStaging };
+}
+
+/** One recorded dispatch, as handed to a {@linkcode setDispatchTrace} callback. */
+export interface TracedDispatch {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** The uniform words of the dispatch and where they live (rewrite them before a replay). */
+  params: Uint32Array<ArrayBuffer>;
+  uniformBuffer: GPUBuffer;
+  uniformOffset: number;
+  workgroups: [number, number, number];
+}
+
+let trace: ((d: TracedDispatch) => void) | null = null;
+
+/** Calls `fn` for every dispatch recorded from now on (null stops); for the bench's kernel table. */
+export function setDispatchTrace(fn: ((d: TracedDispatch) => void) | null): void {
+  trace = fn;
+}
 
 function device(): GPUDevice {
   const d = gpu();
@@ -107,6 +153,7 @@ export function dispatch(
   params: ArrayLike<number>,
   workgroups: [number, number?, number?],
 ): void {
+  const t0 = performance.now();
   const d = device();
   if (params.length > UNIFORM_SLOT / 4) {
     throw new Error(
@@ -121,6 +168,7 @@ export function dispatch(
   const pipeline = pipelineFor(d, kernel);
   const slot = b.slots++;
   uniformWords.set(params as ArrayLike<number>, slot * (UNIFORM_SLOT / 4));
+  counters.uniformBytes += params.length * 4;
   const entries: GPUBindGroupEntry[] = [{
     binding: 0,
     resource: { buffer: uniformBuffer!, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
@@ -131,11 +179,14 @@ export function dispatch(
       resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
     })
   );
+  const t1 = performance.now();
   const bindGroup = d.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries,
     label: kernel.name,
   });
+  hostTimes.bindGroup += performance.now() - t1;
+  counters.bindGroups++;
   if (profile) {
     b.pass?.end();
     const k = profile.batchNames.length;
@@ -154,11 +205,22 @@ export function dispatch(
   b.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
   b.ops.push(kernel.name);
   counters.dispatches++;
+  const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+  trace?.({
+    kernel: kernel.name,
+    pipeline,
+    bindGroup,
+    params: Uint32Array.from(params),
+    uniformBuffer: uniformBuffer!,
+    uniformOffset: slot * UNIFORM_SLOT,
+    workgroups: wg,
+  });
   if (profile) {
     b.pass.end();
     b.pass = null;
     if (profile.batchNames.length === PROFILE_CAPACITY) flush();
   }
+  hostTimes.encode += performance.now() - t0;
 }
 
 const PROFILE_CAPACITY = 2048;
@@ -255,6 +317,7 @@ export function copyBuffer(src: GPUBuffer, dst: GPUBuffer, bytes: number): void 
 /** Submits everything recorded so far without waiting for it. */
 export function flush(): void {
   if (!batch) return;
+  const t0 = performance.now();
   const d = device();
   const b = batch;
   batch = null;
@@ -274,6 +337,7 @@ export function flush(): void {
       if (e) throw new WebGPUError(`WebGPU error in ${describeOps(ops)}: ${e.message}`);
     }),
   );
+  hostTimes.submit += performance.now() - t0;
 }
 
 function describeOps(ops: string[]): string {
@@ -299,6 +363,7 @@ async function checkErrors(): Promise<void> {
  */
 export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
   flush();
+  const t0 = performance.now();
   device().queue.writeBuffer(
     buffer,
     byteOffset,
@@ -306,6 +371,8 @@ export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset
     data.byteOffset,
     data.byteLength,
   );
+  counters.uploadBytes += data.byteLength;
+  hostTimes.upload += performance.now() - t0;
 }
 
 /** Copies `bytes` bytes of `src` back to the host: one sync point. */
@@ -316,6 +383,8 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
     size,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
+  counters.stagingBuffers++;
+  liveStaging++;
   const b = openBatch(d);
   b.pass?.end();
   b.pass = null;
@@ -323,11 +392,15 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
   b.ops.push("readback");
   flush();
   counters.syncs++;
+  counters.readbackBytes += bytes;
+  const t0 = performance.now();
   try {
     await Promise.all([staging.mapAsync(GPUMapMode.READ), checkErrors()]);
     return staging.getMappedRange().slice(0, bytes);
   } finally {
+    hostTimes.wait += performance.now() - t0;
     staging.destroy();
+    liveStaging--;
   }
 }
 
@@ -335,5 +408,7 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
 export async function sync(): Promise<void> {
   flush();
   counters.syncs++;
+  const t0 = performance.now();
   await Promise.all([device().queue.onSubmittedWorkDone(), checkErrors()]);
+  hostTimes.wait += performance.now() - t0;
 }
