@@ -50,10 +50,11 @@ function syntheticExamples(
 }
 
 /**
- * A runner for one ABSA training step per run, on the same batch each run, or with
- * `variableLengths` on a fresh batch of other sentence lengths each run (seeded).
+ * A runner for one ABSA training step per run: on the same batch each run when `distinctBatches`
+ * is 0, else on one of that many variable-length batches, picked at random each run (seeded;
+ * `Infinity`: a fresh batch every run, as train:absa's reshuffled epochs keep making new ones).
  */
-export function absaStepRunner(a: AbsaStepShape, variableLengths = false): Runner {
+export function absaStepRunner(a: AbsaStepShape, distinctBatches = 0): Runner {
   const special: AbsaSpecialIds = {
     pad: 0,
     cls: 2,
@@ -63,6 +64,14 @@ export function absaStepRunner(a: AbsaStepShape, variableLengths = false): Runne
   };
   const rng = new Rng(11);
   const fixed = syntheticExamples(a, special, rng, false);
+  const pool = Number.isFinite(distinctBatches)
+    ? Array.from({ length: distinctBatches }, () => syntheticExamples(a, special, rng, true))
+    : [];
+  const nextBatch = (): AbsaExample[] => {
+    if (distinctBatches === 0) return fixed;
+    if (pool.length) return pool[rng.int(pool.length)];
+    return syntheticExamples(a, special, rng, true);
+  };
   const model = new FastClaraAbsa({
     vocabSize: a.vocab,
     dim: a.dim,
@@ -86,7 +95,7 @@ export function absaStepRunner(a: AbsaStepShape, variableLengths = false): Runne
   const weights = curriculumWeights(DEFAULT_CURRICULUM, 0);
   return countingRunner({
     async run() {
-      const examples = variableLengths ? syntheticExamples(a, special, rng, true) : fixed;
+      const examples = nextBatch();
       const values = tidy(() => {
         const batch = collateAbsa(examples, special, {
           generativeRows: a.generativeRows,

@@ -24,7 +24,7 @@ const MIB = 2 ** 20;
 
 /** Runs `steps` variable-length train:absa steps, sampling at step 1, 10, 20, 50 and every 50th. */
 export async function rssOverSteps(a: AbsaStepShape, steps: number): Promise<RssSample[]> {
-  const runner = absaStepRunner(a, true);
+  const runner = absaStepRunner(a, Infinity);
   const samples: RssSample[] = [];
   try {
     for (let step = 1; step <= steps; step++) {

@@ -17,7 +17,7 @@
  * @module
  */
 import { gpu as gpuDevice, info } from "../core/device.ts";
-import { dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { counters, dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
 import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
 
 /** Texels per row of the packed-B texture (a power of two: addresses split by mask and shift). */
@@ -287,6 +287,7 @@ function acquireTexture(
         `${d.limits.maxTextureDimension2D} ${format} texture can pack`,
     );
   }
+  counters.textures++;
   const texture = d.createTexture({
     size: [TEXTURE_WIDTH, height],
     format,

@@ -37,7 +37,8 @@ let errorHandlerDevice: GPUDevice | null = null;
 /**
  * Counters for benches and memory tests, since start: submits, CPU↔GPU synchronisations,
  * dispatches, bind groups created, bytes of uniforms written, bytes uploaded by
- * {@linkcode writeBuffer}, bytes read back, and staging buffers created for readbacks.
+ * {@linkcode writeBuffer}, bytes read back, staging buffers created for readbacks, and textures
+ * created (the matmul's packed operands).
  */
 export const counters = {
   submits: 0,
@@ -48,6 +49,7 @@ export const counters = {
   uploadBytes: 0,
   readbackBytes: 0,
   stagingBuffers: 0,
+  textures: 0,
 };
 
 /**
