@@ -42,7 +42,8 @@ function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
 
 /**
  * Runs `fn` in a new scope and disposes every tensor it created except those it returns
- * (a tensor, or arrays/objects of tensors) and those kept with {@linkcode keep}.
+ * (a tensor, or arrays/objects of tensors) and those kept with {@linkcode keep}. When `fn`
+ * throws, every tensor it created and did not keep is disposed before the error propagates.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Disposable>();
@@ -50,6 +51,9 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    for (const t of scope) if (!kept.has(t) && !t.isDisposed) t.dispose();
+    throw e;
   } finally {
     scopes.pop();
   }

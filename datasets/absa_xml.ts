@@ -2,12 +2,15 @@
  * Reader for aspect-based sentiment XML: MAMS ATSA (`aspectTerm term polarity from to`), MAMS ACSA
  * (`aspectCategory category polarity`) and SemEval-2014 Task 4 (sentence ids, `conflict` labels,
  * sentences without aspects, restaurants with both terms and categories). Every sentence is
- * validated; all problems are collected and reported together, each naming the file, the sentence
- * and what was expected.
+ * validated against the format: every element must be one the format defines, in its place (or,
+ * read with `lenient`, it is skipped with a warning). All problems are collected and reported
+ * together, each naming the file, the XML line, the sentence id and what was expected. Files are
+ * decoded as strict UTF-8.
  *
  * @module
  */
-import { parseXml, type XmlNode, XmlReadError } from "./xml.ts";
+import { decodeUtf8, InvalidUtf8Error } from "./utf8.ts";
+import { isElement, parseXml, type XmlElement, XmlReadError } from "./xml.ts";
 
 /** Sentiment labels that ABSA files may carry. */
 export const POLARITIES = ["positive", "negative", "neutral", "conflict"] as const;
@@ -45,26 +48,42 @@ export interface AbsaDataset {
   file: string;
   format: AbsaFormat;
   sentences: AbsaSentence[];
+  /**
+   * Unknown or misplaced elements and stray text that were skipped because the file was read with
+   * `lenient` (always empty otherwise: they are errors), one message each with line and sentence.
+   */
+  warnings: string[];
 }
 
-/** What to do with `conflict` labels and aspect-less sentences (both kept by default). */
+/** How to read a file; `conflict` labels and aspect-less sentences are kept by default. */
 export interface ReadAbsaOptions {
   conflict?: "keep" | "drop";
   emptySentences?: "keep" | "drop";
+  /**
+   * Skip elements the format does not define (or that sit in the wrong place) and stray text,
+   * recording each in {@linkcode AbsaDataset.warnings}, instead of refusing the file.
+   */
+  lenient?: boolean;
 }
 
-/** One validation problem in one sentence. */
+/** One validation problem, at an XML line, in a sentence (absent for problems outside any). */
 export interface AbsaProblem {
   file: string;
-  sentenceId: string;
+  line: number;
+  sentenceId?: string;
   message: string;
+}
+
+function describeProblem(p: AbsaProblem): string {
+  return `line ${p.line}${p.sentenceId === undefined ? "" : `, sentence ${p.sentenceId}`}: ` +
+    p.message;
 }
 
 /** A file that parsed as XML but does not hold valid ABSA data; lists every problem found. */
 export class AbsaFormatError extends Error {
   /** Builds the error from the problems (the message shows the first 20). */
   constructor(readonly file: string, readonly problems: AbsaProblem[]) {
-    const shown = problems.slice(0, 20).map((p) => `  sentence ${p.sentenceId}: ${p.message}`);
+    const shown = problems.slice(0, 20).map((p) => `  ${describeProblem(p)}`);
     const more = problems.length > 20 ? [`  … and ${problems.length - 20} more`] : [];
     super(
       `${file}: ${problems.length} problem(s) in ABSA XML\n${[...shown, ...more].join("\n")}`,
@@ -75,19 +94,44 @@ export class AbsaFormatError extends Error {
 
 export { XmlReadError };
 
-const ARRAY_TAGS = ["sentence", "aspectTerm", "aspectCategory"] as const;
+/** The child elements each element of the format may hold (`<text>` holds text only). */
+const ALLOWED_CHILDREN: Record<string, string[]> = {
+  sentences: ["sentence"],
+  sentence: ["text", "aspectTerms", "aspectCategories"],
+  aspectTerms: ["aspectTerm"],
+  aspectCategories: ["aspectCategory"],
+  aspectTerm: [],
+  aspectCategory: [],
+};
+const PARENT_OF: Record<string, string> = Object.fromEntries(
+  Object.entries(ALLOWED_CHILDREN).flatMap(([parent, kids]) => kids.map((k) => [k, parent])),
+);
 
-/** Reads and validates one ABSA XML file from disk. */
+/** Where problems go while one file is read. */
+interface ReadContext {
+  file: string;
+  lenient: boolean;
+  problems: AbsaProblem[];
+  warnings: string[];
+}
+
+/** Reads and validates one ABSA XML file from disk (strict UTF-8). */
 export async function readAbsaXml(
   path: string,
   options: ReadAbsaOptions = {},
 ): Promise<AbsaDataset> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new XmlReadError(path, "file not found");
-    if (e instanceof TypeError) throw new XmlReadError(path, "the file is not valid UTF-8 text");
+    throw e;
+  }
+  let text: string;
+  try {
+    text = decodeUtf8(bytes);
+  } catch (e) {
+    if (e instanceof InvalidUtf8Error) throw new XmlReadError(path, e.message);
     throw e;
   }
   return parseAbsaXml(path, text, options);
@@ -99,56 +143,101 @@ export function parseAbsaXml(
   text: string,
   options: ReadAbsaOptions = {},
 ): AbsaDataset {
-  const doc = parseXml(file, text, ARRAY_TAGS);
-  const roots = Object.keys(doc).filter((k) => !k.startsWith("?") && k !== "#text");
-  if (roots.length !== 1 || roots[0] !== "sentences") {
-    const found = roots.length ? roots.map((r) => `<${r}>`).join(", ") : "none";
+  const roots = parseXml(file, text);
+  if (roots.length !== 1 || roots[0].name !== "sentences") {
+    const found = roots.length ? roots.map((r) => `<${r.name}>`).join(", ") : "none";
     throw new XmlReadError(file, `expected the root element <sentences>, found ${found}`);
   }
-  const rootNode = doc.sentences;
-  const nodes = isNode(rootNode) && Array.isArray(rootNode.sentence)
-    ? rootNode.sentence as unknown[]
-    : [];
-  if (nodes.length === 0) throw new XmlReadError(file, "no <sentence> elements under <sentences>");
+  const ctx: ReadContext = { file, lenient: options.lenient ?? false, problems: [], warnings: [] };
+  const nodes = allowedChildren(ctx, roots[0], undefined);
+  if (nodes.length === 0 && ctx.problems.length === 0) {
+    throw new XmlReadError(file, "no <sentence> elements under <sentences>");
+  }
 
-  const problems: AbsaProblem[] = [];
   const seenIds = new Set<string>();
   const sentences: AbsaSentence[] = [];
   nodes.forEach((node, index) => {
-    const sentence = readSentence(file, node, index, problems);
+    const sentence = readSentence(ctx, node, index);
     if (seenIds.has(sentence.id)) {
-      problems.push({ file, sentenceId: sentence.id, message: "duplicate sentence id" });
+      ctx.problems.push({
+        file,
+        line: node.line,
+        sentenceId: sentence.id,
+        message: "duplicate sentence id",
+      });
     }
     seenIds.add(sentence.id);
     sentences.push(sentence);
   });
-  if (problems.length) throw new AbsaFormatError(file, problems);
+  if (ctx.problems.length) throw new AbsaFormatError(file, ctx.problems);
 
   const format = detectFormat(nodes, sentences);
-  return { file, format, sentences: applyOptions(sentences, options) };
+  return { file, format, sentences: applyOptions(sentences, options), warnings: ctx.warnings };
 }
 
-function isNode(value: unknown): value is XmlNode {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/**
+ * The child elements of `el` that the format allows there. Anything else (an unknown element, a
+ * known one in the wrong place, non-blank text) is a problem, or a warning when reading leniently.
+ */
+function allowedChildren(
+  ctx: ReadContext,
+  el: XmlElement,
+  sentenceId: string | undefined,
+): XmlElement[] {
+  const allowed = ALLOWED_CHILDREN[el.name];
+  const kept: XmlElement[] = [];
+  const expected = allowed.length ? allowed.map((a) => `<${a}>`).join(", ") : "no content";
+  for (const child of el.children) {
+    let message: string;
+    let line = el.line;
+    if (!isElement(child)) {
+      if (child.text.trim() === "") continue;
+      message = `unexpected text ${JSON.stringify(snippet(child.text))} inside <${el.name}> ` +
+        `(expected ${expected})`;
+    } else if (allowed.includes(child.name)) {
+      kept.push(child);
+      continue;
+    } else {
+      line = child.line;
+      message = child.name in PARENT_OF
+        ? `misplaced element <${child.name}> inside <${el.name}> ` +
+          `(it belongs inside <${PARENT_OF[child.name]}>)`
+        : `unknown element <${child.name}> inside <${el.name}> (expected ${expected})`;
+    }
+    const problem: AbsaProblem = { file: ctx.file, line, sentenceId, message };
+    if (ctx.lenient) ctx.warnings.push(`${ctx.file}: ${describeProblem(problem)} (skipped)`);
+    else ctx.problems.push(problem);
+  }
+  return kept;
 }
 
-function readSentence(
-  file: string,
-  node: unknown,
-  index: number,
-  problems: AbsaProblem[],
-): AbsaSentence {
-  const el = isNode(node) ? node : {};
-  const id = typeof el.id === "string" && el.id !== "" ? el.id : `#${index}`;
-  const problem = (message: string) => problems.push({ file, sentenceId: id, message });
+function snippet(text: string): string {
+  const t = text.trim();
+  return t.length > 40 ? `${t.slice(0, 40)}…` : t;
+}
+
+function readSentence(ctx: ReadContext, el: XmlElement, index: number): AbsaSentence {
+  const id = el.attributes.id ? el.attributes.id : `#${index}`;
+  const at = (line: number) => (message: string) =>
+    ctx.problems.push({ file: ctx.file, line, sentenceId: id, message });
+  const problem = at(el.line);
+  const parts = allowedChildren(ctx, el, id);
   let text = "";
-  if (el.text === undefined) problem("missing <text> element");
-  else if (typeof el.text !== "string") problem("<text> must hold plain text only");
-  else text = el.text;
+  const texts = parts.filter((c) => c.name === "text");
+  if (texts.length === 0) problem("missing <text> element");
+  else if (texts.length > 1) {
+    problem(`${texts.length} <text> elements (lines ${texts.map((t) => t.line).join(", ")})`);
+  } else if (texts[0].children.some(isElement)) {
+    at(texts[0].line)("<text> must hold plain text only");
+  } else text = texts[0].children.map((c) => (isElement(c) ? "" : c.text)).join("");
 
+  const listed = (container: string) =>
+    parts.filter((c) => c.name === container).flatMap((c) => allowedChildren(ctx, c, id));
   const terms: AspectTerm[] = [];
-  for (const [i, a] of children(el.aspectTerms, "aspectTerm").entries()) {
+  for (const [i, a] of listed("aspectTerms").entries()) {
+    allowedChildren(ctx, a, id);
     const where = `aspectTerm ${i}`;
+    const problem = at(a.line);
     const term = requireAttr(a, "term", where, problem);
     const polarity = readPolarity(a, where, problem);
     const from = readOffset(a, "from", where, problem);
@@ -169,8 +258,10 @@ function readSentence(
     } else terms.push({ term, polarity, from, to });
   }
   const categories: AspectCategory[] = [];
-  for (const [i, a] of children(el.aspectCategories, "aspectCategory").entries()) {
+  for (const [i, a] of listed("aspectCategories").entries()) {
+    allowedChildren(ctx, a, id);
     const where = `aspectCategory ${i}`;
+    const problem = at(a.line);
     const category = requireAttr(a, "category", where, problem);
     const polarity = readPolarity(a, where, problem);
     if (category !== undefined && polarity !== undefined) categories.push({ category, polarity });
@@ -178,20 +269,14 @@ function readSentence(
   return { id, text, terms, categories };
 }
 
-function children(container: unknown, tag: string): XmlNode[] {
-  if (!isNode(container)) return [];
-  const list = container[tag];
-  return Array.isArray(list) ? list.map((x) => (isNode(x) ? x : {})) : [];
-}
-
 function requireAttr(
-  el: XmlNode,
+  el: XmlElement,
   name: string,
   where: string,
   problem: (m: string) => void,
 ): string | undefined {
-  const value = el[name];
-  if (typeof value !== "string") {
+  const value = el.attributes[name];
+  if (value === undefined) {
     problem(`${where}: missing required attribute "${name}"`);
     return undefined;
   }
@@ -199,7 +284,7 @@ function requireAttr(
 }
 
 function readPolarity(
-  el: XmlNode,
+  el: XmlElement,
   where: string,
   problem: (m: string) => void,
 ): Polarity | undefined {
@@ -213,7 +298,7 @@ function readPolarity(
 }
 
 function readOffset(
-  el: XmlNode,
+  el: XmlElement,
   name: "from" | "to",
   where: string,
   problem: (m: string) => void,
@@ -227,8 +312,8 @@ function readOffset(
   return Number(value);
 }
 
-function detectFormat(nodes: unknown[], sentences: AbsaSentence[]): AbsaFormat {
-  const hasIds = nodes.some((n) => isNode(n) && typeof n.id === "string");
+function detectFormat(nodes: XmlElement[], sentences: AbsaSentence[]): AbsaFormat {
+  const hasIds = nodes.some((n) => n.attributes.id !== undefined);
   const hasTerms = sentences.some((s) => s.terms.length > 0);
   const hasCategories = sentences.some((s) => s.categories.length > 0);
   if (hasIds || (hasTerms && hasCategories)) return "semeval2014";

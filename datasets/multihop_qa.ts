@@ -2,10 +2,14 @@
  * Readers for multi-hop QA JSON: HotpotQA (original schema `_id, question, answer,
  * supporting_facts, context, type, level`), 2WikiMultihopQA (same `context` and
  * `supporting_facts` shape) and MuSiQue (`paragraphs` with `is_supporting`), all mapped to one
- * {@linkcode MultiHopExample}; and per-token support masks aligned with the context tokens.
+ * {@linkcode MultiHopExample}; and per-token support masks aligned with the context tokens. An
+ * example with a missing field, or a supporting fact that points at a paragraph or sentence the
+ * example does not hold, is an error naming the file, the example's index and `_id`/`id` and the
+ * field: examples are never silently shortened.
  *
  * @module
  */
+import { decodeUtf8, InvalidUtf8Error } from "./utf8.ts";
 
 /** Which schema an example came from. */
 export type MultiHopSource = "hotpotqa" | "2wiki" | "musique";
@@ -45,33 +49,73 @@ export class MultiHopFormatError extends Error {
   }
 }
 
-/** Reads a JSON array (or JSON Lines) file of HotpotQA, 2Wiki or MuSiQue examples. */
+/** Reads a JSON array (or JSON Lines) file of HotpotQA, 2Wiki or MuSiQue examples (strict UTF-8). */
 export async function readMultiHopJson(path: string): Promise<MultiHopExample[]> {
-  return parseMultiHopJson(path, await Deno.readTextFile(path));
+  let text: string;
+  try {
+    text = decodeUtf8(await Deno.readFile(path));
+  } catch (e) {
+    if (e instanceof InvalidUtf8Error) throw new MultiHopFormatError(path, "file", e.message);
+    throw e;
+  }
+  return parseMultiHopJson(path, text);
 }
 
 /** Parses multi-hop QA examples held in memory; `file` is used in messages. */
 export function parseMultiHopJson(file: string, text: string): MultiHopExample[] {
+  const trimmed = text.trim();
   let records: unknown[];
-  try {
-    const trimmed = text.trim();
-    records = trimmed.startsWith("[")
-      ? JSON.parse(trimmed)
-      : trimmed.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-  } catch (e) {
-    throw new MultiHopFormatError(file, "file", `not JSON or JSON Lines (${(e as Error).message})`);
+  if (trimmed.startsWith("[")) {
+    try {
+      records = JSON.parse(trimmed);
+    } catch (e) {
+      throw new MultiHopFormatError(file, "file", `not a JSON array (${(e as Error).message})`);
+    }
+  } else {
+    records = [];
+    text.split("\n").forEach((line, i) => {
+      if (line.trim() === "") return;
+      try {
+        records.push(JSON.parse(line));
+      } catch (e) {
+        throw new MultiHopFormatError(
+          file,
+          `line ${i + 1}`,
+          `not JSON or JSON Lines (${(e as Error).message})`,
+        );
+      }
+    });
   }
   return records.map((r, i) => toExample(file, r, i));
 }
 
+/** `example 3 (_id "5a8b…")`: the example's place in the file and its id, when it has one. */
+function exampleName(record: unknown, index: number): string {
+  const r = (typeof record === "object" && record !== null ? record : {}) as Record<
+    string,
+    unknown
+  >;
+  const key = "paragraphs" in r ? "id" : "_id";
+  const id = r[key];
+  return typeof id === "string"
+    ? `example ${index} (${key} ${JSON.stringify(id)})`
+    : `example ${index}`;
+}
+
 function toExample(file: string, record: unknown, index: number): MultiHopExample {
   const fail = (reason: string): never => {
-    throw new MultiHopFormatError(file, `example ${index}`, reason);
+    throw new MultiHopFormatError(file, exampleName(record, index), reason);
   };
-  if (typeof record !== "object" || record === null) return fail("expected an object");
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    return fail("expected an object");
+  }
   const r = record as Record<string, unknown>;
   const str = (key: string): string =>
     typeof r[key] === "string" ? r[key] as string : fail(`missing string field "${key}"`);
+  const optional = (key: string): string | undefined =>
+    r[key] === undefined || typeof r[key] === "string"
+      ? r[key] as string | undefined
+      : fail(`field "${key}" is ${JSON.stringify(r[key])}, expected a string`);
   if ("paragraphs" in r) return musique(r, str, fail);
 
   const context = Array.isArray(r.context) ? r.context : fail('missing array field "context"');
@@ -79,14 +123,29 @@ function toExample(file: string, record: unknown, index: number): MultiHopExampl
     if (!Array.isArray(p) || typeof p[0] !== "string" || !Array.isArray(p[1])) {
       return fail(`context[${j}] is not [title, [sentences…]]`);
     }
-    return { title: p[0], sentences: p[1].map(String) };
+    const k = p[1].findIndex((x: unknown) => typeof x !== "string");
+    if (k !== -1) return fail(`context[${j}] ("${p[0]}") sentence ${k} is not a string`);
+    return { title: p[0], sentences: p[1] };
   });
+  const sentencesOf = new Map(paragraphs.map((p) => [p.title, p.sentences.length]));
   const facts = Array.isArray(r.supporting_facts)
     ? r.supporting_facts
     : fail('missing array field "supporting_facts"');
   const supportingFacts = facts.map((f, j): SupportingFact => {
     if (!Array.isArray(f) || typeof f[0] !== "string" || !Number.isInteger(f[1])) {
       return fail(`supporting_facts[${j}] is not [title, sentence index]`);
+    }
+    const count = sentencesOf.get(f[0]);
+    if (count === undefined) {
+      return fail(
+        `supporting_facts[${j}] names paragraph "${f[0]}", which "context" does not hold`,
+      );
+    }
+    if (f[1] < 0 || f[1] >= count) {
+      return fail(
+        `supporting_facts[${j}] points at sentence ${f[1]} of "${f[0]}", which has ${count} ` +
+          `sentence(s)`,
+      );
     }
     return { title: f[0], sentenceIndex: f[1] };
   });
@@ -98,8 +157,9 @@ function toExample(file: string, record: unknown, index: number): MultiHopExampl
     paragraphs,
     supportingFacts,
   };
-  if (typeof r.type === "string") example.type = r.type;
-  if (typeof r.level === "string") example.level = r.level;
+  const type = optional("type"), level = optional("level");
+  if (type !== undefined) example.type = type;
+  if (level !== undefined) example.level = level;
   return example;
 }
 
@@ -141,7 +201,7 @@ export interface SupportMask {
 /**
  * Tokenizes each sentence as `"{title}: {sentence}"` (sentence trimmed) with `encode`, which must
  * not add special tokens, and concatenates; the mask is 1 exactly on supporting sentences.
- * Supporting facts that point at no sentence are ignored (a few public samples have them).
+ * Supporting facts that point at no sentence are ignored (the readers refuse examples with them).
  */
 export function supportMask(
   example: MultiHopExample,

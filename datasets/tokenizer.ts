@@ -6,6 +6,7 @@
  * @module
  */
 import { Tokenizer } from "@huggingface/tokenizers";
+import { writeJsonAtomic } from "../core/io/atomic.ts";
 
 /** Options for {@linkcode TextTokenizer.encodeBatch}. */
 export interface EncodeBatchOptions {
@@ -41,9 +42,9 @@ export class TextTokenizer {
     return new TextTokenizer(JSON.parse(await Deno.readTextFile(path)));
   }
 
-  /** Writes the tokenizer.json this tokenizer was built from. */
+  /** Writes the tokenizer.json this tokenizer was built from (atomically). */
   async save(path: string): Promise<void> {
-    await Deno.writeTextFile(path, JSON.stringify(this.json, null, 2));
+    await writeJsonAtomic(path, this.json);
   }
 
   /** Number of ids, added tokens included. */

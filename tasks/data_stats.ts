@@ -1,6 +1,7 @@
 /**
- * `deno task data:stats [--data DIR | --file F …] [--json]`: per ABSA XML file, the detected
- * format, sentences, aspects, sentences without aspects and the label distribution.
+ * `deno task data:stats [--data DIR | --file F …] [--json] [--lenient]`: per ABSA XML file, the
+ * detected format, sentences, aspects, sentences without aspects and the label distribution.
+ * `--lenient` skips (and reports) elements the format does not define instead of refusing the file.
  *
  * @module
  */
@@ -17,6 +18,7 @@ export async function dataStats(args: string[]): Promise<string[]> {
       data: { type: "string" },
       file: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
+      lenient: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -26,8 +28,19 @@ export async function dataStats(args: string[]): Promise<string[]> {
   if (files.length === 0) throw new Error("no .xml files found to describe");
   const lines: string[] = [];
   for (const file of files) {
-    const stats = absaStats(await readAbsaXml(file));
-    lines.push(values.json ? JSON.stringify(jsonRecord(stats)) : describe(stats));
+    const data = await readAbsaXml(file, { lenient: values.lenient });
+    const stats = absaStats(data);
+    if (values.json) {
+      const record = jsonRecord(stats);
+      if (data.warnings.length) record.warnings = data.warnings;
+      lines.push(JSON.stringify(record));
+    } else {
+      lines.push(...data.warnings.map((w) => `warning: ${w}`));
+      const skipped = data.warnings.length
+        ? `; ${data.warnings.length} element(s) skipped (--lenient)`
+        : "";
+      lines.push(describe(stats) + skipped);
+    }
   }
   return lines;
 }

@@ -1,8 +1,9 @@
 /**
- * `deno task eval:absa --checkpoint DIR --file F.xml [--json]`: accuracy, macro-F1, per-class
+ * `deno task eval:absa --checkpoint DIR --file F.xml [--json] [--lenient]`: accuracy, macro-F1, per-class
  * precision/recall/F1 and the confusion matrix of a trained model on any MAMS- or SemEval-format
  * file. Labels outside the 3-way scheme (SemEval's `conflict`) are counted and excluded from the
- * score.
+ * score. `--lenient` skips elements the XML format does not define (each one reported on stderr)
+ * instead of refusing the file.
  *
  * @module
  */
@@ -15,8 +16,10 @@ import { type AbsaEvaluation, evaluateAbsa } from "./absa/evaluate.ts";
 import { loadAbsaModel } from "./absa/model_dir.ts";
 import { attachAdapters } from "./train_absa.ts";
 
-/** Evaluates `--checkpoint` on `--file`; returns the report. */
-export async function evalAbsa(args: string[]): Promise<{ report: AbsaEvaluation; json: boolean }> {
+/** Evaluates `--checkpoint` on `--file`; returns the report and the reader's warnings. */
+export async function evalAbsa(
+  args: string[],
+): Promise<{ report: AbsaEvaluation; json: boolean; warnings: string[] }> {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -24,6 +27,7 @@ export async function evalAbsa(args: string[]): Promise<{ report: AbsaEvaluation
       checkpoint: { type: "string" },
       file: { type: "string" },
       json: { type: "boolean", default: false },
+      lenient: { type: "boolean", default: false },
       "batch-size": { type: "string", default: "64" },
     },
   });
@@ -35,7 +39,7 @@ export async function evalAbsa(args: string[]): Promise<{ report: AbsaEvaluation
   const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint, (m, r) => {
     if (r.adapters.length) attachAdapters(m, r.loraRank ?? 8);
   });
-  const data = await readAbsaXml(values.file);
+  const data = await readAbsaXml(values.file, { lenient: values.lenient });
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const examples = buildAbsaExamples(data.sentences, tokenizer, {
     task: run.task,
@@ -44,12 +48,14 @@ export async function evalAbsa(args: string[]): Promise<{ report: AbsaEvaluation
   });
   const report = await evaluateAbsa(model, examples, special, Number(values["batch-size"]));
   model.dispose();
-  return { report, json: values.json! };
+  return { report, json: values.json!, warnings: data.warnings };
 }
 
 if (import.meta.main) {
   try {
-    const { report, json } = await evalAbsa(Deno.args);
+    const { report, json, warnings } = await evalAbsa(Deno.args);
+    for (const w of warnings) console.error(`warning: ${w}`);
+    if (warnings.length) console.error(`${warnings.length} element(s) skipped (--lenient)`);
     if (json) console.log(JSON.stringify(report));
     else {
       console.log(formatReport(report));

@@ -12,40 +12,20 @@ import { FastClaraAbsa, type FastClaraAbsaConfig } from "../core/models/fast_cla
 import { LoRA } from "../core/nn/lora.ts";
 import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
-import { clipGradNorm } from "../core/optim/clip.ts";
-import { WeightAverage } from "../core/optim/ema.ts";
-import type { Tensor } from "../core/tensor.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
-import { loadCheckpoint, saveCheckpoint } from "../core/io/checkpoint.ts";
-import { loadSafetensors } from "../core/io/safetensors.ts";
-import { CsvLog, trainingLogColumns } from "../core/io/csv_log.ts";
-import { Progress } from "../core/io/progress.ts";
-import { manualSeed, Rng } from "../core/random.ts";
-import { tidy } from "../core/scope.ts";
-import { counters } from "../kernels/runtime.ts";
-import * as ops from "../core/ops/mod.ts";
+import { loadSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
+import { recoverCheckpoint } from "../core/io/checkpoint_mod.ts";
+import { Trainer } from "../core/train/mod.ts";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
-import { bucketByLength } from "../datasets/batching.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { addWholeWords, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { readWordList, resolveWinkEmbeddingsPath } from "../datasets/glove.ts";
-import { collateAbsa } from "./absa/batch.ts";
 import { absaSpecialIds, type AbsaTask, buildAbsaExamples } from "./absa/examples.ts";
-import { evaluateAbsa } from "./absa/evaluate.ts";
 import { type AbsaRunConfig, readRunConfig, saveAbsaModel } from "./absa/model_dir.ts";
-import {
-  absaLosses,
-  type Curriculum,
-  curriculumWeights,
-  parseCurriculum,
-} from "./absa/objective.ts";
+import { type Curriculum, parseCurriculum } from "./absa/objective.ts";
+import { absaTrainingTask } from "./absa/training.ts";
 import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
-
-/** Checkpoint names of the averaged weights: the parameter's name behind this prefix. */
-const EMA_PREFIX = "ema/";
-const LOSS_TERMS = ["loss", "loss_rec", "loss_absa", "loss_mse", "loss_ext", "loss_span"];
-const WEIGHT_TERMS = ["w_rec", "w_absa", "w_mse", "w_ext", "w_span"];
 
 /** Parsed command-line options of the task. */
 export interface TrainAbsaOptions {
@@ -206,18 +186,7 @@ function paths(out: string) {
     config: `${out}/config.json`,
     last: `${out}/last`,
     best: `${out}/best`,
-    log: `${out}/train_log.csv`,
-    epochs: `${out}/epochs.csv`,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Attaches the encoder and decoder LoRA adapters to the backbone. */
@@ -272,7 +241,6 @@ export async function trainAbsa(
   o: TrainAbsaOptions,
   log: (s: string) => void = console.log,
 ): Promise<TrainAbsaResult> {
-  const started = performance.now();
   const info = await device.init();
   log(`adapter: ${info.description}`);
   const p = paths(o.out);
@@ -287,10 +255,7 @@ export async function trainAbsa(
   );
   await Deno.mkdir(o.out, { recursive: true });
 
-  if (o.resume && !(await exists(p.last)) && (await exists(`${p.last}.previous`))) {
-    await Deno.rename(`${p.last}.previous`, p.last);
-  }
-  const resuming = o.resume && (await exists(`${p.last}/trainer_state.json`));
+  const resuming = o.resume && (await recoverCheckpoint(p.last));
   if (o.resume && !resuming) log(`--resume: no checkpoint in ${p.last}, starting fresh`);
   let tokenizer: TextTokenizer;
   let run: AbsaRunConfig;
@@ -337,8 +302,9 @@ export async function trainAbsa(
       };
     } else run = { model, task: o.task, maxTokens: o.maxTokens, adapters: [] };
     if (o.base) tokenizer = await TextTokenizer.load(`${o.base}/tokenizer.json`);
-    await Deno.writeTextFile(p.tokenizer, JSON.stringify(tokenizer.json));
-    await Deno.writeTextFile(p.config, JSON.stringify(run, null, 2) + "\n");
+    const encode = (text: string) => new TextEncoder().encode(text);
+    await writeFileAtomic(p.tokenizer, encode(JSON.stringify(tokenizer.json)));
+    await writeFileAtomic(p.config, encode(JSON.stringify(run, null, 2) + "\n"));
   }
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const build = (s: typeof trainSet.sentences) =>
@@ -384,212 +350,55 @@ export async function trainAbsa(
     weightDecay: o.weightDecay,
     schedule: warmupCosine({ warmupSteps: o.warmup, totalSteps, minRatio: 0.05 }),
   });
-  const names = model.namedParameters().filter(([, t]) => t.requiresGrad);
+  const task = absaTrainingTask({
+    model,
+    optimizer: opt,
+    special,
+    train: trainEx,
+    val: valEx,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    curriculum: o.curriculum,
+    recRows: o.recRows,
+    wordDropout: o.wordDropout,
+    labelSmoothing: o.labelSmoothing,
+    saveBest: (dir) => saveAbsaModel(dir, model, run, tokenizer),
+  });
   // Validation, the best checkpoint and early stopping all use the averaged weights when on.
-  const average = o.ema > 0 ? new WeightAverage(names.map(([, t]) => t), o.ema) : null;
-  const averagedNames = average
-    ? names.map(([name], i): [string, Tensor] => [`${EMA_PREFIX}${name}`, average.shadows[i]])
-    : [];
-  let state = {
-    epoch: 0,
-    batch: 0,
-    step: 0,
-    bestF1: -1,
-    bestAccuracy: 0,
-    bestEpoch: -1,
-    badEpochs: 0,
-    wall: 0,
-    averageUpdates: 0,
-  };
-  if (resuming) {
-    const ck = await loadCheckpoint(p.last, { optimizer: opt, names });
-    const weights = Object.entries(ck.tensors);
-    model.loadStateDict(Object.fromEntries(weights.filter(([k]) => !k.startsWith(EMA_PREFIX))));
-    state = ck.extra as typeof state;
-    if (average) {
-      const missing = averagedNames.filter(([k]) => !ck.tensors[k]).length;
-      if (missing) {
-        throw new Error(
-          `${p.last}: ${missing} averaged weights (${EMA_PREFIX}…) missing; the run was started ` +
-            `without --ema, so resume with --ema 0`,
-        );
-      }
-      average.load(averagedNames.map(([k]) => ck.tensors[k]), state.averageUpdates);
-    }
-    for (const [, t] of weights) t.dispose();
-    log(
-      `resumed from ${p.last}: epoch ${state.epoch + 1}, batch ${state.batch}, step ${state.step}`,
-    );
+  const trainer = new Trainer(task, {
+    out: o.out,
+    label: "train:absa",
+    epochs: o.epochs,
+    seed: o.seed,
+    resume: resuming,
+    saveEvery: o.saveEvery,
+    maxSteps: o.maxSteps,
+    maxMinutes: o.maxMinutes,
+    patience: o.patience,
+    bestMetric: "macro_f1",
+    averageDecay: o.ema,
+    progressTerms: ["loss", "loss_absa", "loss_rec"],
+    log,
+  });
+  try {
+    const fit = await trainer.fit();
+    const result: TrainAbsaResult = {
+      bestF1: fit.best.macro_f1 ?? -1,
+      bestAccuracy: fit.best.accuracy ?? 0,
+      bestEpoch: fit.bestEpoch,
+      steps: fit.steps,
+      wallSeconds: fit.wallSeconds,
+      compressionRatio,
+      msPerStep: fit.msPerStep,
+      syncsPerStep: fit.syncsPerStep,
+    };
+    log(JSON.stringify(result));
+    return result;
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    opt.dispose();
   }
-  const columns = [...trainingLogColumns(LOSS_TERMS), ...WEIGHT_TERMS, "syncs"];
-  const csv = resuming ? CsvLog.resume(p.log, columns, state.step) : CsvLog.create(p.log, columns);
-  const epochCsv = resuming
-    ? CsvLog.resume(p.epochs, ["step", "epoch", "val_accuracy", "val_macro_f1"], state.step, [])
-    : CsvLog.create(p.epochs, ["step", "epoch", "val_accuracy", "val_macro_f1"], []);
-
-  const saveLast = async () => {
-    state.wall += (performance.now() - clock) / 1000;
-    clock = performance.now();
-    // A whole directory is swapped in, so a kill mid-save leaves the previous checkpoint intact.
-    const partial = `${p.last}.partial`, previous = `${p.last}.previous`;
-    await Deno.remove(partial, { recursive: true }).catch(() => {});
-    state.averageUpdates = average?.updates ?? 0;
-    await saveCheckpoint(partial, {
-      // Frozen tables (pretrained word vectors) too: a resumed run does not re-read GloVe.
-      model: Object.fromEntries([...model.namedParameters(), ...averagedNames]),
-      optimizer: opt,
-      names,
-      step: state.step,
-      extra: state,
-    });
-    if (await exists(p.last)) {
-      // A kill between the swap and the clean-up leaves a stale `previous` beside a whole `last`.
-      await Deno.remove(previous, { recursive: true }).catch(() => {});
-      await Deno.rename(p.last, previous);
-    }
-    await Deno.rename(partial, p.last);
-    await Deno.remove(previous, { recursive: true }).catch(() => {});
-  };
-  let clock = performance.now();
-  const firstStep = state.step;
-  const progress = new Progress(totalSteps - firstStep, { label: "train:absa" });
-  const budgetMs = o.maxMinutes * 60_000 - state.wall * 1000;
-  let stepMs = 0, stepCount = 0, syncCount = 0, stop = false;
-  for (; state.epoch < o.epochs && !stop; state.epoch++, state.batch = 0) {
-    model.train();
-    const lengths = trainEx.map((e) => e.tokens.length);
-    const order = bucketByLength(lengths, o.batchSize, { seed: o.seed * 1000 + state.epoch });
-    for (; state.batch < order.length; state.batch++) {
-      const t0 = performance.now();
-      const syncs0 = counters.syncs;
-      const examples = order[state.batch].map((i) => trainEx[i]);
-      const w = curriculumWeights(o.curriculum, state.step / totalSteps);
-      if (!run.model.termHead) w.span = 0;
-      manualSeed(o.seed * 1_000_003 + state.step);
-      const lr = opt.currentLr();
-      const values = tidy(() => {
-        const batch = collateAbsa(examples, special, {
-          generativeRows: o.recRows,
-          wordDropout: { rate: o.wordDropout, rng: new Rng(o.seed * 7919 + state.step) },
-          slotMemory: run.model.slotMemory,
-          aspectRegions: run.model.aspectRegions,
-          aspectAttention: run.model.aspectAttention,
-          termWeights: run.model.termHead,
-        });
-        const l = absaLosses(model, batch, w, o.labelSmoothing);
-        l.total.backward();
-        const norm = clipGradNorm(params, 1.0);
-        opt.step({ gradNorm: norm });
-        opt.zeroGrad();
-        average?.update();
-        return ops.concat(
-          [l.total, l.rec, l.absa, l.mse, l.ext, l.span, norm].map((t) => t.reshape([1])),
-          0,
-        );
-      });
-      const [total, rec, absa, mse, ext, span, gradNorm] = await values.data();
-      values.dispose();
-      state.step++;
-      const ms = performance.now() - t0;
-      if (state.step > 1) {
-        stepMs += ms;
-        stepCount++;
-        syncCount += counters.syncs - syncs0;
-      }
-      const tokens = examples.reduce((n, e) => n + e.tokens.length, 0);
-      csv.append({
-        step: state.step,
-        epoch: state.epoch + state.batch / order.length,
-        loss: total,
-        loss_rec: rec,
-        loss_absa: absa,
-        loss_mse: mse,
-        loss_ext: ext,
-        loss_span: span,
-        lr,
-        grad_norm: gradNorm,
-        tokens_per_s: Math.round(tokens / (ms / 1000)),
-        wall_s: Math.round(state.wall + (performance.now() - clock) / 1000),
-        w_rec: w.rec,
-        w_absa: w.absa,
-        w_mse: w.mse,
-        w_ext: w.ext,
-        w_span: w.span,
-        syncs: counters.syncs - syncs0,
-      });
-      progress.update(
-        state.step - firstStep,
-        `step ${state.step} epoch ${state.epoch + 1}/${o.epochs} loss ${total.toFixed(3)} absa ${
-          absa.toFixed(3)
-        } ` +
-          `rec ${rec.toFixed(3)} ${ms.toFixed(0)} ms/step`,
-      );
-      if (o.maxSteps && state.step >= o.maxSteps) {
-        state.batch++;
-        await saveLast();
-        stop = true;
-        break;
-      }
-      if (state.step % o.saveEvery === 0) {
-        state.batch++;
-        await saveLast();
-        state.batch--;
-      }
-      if (performance.now() - started > budgetMs) {
-        log(`\ntime budget of ${o.maxMinutes} min reached; stopping after step ${state.step}`);
-        stop = true;
-        break;
-      }
-    }
-    if (stop && o.maxSteps) break;
-    const withWeights = <T>(fn: () => Promise<T>) => average ? average.withAveraged(fn) : fn();
-    const report = await withWeights(() => evaluateAbsa(model, valEx, special));
-    epochCsv.append({
-      step: state.step,
-      epoch: state.epoch + 1,
-      val_accuracy: report.accuracy,
-      val_macro_f1: report.macro_f1,
-    });
-    log(
-      `\nepoch ${state.epoch + 1}: val accuracy ${report.accuracy.toFixed(4)} macro-F1 ${
-        report.macro_f1.toFixed(4)
-      }`,
-    );
-    if (report.macro_f1 > state.bestF1) {
-      Object.assign(state, {
-        bestF1: report.macro_f1,
-        bestAccuracy: report.accuracy,
-        bestEpoch: state.epoch + 1,
-        badEpochs: 0,
-      });
-      await withWeights(() => saveAbsaModel(p.best, model, run, tokenizer));
-      log(`  new best → ${p.best}`);
-    } else if (++state.badEpochs >= o.patience) {
-      log(`  no improvement for ${o.patience} epochs: early stop`);
-      stop = true;
-    }
-    if (!stop) {
-      state.batch = order.length;
-      await saveLast();
-    }
-  }
-  progress.finish();
-  csv.close("train:absa losses");
-  const result: TrainAbsaResult = {
-    bestF1: state.bestF1,
-    bestAccuracy: state.bestAccuracy,
-    bestEpoch: state.bestEpoch,
-    steps: state.step,
-    wallSeconds: state.wall + (performance.now() - clock) / 1000,
-    compressionRatio,
-    msPerStep: stepCount ? stepMs / stepCount : 0,
-    syncsPerStep: stepCount ? syncCount / stepCount : 0,
-  };
-  log(JSON.stringify(result));
-  model.dispose();
-  opt.dispose();
-  average?.dispose();
-  return result;
 }
 
 if (import.meta.main) {

@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
-import { AbsaFormatError, parseAbsaXml, readAbsaXml, XmlReadError } from "../datasets/absa_xml.ts";
+import {
+  AbsaFormatError,
+  parseAbsaXml,
+  type ReadAbsaOptions,
+  readAbsaXml,
+  XmlReadError,
+} from "../datasets/absa_xml.ts";
+import { decodeUtf8, InvalidUtf8Error } from "../datasets/utf8.ts";
 import { absaStats } from "../datasets/absa_stats.ts";
 import { dataStats } from "../tasks/data_stats.ts";
+import { SHARED_DATA, sharedDataTest } from "./shared_data.ts";
 
 const FIXTURES = new URL("./fixtures/absa/", import.meta.url).pathname;
-const SHARED_MAMS = new URL("../../shared/data/mams/", import.meta.url).pathname;
-const hasSharedData = (() => {
-  try {
-    return Deno.statSync(SHARED_MAMS).isDirectory;
-  } catch {
-    return false;
-  }
-})();
+const SHARED_MAMS = SHARED_DATA + "mams/";
 
 Deno.test("MAMS ATSA fixture: terms, offsets, entities decoded", async () => {
   const data = await readAbsaXml(FIXTURES + "mams_atsa_small.xml");
@@ -95,6 +96,136 @@ for (const [name, type, pattern] of BAD_CASES) {
   });
 }
 
+/** Reads a bad fixture and returns the message it is refused with. */
+async function refusal(name: string, options: ReadAbsaOptions = {}): Promise<string> {
+  try {
+    await readAbsaXml(FIXTURES + "bad/" + name, options);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${name} was accepted`);
+}
+
+Deno.test("invalid UTF-8 is refused with the byte offset and line of the first bad byte", async () => {
+  assert.equal(
+    await refusal("invalid_utf8.xml"),
+    `${FIXTURES}bad/invalid_utf8.xml: not valid UTF-8 at byte offset 81 (line 4): 0xe9 begins a ` +
+      "UTF-8 character that is not completed (the next byte is 0x20); save the file as UTF-8 " +
+      "(it may be Latin-1 or Windows-1252)",
+  );
+  assert.equal(
+    await refusal("truncated_utf8.xml"),
+    `${FIXTURES}bad/truncated_utf8.xml: not valid UTF-8 at byte offset 52 (line 3): 0xc3 begins ` +
+      "a UTF-8 character that is not completed (the next byte is 0x3c); save the file as UTF-8 " +
+      "(it may be Latin-1 or Windows-1252)",
+  );
+});
+
+Deno.test("strict UTF-8: bad lead bytes, overlong forms, surrogates, a cut-off end", () => {
+  const cases: [number[], string][] = [
+    [[0x61, 0xff, 0x62], "byte 0xff cannot start a UTF-8 character"],
+    [[0x0a, 0x80], "byte 0x80 cannot start a UTF-8 character"],
+    [[0xc0, 0xaf], "byte 0xc0 cannot start a UTF-8 character"], // overlong "/"
+    [
+      [0xe0, 0x80, 0xaf],
+      "0xe0 begins a UTF-8 character that is not completed (the next byte is 0x80)",
+    ],
+    [
+      [0xed, 0xa0, 0x80],
+      "0xed begins a UTF-8 character that is not completed (the next byte is 0xa0)",
+    ],
+    [
+      [0xf4, 0x90, 0x80, 0x80],
+      "0xf4 begins a UTF-8 character that is not completed (the next byte is 0x90)",
+    ],
+    [
+      [0x61, 0xe2, 0x82],
+      "0xe2 0x82 begins a UTF-8 character that is not completed (the file ends)",
+    ],
+  ];
+  for (const [bytes, what] of cases) {
+    const offset = bytes.findIndex((b) => b >= 0x80);
+    const line = bytes[0] === 0x0a ? 2 : 1;
+    assert.throws(
+      () => decodeUtf8(Uint8Array.from(bytes)),
+      (e: Error) =>
+        e instanceof InvalidUtf8Error &&
+        e.message === `not valid UTF-8 at byte offset ${offset} (line ${line}): ${what}; ` +
+            "save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+      `${bytes}`,
+    );
+  }
+  const good = "aé€😀";
+  assert.equal(decodeUtf8(new TextEncoder().encode("\uFEFF" + good)), good, "BOM dropped");
+});
+
+Deno.test("an unknown element is refused with its line and sentence id", async () => {
+  assert.equal(
+    await refusal("unknown_element.xml"),
+    `${FIXTURES}bad/unknown_element.xml: 1 problem(s) in ABSA XML\n` +
+      "  line 5, sentence s7: unknown element <aspectterm> inside <aspectTerms> " +
+      "(expected <aspectTerm>)",
+  );
+});
+
+Deno.test("a misplaced element is refused, naming where it belongs", async () => {
+  assert.equal(
+    await refusal("misplaced_element.xml"),
+    `${FIXTURES}bad/misplaced_element.xml: 1 problem(s) in ABSA XML\n` +
+      "  line 8, sentence #1: misplaced element <aspectTerm> inside <sentence> " +
+      "(it belongs inside <aspectTerms>)",
+  );
+});
+
+Deno.test("stray text and elements outside any sentence are refused with their lines", () => {
+  const xml = `<sentences>
+  <sentense id="x"><text>typo</text></sentense>
+  <sentence id="a"><text>Good tea</text>loose words
+    <aspectTerms><aspectTerm term="tea" polarity="positive" from="5" to="8"><note/></aspectTerm>
+    </aspectTerms></sentence>
+</sentences>`;
+  assert.throws(
+    () => parseAbsaXml("m.xml", xml),
+    (e: Error) =>
+      e instanceof AbsaFormatError && e.message === "m.xml: 3 problem(s) in ABSA XML\n" +
+          "  line 2: unknown element <sentense> inside <sentences> (expected <sentence>)\n" +
+          '  line 3, sentence a: unexpected text "loose words" inside <sentence> ' +
+          "(expected <text>, <aspectTerms>, <aspectCategories>)\n" +
+          "  line 4, sentence a: unknown element <note> inside <aspectTerm> (expected no content)",
+  );
+});
+
+Deno.test("lenient reading skips unknown and misplaced elements, with one warning each", async () => {
+  const unknown = await readAbsaXml(FIXTURES + "bad/unknown_element.xml", { lenient: true });
+  assert.deepEqual(unknown.sentences.map((s) => [s.id, s.terms.length]), [["s7", 0]]);
+  assert.deepEqual(unknown.warnings, [
+    `${FIXTURES}bad/unknown_element.xml: line 5, sentence s7: unknown element <aspectterm> ` +
+    "inside <aspectTerms> (expected <aspectTerm>) (skipped)",
+  ]);
+  const misplaced = await readAbsaXml(FIXTURES + "bad/misplaced_element.xml", { lenient: true });
+  assert.deepEqual(misplaced.sentences.map((s) => s.terms.length), [1, 0]);
+  assert.equal(misplaced.warnings.length, 1);
+  // Lenient is about elements only: a sentence problem is still an error.
+  await assert.rejects(
+    () => readAbsaXml(FIXTURES + "bad/missing_text.xml", { lenient: true }),
+    /line 2, sentence s1: missing <text> element/,
+  );
+  const clean = await readAbsaXml(FIXTURES + "mams_atsa_small.xml");
+  assert.deepEqual(clean.warnings, []);
+});
+
+Deno.test("data:stats --lenient reports the skipped elements; without it the file is refused", async () => {
+  const file = FIXTURES + "bad/unknown_element.xml";
+  await assert.rejects(() => dataStats(["--file", file]), /unknown element <aspectterm>/);
+  const lines = await dataStats(["--lenient", "--file", file]);
+  assert.deepEqual(lines, [
+    `warning: ${file}: line 5, sentence s7: unknown element <aspectterm> inside <aspectTerms> ` +
+    "(expected <aspectTerm>) (skipped)",
+    `${file}: semeval2014, 1 sentences, 0 aspects, 1 without aspects; labels: ; ` +
+    "1 element(s) skipped (--lenient)",
+  ]);
+});
+
 Deno.test("entity expansion is refused quickly, even in memory", () => {
   const start = performance.now();
   const bomb =
@@ -128,10 +259,10 @@ Deno.test("data:stats --json on fixtures", async () => {
   assert.deepEqual(records[1].categories, 4);
 });
 
-Deno.test({
-  name: "data:stats on ../shared/data/mams reports the published counts",
-  ignore: !hasSharedData,
-  fn: async () => {
+sharedDataTest(
+  "data:stats on ../shared/data/mams reports the published counts",
+  ["mams"],
+  async () => {
     const lines = await dataStats(["--json", "--data", SHARED_MAMS]);
     const byName = Object.fromEntries(lines.map((l) => {
       const r = JSON.parse(l);
@@ -150,4 +281,4 @@ Deno.test({
       assert.deepEqual(r.labels, labels, file);
     }
   },
-});
+);

@@ -4,16 +4,10 @@ import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { loadGpt2FromNpm } from "../datasets/gpt2_vocab.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { addWholeWords, SPECIAL_TOKENS, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
+import { SHARED_DATA, sharedDataTest } from "./shared_data.ts";
 
 const FIXTURE_TEXT = new URL("./fixtures/text/reviews.txt", import.meta.url).pathname;
-const MAMS_TRAIN = new URL("../../shared/data/mams/atsa/train.xml", import.meta.url).pathname;
-const hasMams = (() => {
-  try {
-    return Deno.statSync(MAMS_TRAIN).isFile;
-  } catch {
-    return false;
-  }
-})();
+const MAMS_TRAIN = SHARED_DATA + "mams/atsa/train.xml";
 
 const lines = Deno.readTextFileSync(FIXTURE_TEXT).split("\n").filter((l) => l.trim() !== "");
 
@@ -79,10 +73,10 @@ Deno.test("tokenizer round trip through tokenizer.json on the fixture corpus", a
   assert.equal(normalizedText(tok, "Café DIDN'T"), "cafe didn ' t", "lowercased, accents stripped");
 });
 
-Deno.test({
-  name: "tokenizer round trip on all MAMS ATSA train text",
-  ignore: !hasMams,
-  fn: async () => {
+sharedDataTest(
+  "tokenizer round trip on all MAMS ATSA train text",
+  ["mams/atsa/train.xml"],
+  async () => {
     const texts = (await readAbsaXml(MAMS_TRAIN)).sentences.map((s) => s.text);
     const tok = await roundTripThroughFile(
       trainWordPiece(texts, { vocabSize: 8000, memoryTokens: 8 }),
@@ -96,7 +90,7 @@ Deno.test({
     const words = texts.reduce((n, t) => n + tok.preTokenize(tok.normalize(t)).length, 0);
     console.log(`MAMS train: vocab ${tok.vocabSize}, ${(tokens / words).toFixed(3)} tokens/word`);
   },
-});
+);
 
 Deno.test("encodeBatch pads to the longest row and truncates keeping [CLS]/[SEP]", () => {
   const tok = new TextTokenizer(trainWordPiece(lines, { vocabSize: 300 }));

@@ -1,5 +1,5 @@
 import { checkOp, cpuBinary, cpuUnary, gpuTest } from "./helpers.ts";
-import { ops, type Tensor } from "../mod.ts";
+import { ops, type Tensor, tensor } from "../mod.ts";
 import { assertEquals } from "./assert.ts";
 import { coalesceDims } from "../kernels/elementwise.wgsl.ts";
 
@@ -127,3 +127,51 @@ Deno.test("coalesceDims merges dims walked together and drops size-1 dims", () =
     strides: [[1], [1]],
   });
 });
+
+gpuTest(
+  "gt, lt and eq against tensors and numbers match the reference exactly, ties included",
+  async () => {
+    // Values from {-1, 0, 0.5, 2} so that equal pairs are common; comparisons are exact (0 or 1).
+    const pick = (n: number, seed: number) =>
+      Array.from(
+        { length: n },
+        (_, i) => [-1, 0, 0.5, 2][(i * 7 + seed * 3 + ((i * seed) >> 2)) % 4],
+      );
+    const compares: [string, typeof ops.gt, (x: number, y: number) => boolean][] = [
+      ["gt", ops.gt, (x, y) => x > y],
+      ["lt", ops.lt, (x, y) => x < y],
+      ["eq", ops.eq, (x, y) => x === y],
+    ];
+    for (const [name, op, f] of compares) {
+      for (
+        const [sa, sb] of [[[3, 5], [3, 5]], [[2, 3, 4], [4]], [[4, 1, 3], [1, 5, 1]], [[3, 1], [
+          1,
+          5,
+        ]]]
+      ) {
+        const [na, nb] = [sa, sb].map((s) => s.reduce((x, y) => x * y, 1));
+        const [va, vb] = [pick(na, 1), pick(nb, 2)];
+        const a = tensor(va, sa), b = tensor(vb, sb);
+        const out = op(a, b);
+        const expected = cpuBinary(
+          { shape: sa, values: Float64Array.from(va) },
+          { shape: sb, values: Float64Array.from(vb) },
+          (x, y) => (f(x, y) ? 1 : 0),
+        );
+        assertEquals(out.shape, expected.shape, `${name} [${sa}] vs [${sb}] shape`);
+        assertEquals(
+          Array.from(await out.data()),
+          Array.from(expected.values),
+          `${name} [${sa}] vs [${sb}]`,
+        );
+        const scalar = op(a, 0.5);
+        assertEquals(
+          Array.from(await scalar.data()),
+          va.map((x) => (f(x, 0.5) ? 1 : 0)),
+          `${name} 0.5`,
+        );
+        for (const t of [a, b, out, scalar]) t.dispose();
+      }
+    }
+  },
+);

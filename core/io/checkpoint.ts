@@ -1,9 +1,15 @@
 /**
  * Training checkpoints: model weights in `model.safetensors`, optimizer state in
  * `optimizer.safetensors` (per parameter name: `m/<name>` and `v/<name>` for AdamW, `momentum/<name>`
- * for SGD; counters, groups and kind in its `__metadata__`), and `trainer_state.json` (step,
- * optimizer counters, caller's extra state). Every file is written to a temporary file and renamed;
- * `trainer_state.json` goes last, so a checkpoint directory without it is incomplete.
+ * for SGD; counters, groups and kind in its `__metadata__`), any files the caller adds (a
+ * tokenizer, a config), and `trainer_state.json` (step, optimizer counters, caller's extra state,
+ * and the size and sha256 of every other file).
+ *
+ * A checkpoint directory is written as a whole: into a `.partial` sibling, `trainer_state.json`
+ * last, then swapped in by renames (core/io/atomic.ts), so a kill at any moment leaves the old
+ * checkpoint or the new one; {@linkcode loadCheckpoint} finishes a swap that was killed half-way
+ * and verifies every file against the sizes and hashes its `trainer_state.json` records, naming the
+ * file that does not match (a flipped bit, trailing garbage, a truncation).
  *
  * @module
  */
@@ -12,12 +18,18 @@ import type { Optimizer, OptimizerSnapshot } from "../optim/optimizer.ts";
 import {
   encodeSafetensors,
   type HostTensorEntry,
-  loadSafetensors,
+  hostToTensor,
   readSafetensorsHost,
   SafetensorsError,
-  saveSafetensors,
-  writeFileAtomic,
+  tensorsToHost,
 } from "./safetensors.ts";
+import {
+  pathExists,
+  recoverDirectory,
+  replaceDirectory,
+  TEMP_FILE_PATTERN,
+  writeFileAtomic,
+} from "./atomic.ts";
 
 /** Parameter names: a record, a map, or name/tensor pairs (e.g. a module's named parameters). */
 export type NamedTensors =
@@ -26,7 +38,9 @@ export type NamedTensors =
   | Iterable<[string, Tensor]>;
 
 const OPTIMIZER_FORMAT = "fast-clara-optimizer/1";
-const TRAINER_FORMAT = "fast-clara-checkpoint/1";
+/** Version 2 adds the file manifest; version 1 checkpoints (no manifest) still load, unverified. */
+const TRAINER_FORMAT = "fast-clara-checkpoint/2";
+const TRAINER_FORMAT_V1 = "fast-clara-checkpoint/1";
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_FILES = {
   model: "model.safetensors",
@@ -60,12 +74,11 @@ interface OptimizerHeader {
   params: string[];
 }
 
-/** Saves an optimizer's state, keyed by parameter name, to a safetensors file (atomically). */
-export async function saveOptimizerState(
-  path: string,
+/** An optimizer's state as safetensors bytes, keyed by parameter name, and its snapshot. */
+async function encodeOptimizerState(
   optimizer: Optimizer,
   names: NamedTensors,
-): Promise<OptimizerSnapshot> {
+): Promise<{ bytes: Uint8Array; snapshot: OptimizerSnapshot }> {
   const params = namesOfParams(optimizer, names);
   const snapshot = await optimizer.exportState();
   const tensors: Record<string, HostTensorEntry> = {};
@@ -87,10 +100,21 @@ export async function saveOptimizerState(
     groups: snapshot.groups,
     params,
   };
-  await writeFileAtomic(
-    path,
-    encodeSafetensors(tensors, { format: OPTIMIZER_FORMAT, state: JSON.stringify(header) }),
-  );
+  const bytes = encodeSafetensors(tensors, {
+    format: OPTIMIZER_FORMAT,
+    state: JSON.stringify(header),
+  });
+  return { bytes, snapshot };
+}
+
+/** Saves an optimizer's state, keyed by parameter name, to a safetensors file (atomically). */
+export async function saveOptimizerState(
+  path: string,
+  optimizer: Optimizer,
+  names: NamedTensors,
+): Promise<OptimizerSnapshot> {
+  const { bytes, snapshot } = await encodeOptimizerState(optimizer, names);
+  await writeFileAtomic(path, bytes);
   return snapshot;
 }
 
@@ -100,14 +124,45 @@ export async function loadOptimizerState(
   optimizer: Optimizer,
   names: NamedTensors,
 ): Promise<void> {
-  const file = readSafetensorsHost(await Deno.readFile(path), path);
+  importOptimizerState(path, await Deno.readFile(path), optimizer, names);
+}
+
+function parseOptimizerHeader(path: string, json: string): OptimizerHeader {
+  let header: OptimizerHeader;
+  try {
+    header = JSON.parse(json);
+  } catch (e) {
+    throw new SafetensorsError(
+      path,
+      `the optimizer header (__metadata__.state) is not valid JSON (${(e as Error).message})`,
+    );
+  }
+  const fine = typeof header === "object" && header !== null && typeof header.kind === "string" &&
+    Array.isArray(header.params) && Array.isArray(header.groups) &&
+    [header.appliedSteps, header.skippedSteps, header.stepCalls].every(Number.isInteger);
+  if (!fine) {
+    throw new SafetensorsError(
+      path,
+      "the optimizer header (__metadata__.state) lacks kind, params, groups or its step counters",
+    );
+  }
+  return header;
+}
+
+function importOptimizerState(
+  path: string,
+  bytes: Uint8Array,
+  optimizer: Optimizer,
+  names: NamedTensors,
+): void {
+  const file = readSafetensorsHost(bytes, path);
   if (file.metadata.format !== OPTIMIZER_FORMAT || !file.metadata.state) {
     throw new SafetensorsError(
       path,
       `not an optimizer state file (format ${file.metadata.format})`,
     );
   }
-  const header = JSON.parse(file.metadata.state) as OptimizerHeader;
+  const header = parseOptimizerHeader(path, file.metadata.state);
   const params = namesOfParams(optimizer, names);
   const stateNames = [...new Set(Object.keys(file.tensors).map((k) => k.split("/")[0]))];
   const state = params.map((name, i) => {
@@ -149,6 +204,17 @@ export interface Checkpoint {
   metadata?: Record<string, string>;
   /** Any JSON-serialisable trainer state (data position, RNG seed, best metric…). */
   extra?: Record<string, unknown>;
+  /**
+   * More files to keep in the checkpoint, by plain file name (e.g. `tokenizer.json`): written
+   * with the rest, covered by the manifest and verified on load.
+   */
+  files?: Record<string, string | Uint8Array>;
+}
+
+/** Size and content hash of one file of a checkpoint. */
+export interface CheckpointFileRecord {
+  bytes: number;
+  sha256: string;
 }
 
 /** The contents of `trainer_state.json`. */
@@ -157,19 +223,70 @@ export interface TrainerState {
   step: number;
   optimizer: Omit<OptimizerHeader, "params"> | null;
   extra: Record<string, unknown>;
+  /** Every other file of the checkpoint (absent in version 1 checkpoints). */
+  files?: Record<string, CheckpointFileRecord>;
 }
 
-/** Writes a checkpoint directory (created if needed); each file atomically, the trainer state last. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const RESERVED = new Set<string>(Object.values(CHECKPOINT_FILES));
+
+function checkExtraFileName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || TEMP_FILE_PATTERN.test(name)) {
+    throw new Error(`saveCheckpoint: "${name}" is not a plain file name (letters, digits, . _ -)`);
+  }
+  if (RESERVED.has(name)) throw new Error(`saveCheckpoint: "${name}" is written by the checkpoint`);
+}
+
+/**
+ * Refuses to replace an existing directory that holds anything the checkpoint there did not write
+ * (the old behaviour merged into it; replacing it whole would delete those files silently).
+ */
+async function checkReplaceable(dir: string): Promise<void> {
+  if (!(await pathExists(dir))) return;
+  let known = new Set<string>(RESERVED);
+  try {
+    const old = JSON.parse(await Deno.readTextFile(`${dir}/${CHECKPOINT_FILES.trainerState}`));
+    known = new Set([...known, ...Object.keys(old?.files ?? {})]);
+  } catch {
+    // No readable manifest: only the standard file names count as the checkpoint's own.
+  }
+  const foreign: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!known.has(entry.name) && !TEMP_FILE_PATTERN.test(entry.name)) foreign.push(entry.name);
+  }
+  if (foreign.length) {
+    throw new Error(
+      `saveCheckpoint: ${dir} holds ${foreign.sort().join(", ")}, which are not part of a ` +
+        "checkpoint; a checkpoint replaces its directory as a whole, so save it into a directory " +
+        "of its own (or pass such files in `files`)",
+    );
+  }
+}
+
+/**
+ * Writes a checkpoint directory as a whole (see the module notes): everything is read back from
+ * the GPU first, written into `dir.partial` with `trainer_state.json` (and its manifest) last,
+ * then swapped in for `dir`. An existing `dir` may hold only an earlier checkpoint.
+ */
 export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  await saveSafetensors(`${dir}/${CHECKPOINT_FILES.model}`, checkpoint.model, checkpoint.metadata);
+  const contents = new Map<string, Uint8Array>();
+  contents.set(
+    CHECKPOINT_FILES.model,
+    encodeSafetensors(await tensorsToHost(checkpoint.model), checkpoint.metadata),
+  );
   let optimizer: TrainerState["optimizer"] = null;
   if (checkpoint.optimizer) {
-    const s = await saveOptimizerState(
-      `${dir}/${CHECKPOINT_FILES.optimizer}`,
+    const { bytes, snapshot: s } = await encodeOptimizerState(
       checkpoint.optimizer,
       checkpoint.names ?? checkpoint.model,
     );
+    contents.set(CHECKPOINT_FILES.optimizer, bytes);
     optimizer = {
       kind: s.kind,
       appliedSteps: s.appliedSteps,
@@ -178,16 +295,38 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promi
       groups: s.groups,
     };
   }
+  for (const [name, content] of Object.entries(checkpoint.files ?? {})) {
+    checkExtraFileName(name);
+    contents.set(name, typeof content === "string" ? new TextEncoder().encode(content) : content);
+  }
+  const files: Record<string, CheckpointFileRecord> = {};
+  for (const [name, bytes] of contents) {
+    files[name] = { bytes: bytes.byteLength, sha256: await sha256Hex(bytes) };
+  }
   const state: TrainerState = {
     format: TRAINER_FORMAT,
     step: checkpoint.step ?? checkpoint.optimizer?.stepCalls ?? 0,
     optimizer,
     extra: checkpoint.extra ?? {},
+    files,
   };
-  await writeFileAtomic(
-    `${dir}/${CHECKPOINT_FILES.trainerState}`,
-    new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n"),
-  );
+  await checkReplaceable(dir);
+  await replaceDirectory(dir, async (staging) => {
+    for (const [name, bytes] of contents) await writeFileAtomic(`${staging}/${name}`, bytes);
+    await writeFileAtomic(
+      `${staging}/${CHECKPOINT_FILES.trainerState}`,
+      new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n"),
+    );
+  });
+}
+
+/**
+ * Finishes a checkpoint swap killed between its renames (the previous checkpoint is put back) and
+ * says whether `dir` now holds a complete checkpoint (its `trainer_state.json` exists).
+ */
+export async function recoverCheckpoint(dir: string): Promise<boolean> {
+  return (await recoverDirectory(dir)) &&
+    (await pathExists(`${dir}/${CHECKPOINT_FILES.trainerState}`));
 }
 
 /** A loaded checkpoint: new model tensors (the caller owns them), metadata and trainer state. */
@@ -198,14 +337,52 @@ export interface LoadedCheckpoint {
   extra: Record<string, unknown>;
 }
 
+/** Reads `dir/name` and checks it against its manifest record; a version 1 checkpoint has none. */
+async function readVerified(
+  dir: string,
+  name: string,
+  record: CheckpointFileRecord | undefined,
+  manifest: boolean,
+): Promise<Uint8Array> {
+  const path = `${dir}/${name}`;
+  const stateFile = CHECKPOINT_FILES.trainerState;
+  if (manifest && !record) throw new Error(`${path}: not listed in ${dir}/${stateFile}`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`checkpoint ${dir} is incomplete: ${name} is missing`);
+    }
+    throw e;
+  }
+  if (!record) return bytes;
+  if (bytes.byteLength !== record.bytes) {
+    throw new Error(
+      `${path}: ${bytes.byteLength} bytes, but ${stateFile} records ${record.bytes} ` +
+        `(the file was ${bytes.byteLength < record.bytes ? "truncated" : "appended to"})`,
+    );
+  }
+  const hash = await sha256Hex(bytes);
+  if (hash !== record.sha256) {
+    throw new Error(
+      `${path}: sha256 ${hash} does not match the ${record.sha256} that ${stateFile} records ` +
+        "(the file is corrupt)",
+    );
+  }
+  return bytes;
+}
+
 /**
- * Reads a checkpoint directory. With `optimizer`, also restores its state, matching parameters by
- * `names` (the optimizer's own parameter tensors by name).
+ * Reads a checkpoint directory (first finishing a swap that was killed half-way), verifying every
+ * file against the manifest in `trainer_state.json`. With `optimizer`, also restores its state,
+ * matching parameters by `names` (the optimizer's own parameter tensors by name).
  */
 export async function loadCheckpoint(
   dir: string,
   options: { optimizer?: Optimizer; names?: NamedTensors } = {},
 ): Promise<LoadedCheckpoint> {
+  await recoverDirectory(dir);
   const statePath = `${dir}/${CHECKPOINT_FILES.trainerState}`;
   let state: TrainerState;
   try {
@@ -215,17 +392,32 @@ export async function loadCheckpoint(
       `checkpoint ${dir} is incomplete or unreadable: ${statePath}: ${(e as Error).message}`,
     );
   }
-  if (state.format !== TRAINER_FORMAT) {
-    throw new Error(`${statePath}: unknown checkpoint format ${state.format}`);
+  const manifest = state?.format === TRAINER_FORMAT;
+  if (!manifest && state?.format !== TRAINER_FORMAT_V1) {
+    throw new Error(`${statePath}: unknown checkpoint format ${state?.format}`);
+  }
+  if (manifest && (typeof state.files !== "object" || state.files === null)) {
+    throw new Error(`${statePath}: no "files" manifest (expected in ${TRAINER_FORMAT})`);
+  }
+  for (const name of Object.keys(state.files ?? {})) {
+    if (name === CHECKPOINT_FILES.model || name === CHECKPOINT_FILES.optimizer) continue;
+    await readVerified(dir, name, state.files![name], manifest);
   }
   if (options.optimizer) {
     if (!options.names) throw new Error("loadCheckpoint: restoring an optimizer needs `names`");
-    await loadOptimizerState(
-      `${dir}/${CHECKPOINT_FILES.optimizer}`,
-      options.optimizer,
-      options.names,
-    );
+    if (state.optimizer === null) {
+      throw new Error(`checkpoint ${dir} was saved without optimizer state (${statePath})`);
+    }
+    const name = CHECKPOINT_FILES.optimizer;
+    const bytes = await readVerified(dir, name, state.files?.[name], manifest);
+    importOptimizerState(`${dir}/${name}`, bytes, options.optimizer, options.names);
   }
-  const model = await loadSafetensors(`${dir}/${CHECKPOINT_FILES.model}`);
-  return { tensors: model.tensors, metadata: model.metadata, step: state.step, extra: state.extra };
+  const name = CHECKPOINT_FILES.model;
+  const model = readSafetensorsHost(
+    await readVerified(dir, name, state.files?.[name], manifest),
+    `${dir}/${name}`,
+  );
+  const tensors: Record<string, Tensor> = {};
+  for (const [key, entry] of Object.entries(model.tensors)) tensors[key] = hostToTensor(entry);
+  return { tensors, metadata: model.metadata, step: state.step, extra: state.extra };
 }

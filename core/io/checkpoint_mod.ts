@@ -1,6 +1,7 @@
 /**
- * Checkpoint I/O: the safetensors format (interoperable with PyTorch and Hugging Face) and training
- * checkpoints with optimizer state.
+ * Checkpoint I/O: the safetensors format (interoperable with PyTorch and Hugging Face), training
+ * checkpoints with optimizer state (written as a whole directory, verified on load), and atomic
+ * writers for files, text, JSON and whole directories.
  *
  * ```ts
  * await io.saveSafetensors("model.safetensors", weights, { config: JSON.stringify(config) });
@@ -21,15 +22,24 @@ export {
   SafetensorsError,
   saveSafetensors,
   tensorsToHost,
-  writeFileAtomic,
 } from "./safetensors.ts";
+export {
+  pathExists,
+  recoverDirectory,
+  replaceDirectory,
+  writeFileAtomic,
+  writeJsonAtomic,
+  writeTextFileAtomic,
+} from "./atomic.ts";
 export {
   type Checkpoint,
   CHECKPOINT_FILES,
+  type CheckpointFileRecord,
   loadCheckpoint,
   type LoadedCheckpoint,
   loadOptimizerState,
   type NamedTensors,
+  recoverCheckpoint,
   saveCheckpoint,
   saveOptimizerState,
   type TrainerState,

@@ -8,6 +8,9 @@
  */
 import { sizeOf, Tensor } from "../tensor.ts";
 import { readBuffer, writeBuffer } from "../../kernels/runtime.ts";
+import { writeFileAtomic } from "./atomic.ts";
+
+export { writeFileAtomic };
 
 /** Safetensors dtypes this toolkit reads and writes (BF16 is read, as f32). */
 export type SafetensorsDType = "F32" | "F16" | "I32" | "BF16";
@@ -80,7 +83,8 @@ function isDType(x: unknown): x is SafetensorsDType {
 
 /**
  * Parses safetensors bytes, validating the header length, the JSON, every dtype, shape and offset
- * range (in bounds, no overlap, size = elements × dtype bytes). `source` names the file in errors.
+ * range (in bounds, no overlap, size = elements × dtype bytes, nothing after the last tensor's
+ * data, as the reference reader requires). `source` names the file in errors.
  * The returned data arrays are views into `bytes`.
  */
 export function readSafetensorsHost(bytes: Uint8Array, source = "<bytes>"): HostSafetensors {
@@ -168,6 +172,12 @@ export function readSafetensorsHost(bytes: Uint8Array, source = "<bytes>"): Host
     reach = end;
     reachName = name;
   }
+  if (reach !== data.byteLength) {
+    fail(
+      `${data.byteLength - reach} bytes after the last tensor's data (the header accounts for ` +
+        `${reach} of ${data.byteLength} data bytes: trailing garbage, or a damaged header)`,
+    );
+  }
   return { tensors, metadata };
 }
 
@@ -210,28 +220,6 @@ export function hostToTensor(entry: HostTensorEntry): Tensor {
     writeBuffer(t.buffer, padded);
   }
   return t;
-}
-
-/**
- * Writes `bytes` to `path` atomically: to a temporary file in the same directory, flushed, then
- * renamed over `path`, so readers see the old file or the new one, never a partial one.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    const file = await Deno.open(temp, { write: true, create: true, truncate: true });
-    try {
-      let written = 0;
-      while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, path);
-  } catch (e) {
-    await Deno.remove(temp).catch(() => {});
-    throw e;
-  }
 }
 
 /** Saves tensors (read back from the GPU) and string metadata to a safetensors file, atomically. */

@@ -25,6 +25,11 @@ export function sinusoidalTable(maxLength: number, dim: number): Float32Array {
   return table;
 }
 
+/** Rows of `table` [N, C] at position ids [B, T] (i32), shaped `shape` (e.g. [B, T, C]). */
+function rowsAt(table: Tensor, ids: Tensor, shape: readonly number[]): Tensor {
+  return ops.gatherRows(table, ids.reshape([-1])).reshape(shape);
+}
+
 /** Adds a learned or sinusoidal position vector to each position of x [B, T, D]. */
 export class AbsolutePositions extends Module {
   /** The table [maxLength, dim]; a parameter when learned. */
@@ -49,9 +54,13 @@ export class AbsolutePositions extends Module {
     if (this.kind === "sinusoidal") this.table.dispose();
   }
 
-  /** x + table[offset : offset + T]. */
-  forward(x: Tensor, offset = 0): Tensor {
+  /**
+   * x + table[offset : offset + T], or with per-row position ids [B, T] (i32) x + table[ids]
+   * (ids are not range-checked on the host; an id ≥ maxLength reads a zero row).
+   */
+  forward(x: Tensor, offset: number | Tensor = 0): Tensor {
     const t = x.shape[1];
+    if (typeof offset !== "number") return ops.add(x, rowsAt(this.table, offset, x.shape));
     if (offset + t > this.maxLength) {
       throw new Error(`sequence of ${offset + t} positions exceeds maxLength ${this.maxLength}`);
     }
@@ -63,6 +72,7 @@ export class AbsolutePositions extends Module {
 export class Rotary {
   readonly #cos: Tensor;
   readonly #sin: Tensor;
+  #gathered: { ids: Tensor; cos: Tensor; sin: Tensor } | null = null;
 
   /** Tables for up to `maxLength` positions; `headDim` must be even. */
   constructor(readonly maxLength: number, readonly headDim: number, base = 10000) {
@@ -83,10 +93,13 @@ export class Rotary {
     this.#sin = keep(tensor(sin, [maxLength, headDim]));
   }
 
-  /** Rotates x [B, H, T, headDim] for positions offset … offset + T − 1. */
-  apply = (x: Tensor, offset: number): Tensor => {
-    const t = x.shape[2];
-    if (offset + t > this.maxLength) {
+  /**
+   * Rotates x [B, H, T, headDim] for positions offset … offset + T − 1, or for per-row position
+   * ids [B, T] (i32; not range-checked on the host, an id ≥ maxLength reads zeros).
+   */
+  apply = (x: Tensor, offset: number | Tensor): Tensor => {
+    const [b, , t] = x.shape;
+    if (typeof offset === "number" && offset + t > this.maxLength) {
       throw new Error(
         `sequence of ${offset + t} positions exceeds rotary maxLength ${this.maxLength}`,
       );
@@ -95,10 +108,26 @@ export class Rotary {
     const x1 = ops.slice(x, -1, 0, half);
     const x2 = ops.slice(x, -1, half, this.headDim);
     const rotated = ops.concat([ops.neg(x2), x1], -1);
-    const cos = ops.slice(this.#cos, 0, offset, offset + t);
-    const sin = ops.slice(this.#sin, 0, offset, offset + t);
+    const [cos, sin] = typeof offset === "number"
+      ? [ops.slice(this.#cos, 0, offset, offset + t), ops.slice(this.#sin, 0, offset, offset + t)]
+      : this.#tablesAt(offset, [b, 1, t, this.headDim]);
     return ops.add(ops.mul(x, cos), ops.mul(rotated, sin));
   };
+
+  /**
+   * cos and sin rows at position ids, shaped `shape`. A decoding step applies the same ids to q
+   * and k of every layer, so the last gather is reused while its ids and results are alive.
+   */
+  #tablesAt(ids: Tensor, shape: number[]): [Tensor, Tensor] {
+    const g = this.#gathered;
+    if (g && g.ids === ids && ![g.ids, g.cos, g.sin].some((t) => t.isDisposed)) {
+      return [g.cos, g.sin];
+    }
+    const cos = rowsAt(this.#cos, ids, shape);
+    const sin = rowsAt(this.#sin, ids, shape);
+    this.#gathered = { ids, cos, sin };
+    return [cos, sin];
+  }
 
   /** Frees the tables. */
   dispose(): void {

@@ -1,6 +1,6 @@
 /**
  * Whole transformer stacks: an encoder, an encoder–decoder and a decoder-only language model,
- * with greedy generation.
+ * each decodable incrementally with a KV cache (generation itself lives in generate.ts).
  *
  * @module
  */
@@ -13,10 +13,17 @@ import {
   TransformerEncoderLayer,
 } from "./transformer.ts";
 import type { PositionTransform } from "./attention.ts";
-import { type Tensor, tensor } from "../tensor.ts";
+import { type CacheStep, KVCache } from "./kv_cache.ts";
+import {
+  type CachedDecoder,
+  generate,
+  type GenerateInput,
+  type GenerateOptions,
+  type Generation,
+} from "./generate.ts";
+import type { Tensor } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { tidy } from "../scope.ts";
-import * as ops from "../ops/mod.ts";
 
 /** Sizes of a stack. */
 export interface StackConfig extends LayerConfig {
@@ -39,9 +46,11 @@ class Embedder extends Module {
   readonly tokens: Embedding;
   readonly absolute: AbsolutePositions | null;
   readonly rotary: Rotary | null;
+  readonly maxLength: number;
 
   constructor(c: StackConfig, seed?: number) {
     super();
+    this.maxLength = c.maxLength;
     this.tokens = this.child("tokens", new Embedding(c.vocabSize, c.dim, { std: 0.02, seed }));
     const kind = c.positions ?? "learned";
     this.absolute = kind === "rotary"
@@ -56,9 +65,21 @@ class Embedder extends Module {
     this.rotary?.dispose();
   }
 
-  /** Adds absolute positions to embeddings [B, T, D] (identity for rotary). */
-  place(x: Tensor, offset = 0): Tensor {
+  /**
+   * Adds absolute positions to embeddings [B, T, D] (identity for rotary): from `offset`, or at
+   * per-row position ids [B, T].
+   */
+  place(x: Tensor, offset: number | Tensor = 0): Tensor {
     return this.absolute ? this.absolute.forward(x, offset) : x;
+  }
+
+  /** Throws unless a cached step's positions fit the position tables. */
+  checkStep(step: CacheStep): void {
+    if (step.end > this.maxLength) {
+      throw new Error(
+        `decoding reaches ${step.end} positions, beyond the model's maxLength ${this.maxLength}`,
+      );
+    }
   }
 
   get transform(): PositionTransform | undefined {
@@ -106,26 +127,32 @@ export class TransformerEncoder extends Module {
   forward(ids: Tensor, keyPadding?: Tensor): Tensor {
     return this.forwardEmbeddings(this.embed.tokens.forward(ids), keyPadding);
   }
-}
 
-/** Options of greedy decoding. */
-export interface GenerateOptions {
-  /** Token that starts decoding. */
-  bos: number;
-  /** Token that ends a sequence. */
-  eos: number;
-  /** Most new tokens. */
-  maxNewTokens: number;
-}
-
-function argmaxRows(logits: Float32Array | Int32Array, rows: number, cols: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let c = 1; c < cols; c++) if (logits[r * cols + c] > logits[r * cols + best]) best = c;
-    out.push(best);
+  /** An empty KV cache for `rows` rows of {@linkcode forwardCached}. */
+  newCache(rows: number): KVCache {
+    return new KVCache(rows, this.layers.length);
   }
-  return out;
+
+  /**
+   * The causal pass of {@linkcode forwardEmbeddings} one step at a time: embeddings x [B, T, D]
+   * of the step's new positions → their final states [B, T, D], reading and extending `cache`.
+   */
+  forwardCached(x: Tensor, cache: KVCache, step: CacheStep): Tensor {
+    this.embed.checkStep(step);
+    if (cache.self.length !== this.layers.length) {
+      throw new Error(`cache has ${cache.self.length} layers, the stack ${this.layers.length}`);
+    }
+    let h = this.embed.place(x, step.positions);
+    this.layers.forEach((layer, i) => {
+      h = layer.forward(h, {
+        mask: step.mask,
+        positions: this.embed.transform,
+        positionIds: step.positions,
+        cache: cache.self[i],
+      });
+    });
+    return this.norm.forward(h);
+  }
 }
 
 /** Encoder–decoder transformer (seq2seq) with a language-model head. */
@@ -191,46 +218,59 @@ export class EncoderDecoder extends Module {
     );
   }
 
-  /** Greedy decoding of each source row; one readback per generated token. */
+  /**
+   * The decoder side as a {@linkcode CachedDecoder} reading encoder memory [B, S, D] (with its
+   * padding [B, S]); generation rows must be a multiple of B (row r reads memory row ⌊r·B/rows⌋).
+   * The caller keeps ownership of `memory`.
+   */
+  decoderFor(memory: Tensor, memoryPadding?: Tensor): CachedDecoder {
+    return {
+      vocabSize: this.config.vocabSize,
+      embed: (ids) => this.targetEmbed.tokens.forward(ids),
+      newCache: (rows) =>
+        new KVCache(rows, this.decoderLayers.length, { states: memory, padding: memoryPadding }),
+      hiddenCached: (x, cache, step) => {
+        this.targetEmbed.checkStep(step);
+        let h = this.targetEmbed.place(x, step.positions);
+        this.decoderLayers.forEach((layer, i) => {
+          h = layer.forward(h, cache.context!, {
+            positions: this.targetEmbed.transform,
+            cached: {
+              self: cache.self[i],
+              cross: cache.cross[i],
+              mask: step.mask,
+              positionIds: step.positions,
+              memoryMask: cache.contextMask ?? undefined,
+            },
+          });
+        });
+        return this.norm.forward(h);
+      },
+      logits: (hidden) => this.head.forward(hidden),
+    };
+  }
+
+  /**
+   * Decodes each source row from `bos` (greedy, or beam search with `beams` > 1) through
+   * {@linkcode generate}: a KV cache, one readback per generated token.
+   */
   async generate(
     sourceIds: Tensor,
-    options: GenerateOptions,
+    options: GenerateOptions & { bos: number },
     sourcePadding?: Tensor,
-  ): Promise<number[][]> {
-    const b = sourceIds.shape[0];
+  ): Promise<Generation> {
     const memory = noGrad(() => tidy(() => this.encoder.forward(sourceIds, sourcePadding)));
-    const seqs: number[][] = Array.from({ length: b }, () => [options.bos]);
-    const done = new Array(b).fill(false);
     try {
-      for (let step = 0; step < options.maxNewTokens && done.includes(false); step++) {
-        const t = seqs[0].length;
-        const last = noGrad(() =>
-          tidy(() => {
-            const ids = tensor(seqs.flat(), [b, t], "i32");
-            const logits = this.decode(ids, memory, sourcePadding);
-            return ops.slice(logits, 1, t - 1, t);
-          })
-        );
-        const next = argmaxRows(await last.data(), b, this.config.vocabSize);
-        last.dispose();
-        next.forEach((tok, i) => {
-          seqs[i].push(done[i] ? options.eos : tok);
-          if (tok === options.eos) done[i] = true;
-        });
-      }
+      const prompts = Array.from({ length: sourceIds.shape[0] }, () => [options.bos]);
+      return await generate(this.decoderFor(memory, sourcePadding), { prompts }, options);
     } finally {
       memory.dispose();
     }
-    return seqs.map((s) => {
-      const body = s.slice(1);
-      const end = body.indexOf(options.eos);
-      return end < 0 ? body : body.slice(0, end);
-    });
   }
 }
 
 /** Decoder-only (causal) transformer language model. */
-export class DecoderOnly extends Module {
+export class DecoderOnly extends Module implements CachedDecoder {
   /** The causal stack (an encoder with causal masks). */
   readonly stack: TransformerEncoder;
   /** Output projection to the vocabulary. */
@@ -261,31 +301,36 @@ export class DecoderOnly extends Module {
     return this.head.forward(this.hidden(this.embed(ids), keyPadding));
   }
 
-  /** Greedy continuation of each prompt row (equal lengths); one readback per token. */
-  async generate(
-    promptIds: number[][],
-    options: Omit<GenerateOptions, "bos">,
-  ): Promise<number[][]> {
-    const b = promptIds.length;
-    const seqs = promptIds.map((p) => [...p]);
-    const start = seqs[0].length;
-    const done = new Array(b).fill(false);
-    for (let step = 0; step < options.maxNewTokens && done.includes(false); step++) {
-      const t = seqs[0].length;
-      const last = noGrad(() =>
-        tidy(() => ops.slice(this.forward(tensor(seqs.flat(), [b, t], "i32")), 1, t - 1, t))
-      );
-      const next = argmaxRows(await last.data(), b, this.config.vocabSize);
-      last.dispose();
-      next.forEach((tok, i) => {
-        seqs[i].push(done[i] ? options.eos : tok);
-        if (tok === options.eos) done[i] = true;
-      });
-    }
-    return seqs.map((s) => {
-      const body = s.slice(start);
-      const end = body.indexOf(options.eos);
-      return end < 0 ? body : body.slice(0, end);
-    });
+  /** The vocabulary size (for {@linkcode CachedDecoder}). */
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** An empty KV cache for `rows` generation rows. */
+  newCache(rows: number): KVCache {
+    return this.stack.newCache(rows);
+  }
+
+  /** Final states [B, T, D] of a step's embeddings x [B, T, D] (see TransformerEncoder.forwardCached). */
+  hiddenCached(x: Tensor, cache: KVCache, step: CacheStep): Tensor {
+    return this.stack.forwardCached(x, cache, step);
+  }
+
+  /** Logits [B, T, V] of final states [B, T, D]. */
+  logits(hidden: Tensor): Tensor {
+    return this.head.forward(hidden);
+  }
+
+  /**
+   * Continues each prompt row (any lengths; after an optional continuous prefix [B, P, D] such as
+   * memory tokens, padded per `prefixMask`) greedily or by beam search, through
+   * {@linkcode generate}.
+   */
+  generate(
+    promptIds: readonly (readonly number[])[],
+    options: GenerateOptions & Omit<GenerateInput, "prompts">,
+  ): Promise<Generation> {
+    const { prefix, prefixMask } = options;
+    return generate(this, { prompts: promptIds, prefix, prefixMask }, options);
   }
 }

@@ -6,7 +6,12 @@
  */
 import { Module } from "./module.ts";
 import { type Activation, Dropout, LayerNorm, MLP } from "./layers.ts";
-import { type AttentionMasks, MultiHeadAttention, type PositionTransform } from "./attention.ts";
+import {
+  type AttendOptions,
+  type KVSlot,
+  MultiHeadAttention,
+  type PositionTransform,
+} from "./attention.ts";
 import type { Tensor } from "../tensor.ts";
 import * as ops from "../ops/mod.ts";
 
@@ -54,11 +59,28 @@ export class TransformerEncoderLayer extends Module {
     this.drop = this.child("drop", new Dropout(c.dropout ?? 0));
   }
 
-  /** x [B, T, D] → [B, T, D]; `causal` makes it a decoder-only block. */
-  forward(x: Tensor, masks: AttentionMasks & { positions?: PositionTransform } = {}): Tensor {
+  /**
+   * x [B, T, D] → [B, T, D]; `causal` makes it a decoder-only block, a `cache` slot (with the
+   * step's `mask` and `positionIds`) an incremental one.
+   */
+  forward(x: Tensor, masks: Omit<AttendOptions, "context"> = {}): Tensor {
     const h = ops.add(x, this.drop.forward(this.attn.forward(this.norm1.forward(x), masks)));
     return ops.add(h, this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }
+}
+
+/** One decoding step's state for a {@linkcode TransformerDecoderLayer}. */
+export interface DecoderLayerCache {
+  /** The self-attention slot. */
+  self: KVSlot;
+  /** The (fixed) cross-attention slot. */
+  cross: KVSlot;
+  /** Additive self-attention mask [B, 1, T, S] over all cached positions. */
+  mask: Tensor;
+  /** Position ids [B, T] (i32) of the step's positions. */
+  positionIds: Tensor;
+  /** Additive mask [B, 1, 1, S] over the memory's padding. */
+  memoryMask?: Tensor;
 }
 
 /** Causal self-attention, cross-attention over a memory, and an MLP, each pre-normed with a residual. */
@@ -99,31 +121,34 @@ export class TransformerDecoderLayer extends Module {
     this.drop = this.child("drop", new Dropout(c.dropout ?? 0));
   }
 
-  /** x [B, T, D] attends causally to itself (with `keyPadding` over x) and to memory [B, S, D]. */
+  /**
+   * x [B, T, D] attends causally to itself (with `keyPadding` over x) and to memory [B, S, D];
+   * with `cached`, incrementally (its masks replace `keyPadding` and `memoryPadding`).
+   */
   forward(
     x: Tensor,
     memory: Tensor,
-    masks: { keyPadding?: Tensor; memoryPadding?: Tensor; positions?: PositionTransform } = {},
+    masks: {
+      keyPadding?: Tensor;
+      memoryPadding?: Tensor;
+      positions?: PositionTransform;
+      cached?: DecoderLayerCache;
+    } = {},
   ): Tensor {
+    const c = masks.cached;
+    const self: AttendOptions = c
+      ? { mask: c.mask, positionIds: c.positionIds, cache: c.self }
+      : { causal: true, keyPadding: masks.keyPadding };
     let h = ops.add(
       x,
       this.drop.forward(
-        this.selfAttn.forward(this.norm1.forward(x), {
-          causal: true,
-          keyPadding: masks.keyPadding,
-          positions: masks.positions,
-        }),
+        this.selfAttn.forward(this.norm1.forward(x), { ...self, positions: masks.positions }),
       ),
     );
-    h = ops.add(
-      h,
-      this.drop.forward(
-        this.crossAttn.forward(this.norm2.forward(h), {
-          context: memory,
-          keyPadding: masks.memoryPadding,
-        }),
-      ),
-    );
+    const cross: AttendOptions = c
+      ? { context: memory, mask: c.memoryMask, cache: c.cross }
+      : { context: memory, keyPadding: masks.memoryPadding };
+    h = ops.add(h, this.drop.forward(this.crossAttn.forward(this.norm2.forward(h), cross)));
     return ops.add(h, this.drop.forward(this.mlp.forward(this.norm3.forward(h))));
   }
 }

@@ -115,7 +115,11 @@ export function max(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   });
 }
 
-/** Sums a broadcast result back down to `shape` (the reverse of broadcasting). */
+/**
+ * Sums a broadcast result back down to `shape` (the reverse of broadcasting). Backward: the
+ * gradient broadcast back to x's shape. (Inside backward rules, which run without recording, it
+ * is the plain reduction.)
+ */
 export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
   const lead = x.rank - shape.length;
   const axes: number[] = [];
@@ -123,5 +127,6 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
     if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
   });
   if (axes.length === 0) return x.rank === shape.length ? x : x.reshape(shape);
-  return reduceRaw("sum", x, axes).reshape(shape);
+  const y = reduceRaw("sum", x, axes).reshape(shape);
+  return attach(y, "sumTo", [x], (g) => [broadcastTo(g, x.shape)]);
 }

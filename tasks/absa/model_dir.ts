@@ -5,7 +5,8 @@
  * @module
  */
 import { FastClaraAbsa, type FastClaraAbsaConfig } from "../../core/models/fast_clara_absa.ts";
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from "../../core/io/safetensors.ts";
+import { loadSafetensors, saveSafetensors } from "../../core/io/safetensors.ts";
+import { writeJsonAtomic } from "../../core/io/atomic.ts";
 import { TextTokenizer } from "../../datasets/tokenizer.ts";
 import type { AbsaTask } from "./examples.ts";
 
@@ -21,8 +22,6 @@ export interface AbsaRunConfig {
   loraRank?: number;
 }
 
-const encoder = new TextEncoder();
-
 /** Writes weights, config and tokenizer into `dir`. */
 export async function saveAbsaModel(
   dir: string,
@@ -31,8 +30,8 @@ export async function saveAbsaModel(
   tokenizer: TextTokenizer,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await writeFileAtomic(`${dir}/tokenizer.json`, encoder.encode(JSON.stringify(tokenizer.json)));
-  await writeFileAtomic(`${dir}/config.json`, encoder.encode(JSON.stringify(run, null, 2) + "\n"));
+  await writeJsonAtomic(`${dir}/tokenizer.json`, tokenizer.json, 0);
+  await writeJsonAtomic(`${dir}/config.json`, run);
   await saveSafetensors(`${dir}/model.safetensors`, model.stateDict(), {
     format: "fast-clara-absa/1",
     config: JSON.stringify(run),

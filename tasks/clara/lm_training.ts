@@ -1,0 +1,96 @@
+/**
+ * Pretraining CLaRa's base causal LM as a {@linkcode TrainingTask}: shuffled batches of packed
+ * windows, next-token cross-entropy, and held-out perplexity after each epoch.
+ *
+ * @module
+ */
+import type { DecoderOnly } from "../../core/nn/stacks.ts";
+import type { Optimizer } from "../../core/optim/optimizer.ts";
+import type { TrainingTask } from "../../core/train/trainer.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
+import { noGrad } from "../../core/autograd.ts";
+import { tidy } from "../../core/scope.ts";
+import * as ops from "../../core/ops/mod.ts";
+import { seededShuffle } from "../../datasets/batching.ts";
+import { type TokenWindows, windowBatch } from "./lm_data.ts";
+
+/** What the LM task is built from. */
+export interface LmTrainingOptions {
+  model: DecoderOnly;
+  optimizer: Optimizer;
+  train: TokenWindows;
+  heldOut: TokenWindows;
+  batchSize: number;
+  seed: number;
+  /** Writes the best model (the trainer passes the directory). */
+  saveBest(dir: string): Promise<void>;
+}
+
+/** Mean next-token loss of `model` on `windows` (in nats, and its perplexity); one readback. */
+export async function heldOutPerplexity(
+  model: DecoderOnly,
+  windows: TokenWindows,
+  batchSize: number,
+): Promise<{ nll: number; perplexity: number }> {
+  if (windows.count === 0) throw new Error("heldOutPerplexity: no held-out windows");
+  model.eval();
+  const total = noGrad(() =>
+    tidy(() => {
+      let sum: Tensor | null = null;
+      for (let start = 0; start < windows.count; start += batchSize) {
+        const rows = Array.from(
+          { length: Math.min(batchSize, windows.count - start) },
+          (_, i) => start + i,
+        );
+        const part = windowLoss(model, windows, rows, "sum");
+        sum = sum ? ops.add(sum, part) : part;
+      }
+      return sum!;
+    })
+  );
+  const [value] = await total.data();
+  total.dispose();
+  const nll = value / (windows.count * windows.length);
+  return { nll, perplexity: Math.exp(nll) };
+}
+
+function windowLoss(
+  model: DecoderOnly,
+  windows: TokenWindows,
+  rows: number[],
+  reduction: "mean" | "sum",
+): Tensor {
+  const { inputs, targets } = windowBatch(windows, rows);
+  const shape = [rows.length, windows.length];
+  const logits = model.forward(tensor(inputs, shape, "i32"));
+  return ops.crossEntropy(logits, tensor(targets, shape, "i32"), { reduction });
+}
+
+/** The LM objective, batches and held-out evaluation as a trainer task. */
+export function lmTrainingTask(o: LmTrainingOptions): TrainingTask<number[]> {
+  const all = Array.from({ length: o.train.count }, (_, i) => i);
+  const orders = new Map<number, number[][]>();
+  return {
+    model: o.model,
+    optimizer: o.optimizer,
+    lossTerms: ["loss"],
+    metrics: ["perplexity", "nll"],
+    batches(epoch: number): number[][] {
+      let order = orders.get(epoch);
+      if (!order) {
+        const shuffled = seededShuffle(all, o.seed * 1000 + epoch);
+        order = Array.from(
+          { length: Math.ceil(shuffled.length / o.batchSize) },
+          (_, b) => shuffled.slice(b * o.batchSize, (b + 1) * o.batchSize),
+        );
+        orders.clear();
+        orders.set(epoch, order);
+      }
+      return order;
+    },
+    loss: (rows: number[]): Tensor[] => [windowLoss(o.model, o.train, rows, "mean")],
+    tokens: (rows: number[]) => rows.length * o.train.length,
+    evaluate: async () => ({ ...(await heldOutPerplexity(o.model, o.heldOut, o.batchSize)) }),
+    saveBest: o.saveBest,
+  };
+}
