@@ -45,6 +45,38 @@ export interface StepBreakdown {
   /** GPU time of one replayed step, and per kernel family, largest first. */
   replayMs: number;
   families: FamilyTime[];
+  /** Medians over runs interleaved with the other configurations' (see {@linkcode interleavedMedians}). */
+  interleaved?: { wallMs: number; otherCpuMs: number | null };
+}
+
+/**
+ * Runs the runners in turn, `rounds` times (the order alternating each round, so a change of
+ * the machine's load hits all alike), after one warm-up run each; returns each runner's median
+ * wall time and other-thread CPU time per run.
+ */
+export async function interleavedMedians(
+  runners: Runner[],
+  rounds: number,
+): Promise<{ wallMs: number; otherCpuMs: number | null }[]> {
+  for (const r of runners) await r.run();
+  const walls: number[][] = runners.map(() => []);
+  const cpus: number[][] = runners.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = runners.map((_, i) => (round % 2 ? runners.length - 1 - i : i));
+    for (const i of order) {
+      const c0 = threadCpu();
+      const t0 = performance.now();
+      await runners[i].run();
+      const c1 = threadCpu();
+      walls[i].push(performance.now() - t0);
+      if (c0 && c1) cpus[i].push(c1.otherMs - c0.otherMs);
+    }
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return runners.map((_, i) => ({
+    wallMs: median(walls[i]),
+    otherCpuMs: cpus[i].length ? median(cpus[i]) : null,
+  }));
 }
 
 function snapshot() {
@@ -137,9 +169,20 @@ export function breakdownMarkdown(list: StepBreakdown[]): string {
   };
   const mainJs = (b: StepBreakdown) =>
     b.mainCpuMs === null ? "n/a" : ms(Math.max(0, b.mainCpuMs - b.encodeMs - b.uploadMs));
+  const paired = list.every((b) => b.interleaved);
+  const first = list[0].interleaved;
   return [
     `| per step (ms unless stated) | ${list.map((b) => b.label).join(" | ")} |`,
     `| --- | ${list.map(() => "---").join(" | ")} |`,
+    ...(paired
+      ? [
+        row("wall time, median of interleaved runs", (b) => ms(b.interleaved!.wallMs)),
+        row("· relative to the first column", (b) =>
+          `${(b.interleaved!.wallMs / first!.wallMs).toFixed(2)}×`),
+        row("driver CPU, median of interleaved runs", (b) =>
+          ms(b.interleaved!.otherCpuMs)),
+      ]
+      : []),
     row("wall time", (b) => ms(b.wallMs)),
     row("main-thread CPU", (b) => ms(b.mainCpuMs)),
     row("· of which JS: op construction, autograd, pool (CPU − encoding − uploads)", mainJs),
@@ -163,22 +206,35 @@ export function breakdownMarkdown(list: StepBreakdown[]): string {
   ].join("\n");
 }
 
-/** The breakdown section of bench/RESULTS.md for the train:absa step at shape `a`. */
+/**
+ * The breakdown section of bench/RESULTS.md for the train:absa step at shape `a`, with the
+ * engine's fast paths on and off (kernels/fast_paths.ts): medians of interleaved runs first, then
+ * each configuration's host figures and kernel replay.
+ */
 export async function stepBreakdownSection(a: AbsaStepShape, tiny: boolean): Promise<string> {
-  const runner = absaStepRunner(a);
-  let b: StepBreakdown;
+  const configs: [string, Runner][] = [
+    ["fast paths on", absaStepRunner(a)],
+    ["fast paths off", absaStepRunner(a, 0, false)],
+  ];
+  const list: StepBreakdown[] = [];
   try {
-    b = await measureBreakdown("train:absa step", runner, tiny ? 1 : 3, tiny ? 1 : 2);
+    const medians = await interleavedMedians(configs.map(([, r]) => r), tiny ? 1 : 5);
+    for (const [i, [label, runner]] of configs.entries()) {
+      const b = await measureBreakdown(label, runner, tiny ? 1 : 3, tiny ? 0 : 1);
+      list.push({ ...b, interleaved: medians[i] });
+    }
   } finally {
-    runner.dispose();
+    for (const [, r] of configs) r.dispose();
   }
+  const steps = list[0].steps;
   return [
     "## Where the train:absa step's time goes",
     "",
-    `Averages over ${b.steps} steps after warm-up; GPU time per kernel family from in-order ` +
+    `Medians of ${tiny ? 1 : 5} runs of each configuration interleaved; then averages over ` +
+    `${steps} steps of each after warm-up; GPU time per kernel family from in-order ` +
     "replays of one recorded step (bench/kernel_replay.ts), each family's dispatches repeated " +
-    "to measure it.",
+    "to measure it (driver CPU time: it does not grow when other processes share the cores).",
     "",
-    breakdownMarkdown([b]),
+    breakdownMarkdown(list),
   ].join("\n");
 }

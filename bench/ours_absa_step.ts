@@ -6,10 +6,10 @@
  */
 import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import { Rng } from "../core/random.ts";
-import { clipGradNorm } from "../core/optim/clip.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { tidy } from "../core/scope.ts";
-import * as ops from "../core/ops/mod.ts";
+import { optimizerStep } from "../core/train/step.ts";
+import { fastPathsEnabled, setFastPaths } from "../kernels/fast_paths.ts";
 import { collateAbsa } from "../tasks/absa/batch.ts";
 import type { AbsaExample, AbsaSpecialIds } from "../tasks/absa/examples.ts";
 import { absaLosses, curriculumWeights, DEFAULT_CURRICULUM } from "../tasks/absa/objective.ts";
@@ -50,11 +50,17 @@ function syntheticExamples(
 }
 
 /**
- * A runner for one ABSA training step per run: on the same batch each run when `distinctBatches`
- * is 0, else on one of that many variable-length batches, picked at random each run (seeded;
- * `Infinity`: a fresh batch every run, as train:absa's reshuffled epochs keep making new ones).
+ * A runner for one ABSA training step per run (the trainer's {@linkcode optimizerStep}, clipping
+ * at 1 as train:absa does): on the same batch each run when `distinctBatches` is 0, else on one of
+ * that many variable-length batches, picked at random each run (seeded; `Infinity`: a fresh batch
+ * every run, as train:absa's reshuffled epochs keep making new ones). With `fastPaths` false the
+ * step runs with the engine's fast paths off (kernels/fast_paths.ts), restored after each run.
  */
-export function absaStepRunner(a: AbsaStepShape, distinctBatches = 0): Runner {
+export function absaStepRunner(
+  a: AbsaStepShape,
+  distinctBatches = 0,
+  fastPaths = true,
+): Runner {
   const special: AbsaSpecialIds = {
     pad: 0,
     cls: 2,
@@ -96,23 +102,25 @@ export function absaStepRunner(a: AbsaStepShape, distinctBatches = 0): Runner {
   return countingRunner({
     async run() {
       const examples = nextBatch();
-      const values = tidy(() => {
-        const batch = collateAbsa(examples, special, {
-          generativeRows: a.generativeRows,
-          slotMemory: true,
-          aspectRegions: true,
-          termWeights: true,
-        });
-        const l = absaLosses(model, batch, weights, 0.1);
-        l.total.backward();
-        const norm = clipGradNorm(params, 1.0);
-        opt.step({ gradNorm: norm });
-        opt.zeroGrad();
-        return ops.concat(
-          [l.total, l.rec, l.absa, l.mse, l.ext, l.span, norm].map((t) => t.reshape([1])),
-          0,
+      const before = fastPathsEnabled();
+      setFastPaths(fastPaths);
+      let values;
+      try {
+        values = tidy(() =>
+          optimizerStep({ params, optimizer: opt, clipNorm: 1.0 }, [() => {
+            const batch = collateAbsa(examples, special, {
+              generativeRows: a.generativeRows,
+              slotMemory: true,
+              aspectRegions: true,
+              termWeights: true,
+            });
+            const l = absaLosses(model, batch, weights, 0.1);
+            return [l.total, l.rec, l.absa, l.mse, l.ext, l.span];
+          }])
         );
-      });
+      } finally {
+        setFastPaths(before);
+      }
       await values.data();
       values.dispose();
     },

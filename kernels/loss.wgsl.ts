@@ -2,12 +2,14 @@
  * Cross-entropy fused with log-softmax. The forward is one workgroup per row: an online
  * (max, Σexp) pair and Σx in one pass give the row's loss and its log-sum-exp (kept for the
  * backward); a one-workgroup kernel then sums the losses and counts the rows that are not ignored.
- * The backward writes (softmax − smoothed one-hot)·scale in one elementwise pass.
+ * The backward writes (softmax − smoothed one-hot)·scale in one elementwise pass over a row grid
+ * (row and column from the workgroup, no per-element division).
  *
  * @module
  */
 import { MERGE_LSE, rowKernel } from "./softmax.wgsl.ts";
 import { dispatch, f32Bits, grid, type Kernel } from "./runtime.ts";
+import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 const WG = 256;
 
@@ -107,9 +109,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }`,
 };
 
-const backwardKernel: Kernel = {
-  name: "cross_entropy_bwd",
-  code: `
+const backwardKernels = new Map<number, Kernel>();
+/** The backward over a row grid with `perGroup` rows per workgroup (see row_grid.ts). */
+function backwardKernel(perGroup: number): Kernel {
+  let k = backwardKernels.get(perGroup);
+  if (k) return k;
+  k = {
+    name: `cross_entropy_bwd${perGroup > 1 ? `_r${perGroup}` : ""}`,
+    code: `
 struct Params { rows: u32, cols: u32, ignore_index: i32, smoothing: f32, reduction: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
@@ -120,12 +127,10 @@ struct Params { rows: u32, cols: u32, ignore_index: i32, smoothing: f32, reducti
 @group(0) @binding(6) var<storage, read_write> dxs: array<f32>;
 ${TARGET_COUNTS}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;
-  if (i >= p.rows * p.cols) { return; }
-  let row = i / p.cols;
-  let j = i % p.cols;
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
+  let i = row * p.cols + col;
   let t = targets[row];
   if (!counts(t)) {
     dxs[i] = 0.0;
@@ -138,10 +143,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     default: { scale = gs[0] / max(count[0], 1.0); }
   }
   let eps = p.smoothing;
-  let q = eps / f32(p.cols) + select(0.0, 1.0 - eps, u32(t) == j);
+  let q = eps / f32(p.cols) + select(0.0, 1.0 - eps, u32(t) == col);
   dxs[i] = (exp(xs[i] - lses[row]) - q) * scale;
 }`,
-};
+  };
+  backwardKernels.set(perGroup, k);
+  return k;
+}
 
 /** Buffers of a cross-entropy forward: inputs, per-row results, and (for sum/mean) the scalar. */
 export interface CrossEntropyBuffers {
@@ -212,10 +220,11 @@ export function crossEntropyBackward(
 ): void {
   const n = c.rows * c.cols;
   if (n === 0) return;
+  const perGroup = rowsPerGroup(c.cols);
   dispatch(
-    backwardKernel,
+    backwardKernel(perGroup),
     [b.logits, b.targets, b.lse, g, count, dlogits],
     [...header(c), REDUCTION_CODE[reduction]],
-    grid(Math.ceil(n / WG)),
+    rowGrid(c.cols, c.rows, perGroup),
   );
 }

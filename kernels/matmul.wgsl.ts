@@ -1,8 +1,10 @@
 /**
  * Batched matmul C = op(A)·op(B) with broadcast batch dims, in three dispatches:
  * 1. B is packed into an rgba32float texture, four N-consecutive values per texel, rows of K, zero
- *    padded (K up to a multiple of 4), laid out linearly and wrapped at {@linkcode TEXTURE_WIDTH}
- *    texels per texture row so any shape fits one texture of fixed width.
+ *    padded (K up to a multiple of 4), laid out linearly and wrapped at `TEXTURE_WIDTH`
+ *    texels per texture row so any shape fits one texture of fixed width. With the fast paths on
+ *    (fast_paths.ts) a packed B is kept and reused by later products of the same buffer in the same
+ *    layout until a write to that buffer is recorded (runtime.ts tracks writes).
  * 2. A is packed into a K-contiguous vec4 buffer (skipped when A already is one).
  * 3. The product kernel: a workgroup is one row of `workgroupX` invocations along N, and every
  *    invocation accumulates a `rows × 4·colVec4s` register tile. All invocations of a workgroup
@@ -16,14 +18,20 @@
  *
  * @module
  */
-import { gpu as gpuDevice, info } from "../core/device.ts";
-import { counters, dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { info } from "../core/device.ts";
+import { dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { fastPathsEnabled } from "./fast_paths.ts";
+import {
+  acquireTexture,
+  findPacked,
+  type PackedTexture,
+  releaseTexture,
+  rememberPacked,
+  TEXTURE_WIDTH,
+  WIDTH_SHIFT,
+} from "./packed_b.ts";
 import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
-
-/** Texels per row of the packed-B texture (a power of two: addresses split by mask and shift). */
-export const TEXTURE_WIDTH = 4096;
-const WIDTH_SHIFT = Math.log2(TEXTURE_WIDTH);
-const PACK_WG = 64;
+import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 /** The register tile of the product kernel. */
 export interface MatmulTile {
@@ -87,42 +95,6 @@ function cached(name: string, make: () => string): Kernel {
   return k;
 }
 
-// Packing runs one workgroup row per output row (or, for narrow rows, a power-of-two share of the
-// workgroup per row), so the row's coordinates are computed by shifts and masks and invocations
-// only add their column: CPU adapters have no SIMD integer division, and a per-element div/mod
-// made packing cost as much as a small product.
-
-/**
- * Rows one packing workgroup covers: 1 for rows of at least half a workgroup, else as many as fit
- * (the row width rounded up to a power of two). One row per workgroup left 7 of 8 lanes idle on
- * attention heads (8 texels a row) and 61 of 64 on a 3-class head, at thousands of workgroups.
- */
-function packRowsPerGroup(cols: number): number {
-  if (cols >= PACK_WG / 2) return 1;
-  return PACK_WG / 2 ** Math.ceil(Math.log2(Math.max(1, cols)));
-}
-
-function packRow(rowsPerGroup: number): string {
-  const group = `(wid.y + wid.z * ${MAX_WORKGROUPS_PER_DIM}u)`;
-  const lanes = PACK_WG / rowsPerGroup;
-  const [row, col] = rowsPerGroup === 1
-    ? [group, "gid.x"]
-    : [`${group} * ${rowsPerGroup}u + (lid >> ${Math.log2(lanes)}u)`, `lid & ${lanes - 1}u`];
-  return `let row = ${row};
-  let col = ${col};
-  if (row >= p.rows || col >= p.cols) { return; }`;
-}
-
-const PACK_BUILTINS = "@builtin(global_invocation_id) gid: vec3u, " +
-  "@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32";
-
-/** Workgroups covering `cols` columns by `rows` rows, `rowsPerGroup` rows each, over y and z. */
-function packGrid(cols: number, rows: number, rowsPerGroup: number): [number, number, number] {
-  const groups = Math.ceil(rows / rowsPerGroup);
-  const y = Math.min(groups, MAX_WORKGROUPS_PER_DIM);
-  return [rowsPerGroup === 1 ? Math.ceil(cols / PACK_WG) : 1, y, Math.ceil(groups / y)];
-}
-
 // f32 values that round past f16's largest finite value become ±inf (a texture store might clamp),
 // so that an overflow under loss scaling shows up as a non-finite gradient. B is rounded to f16 in
 // the shader before its rgba16float store: Vulkan leaves the rounding of texel stores to the driver
@@ -138,7 +110,7 @@ function packBKernel(
   transB: boolean,
   half: boolean,
   rowsOfVec4s: boolean,
-  rowsPerGroup: number,
+  perGroup: number,
 ): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
   const gather = rowsOfVec4s
@@ -148,7 +120,7 @@ function packBKernel(
       if (n < p.N) { v[j] = src[base + ${at}]; }
     }`;
   const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}` +
-    (rowsPerGroup > 1 ? `_r${rowsPerGroup}` : "");
+    (perGroup > 1 ? `_r${perGroup}` : "");
   return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
@@ -156,9 +128,9 @@ struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(1) var<storage, read> src: array<${rowsOfVec4s ? "vec4f" : "f32"}>;
 @group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
 ${half ? HALF_RANGE : ""}
-@compute @workgroup_size(${PACK_WG})
-fn main(${PACK_BUILTINS}) {
-  ${packRow(rowsPerGroup)}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
   let k = row % p.Kp;
   let base = (row / p.Kp) * p.K * p.N;
   var v = vec4f(0.0);
@@ -172,10 +144,10 @@ fn main(${PACK_BUILTINS}) {
 }`);
 }
 
-function packAKernel(transA: boolean, half: boolean, rowsPerGroup: number): Kernel {
+function packAKernel(transA: boolean, half: boolean, perGroup: number): Kernel {
   const at = transA ? "k * p.M + m" : "m * p.K + k";
   const name = `matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}` +
-    (rowsPerGroup > 1 ? `_r${rowsPerGroup}` : "");
+    (perGroup > 1 ? `_r${perGroup}` : "");
   return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, M: u32, K: u32 }
@@ -183,9 +155,9 @@ struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<${half ? "vec4<f16>" : "vec4f"}>;
 ${half ? HALF_RANGE : ""}
-@compute @workgroup_size(${PACK_WG})
-fn main(${PACK_BUILTINS}) {
-  ${packRow(rowsPerGroup)}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
   let m = row % p.M;
   let base = (row / p.M) * p.M * p.K;
   var v = vec4f(0.0);
@@ -269,41 +241,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 }`);
 }
 
-/** Free packed-B textures by format and height. Dispatches run in recording order, so a texture can
- * be reused by the next matmul as soon as this one's product dispatch is recorded. */
-const freeTextures = new Map<string, { texture: GPUTexture; view: GPUTextureView }[]>();
-
-function acquireTexture(
-  texels: number,
-  format: GPUTextureFormat,
-): { texture: GPUTexture; view: GPUTextureView } {
-  const height = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(texels / TEXTURE_WIDTH))));
-  const pooled = freeTextures.get(`${format}:${height}`)?.pop();
-  if (pooled) return pooled;
-  const d = gpuDevice();
-  if (height > d.limits.maxTextureDimension2D) {
-    throw new Error(
-      `matmul: B holds ${texels * 4} values, more than one ${TEXTURE_WIDTH}×` +
-        `${d.limits.maxTextureDimension2D} ${format} texture can pack`,
-    );
-  }
-  counters.textures++;
-  const texture = d.createTexture({
-    size: [TEXTURE_WIDTH, height],
-    format,
-    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
-    label: "matmul_packed_b",
-  });
-  return { texture, view: texture.createView() };
-}
-
-function releaseTexture(t: { texture: GPUTexture; view: GPUTextureView }): void {
-  const key = `${t.texture.format}:${t.texture.height}`;
-  let list = freeTextures.get(key);
-  if (!list) freeTextures.set(key, list = []);
-  list.push(t);
-}
-
 /** One batched product: shapes, transposes and how the output batch maps onto the inputs. */
 export interface MatmulProblem {
   /** Rows of C, columns of C, and the contracted length. */
@@ -346,24 +283,31 @@ export function matmulInto(
   const Kp = K4 * 4;
   const N4 = Math.ceil(N / 4);
 
-  const bTexels = batchB * Kp * N4;
-  const tex = acquireTexture(bTexels, half ? "rgba16float" : "rgba32float");
-  dispatch(
-    packBKernel(transB, half, !transB && N % 4 === 0, packRowsPerGroup(N4)),
-    [b, tex.view],
-    [batchB * Kp, N4, K, N, Kp],
-    packGrid(N4, batchB * Kp, packRowsPerGroup(N4)),
-  );
+  const reuse = fastPathsEnabled();
+  let packedOnce: PackedTexture | null = null;
+  const layout = `${transB}:${half}:${batchB}:${K}:${N}`;
+  let tex = reuse ? findPacked(b, layout) : null;
+  if (!tex) {
+    tex = acquireTexture(batchB * Kp * N4, half ? "rgba16float" : "rgba32float");
+    dispatch(
+      packBKernel(transB, half, !transB && N % 4 === 0, rowsPerGroup(N4)),
+      [b, tex.view],
+      [batchB * Kp, N4, K, N, Kp],
+      rowGrid(N4, batchB * Kp, rowsPerGroup(N4)),
+    );
+    if (reuse) rememberPacked(b, layout, tex);
+    else packedOnce = tex;
+  }
 
   let packedA = a;
   if (half || transA || K % 4 !== 0 || K === 0) {
     const aVec4s = batchA * M * K4;
     packedA = scratch(aVec4s * (half ? 8 : 16));
     dispatch(
-      packAKernel(transA, half, packRowsPerGroup(K4)),
+      packAKernel(transA, half, rowsPerGroup(K4)),
       [a, packedA],
       [batchA * M, K4, M, K],
-      packGrid(K4, batchA * M, packRowsPerGroup(K4)),
+      rowGrid(K4, batchA * M, rowsPerGroup(K4)),
     );
   }
 
@@ -388,5 +332,5 @@ export function matmulInto(
       ...packDims(problem.bBatchStrides),
     ], [groupsX, groupsY, Math.min(MAX_WORKGROUPS_PER_DIM, batches - offset)]);
   }
-  releaseTexture(tex);
+  if (packedOnce) releaseTexture(packedOnce);
 }

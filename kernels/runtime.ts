@@ -80,6 +80,40 @@ export interface TracedDispatch {
 
 let trace: ((d: TracedDispatch) => void) | null = null;
 
+/** Per kernel name, the binding slots (1…) its WGSL declares writable (read_write storage). */
+const writableSlots = new Map<string, number[]>();
+/** The write clock: bumped by every recorded write; each buffer remembers its last write's tick. */
+let writeClock = 0;
+const lastWrite = new WeakMap<GPUBuffer, number>();
+
+function writable(kernel: Kernel): number[] {
+  let slots = writableSlots.get(kernel.name);
+  if (!slots) {
+    const re = /@binding\((\d+)\)\s*var<storage,\s*read_write>/g;
+    slots = [...kernel.code.matchAll(re)].map((m) => Number(m[1]));
+    writableSlots.set(kernel.name, slots);
+  }
+  return slots;
+}
+
+function noteWrite(buffer: GPUBuffer): void {
+  lastWrite.set(buffer, ++writeClock);
+}
+
+/**
+ * The tick of the last write recorded into `buffer` (by a kernel's read_write binding, an upload
+ * or a copy), 0 if none; compare with {@linkcode writeTick} taken when a value derived from the
+ * buffer was recorded to tell whether the buffer has changed since (work runs in recording order).
+ */
+export function lastWriteTick(buffer: GPUBuffer): number {
+  return lastWrite.get(buffer) ?? 0;
+}
+
+/** The write clock now: every later write to any buffer gets a larger tick. */
+export function writeTick(): number {
+  return writeClock;
+}
+
 /** Calls `fn` for every dispatch recorded from now on (null stops); for the bench's kernel table. */
 export function setDispatchTrace(fn: ((d: TracedDispatch) => void) | null): void {
   trace = fn;
@@ -205,6 +239,10 @@ export function dispatch(
   b.pass.setPipeline(pipeline);
   b.pass.setBindGroup(0, bindGroup);
   b.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  for (const slot of writable(kernel)) {
+    const r = buffers[slot - 1];
+    if (r instanceof GPUBuffer) noteWrite(r);
+  }
   b.ops.push(kernel.name);
   counters.dispatches++;
   const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
@@ -313,6 +351,7 @@ export function copyBuffer(src: GPUBuffer, dst: GPUBuffer, bytes: number): void 
   b.pass?.end();
   b.pass = null;
   b.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  noteWrite(dst);
   b.ops.push("copy");
 }
 
@@ -373,6 +412,7 @@ export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset
     data.byteOffset,
     data.byteLength,
   );
+  noteWrite(buffer);
   counters.uploadBytes += data.byteLength;
   hostTimes.upload += performance.now() - t0;
 }

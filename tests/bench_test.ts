@@ -8,7 +8,7 @@ import { device, poolStats } from "../mod.ts";
 import { type BenchRecord, GROUPS, runCases, TINY_TIMING } from "../bench/harness.ts";
 import { ourCases } from "../bench/main.ts";
 import { cpuWins, formatTable, resultsMarkdown, speedup } from "../bench/report.ts";
-import { breakdownMarkdown, measureBreakdown } from "../bench/breakdown.ts";
+import { breakdownMarkdown, measureBreakdown, stepBreakdownSection } from "../bench/breakdown.ts";
 import { absaStepRunner } from "../bench/ours_absa_step.ts";
 import { rssOverSteps } from "../bench/rss.ts";
 import { benchShapes } from "../bench/shapes.ts";
@@ -103,3 +103,17 @@ gpuTest("the step breakdown and the RSS report run at tiny sizes and count real 
   assertEquals(samples.map((s) => s.step), [1, 3]);
   assert(samples.every((s) => s.rssBytes > 0 && s.poolBytes > 0 && s.pipelines > 0), "samples");
 });
+
+gpuTest(
+  "the breakdown section puts the step with fast paths off beside it: more dispatches there",
+  async () => {
+    await device.init();
+    const text = await stepBreakdownSection(benchShapes(true).absa, true);
+    assert(text.includes("| fast paths on | fast paths off |"), "both configurations are columns");
+    const row = text.split("\n").find((l) => l.startsWith("| dispatches |"));
+    const [on, off] = row!.split("|").slice(2, 4).map(Number);
+    // Off, every product packs its B and every table gradient is a separate add.
+    assert(off > on && on > 50, `dispatches on ${on}, off ${off}`);
+    assert(text.includes("median of interleaved runs"), "interleaved medians are reported");
+  },
+);

@@ -1,7 +1,8 @@
 /**
  * Memory stays flat over a long run of train:absa steps on variable-length batches: GPU storage
- * buffers (live, pooled, created), readback staging buffers, packed-operand textures, compiled
- * pipelines and bind groups (created per step and none retained: the runtime caches none).
+ * buffers (live, pooled, created), readback staging buffers, packed-operand textures (and the
+ * packed operands matmul keeps for reuse), compiled pipelines and bind groups (created per step
+ * and none retained: the runtime caches none).
  *
  * The run cycles in random order over a fixed set of batches of different lengths, as epochs over
  * a dataset do. The pool keeps, per size class, the most buffers any step has needed at once, so
@@ -12,6 +13,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
 import { counters, device, poolStats } from "../mod.ts";
 import { runtimeStats } from "../kernels/runtime.ts";
+import { packedCacheStats } from "../kernels/packed_b.ts";
 import { absaStepRunner } from "../bench/ours_absa_step.ts";
 import { benchShapes } from "../bench/shapes.ts";
 
@@ -30,6 +32,7 @@ function snapshot() {
     liveStaging: rt.stagingBuffers,
     pipelines: rt.pipelines,
     textures: counters.textures,
+    packedOperands: packedCacheStats().entries,
   };
 }
 
