@@ -106,7 +106,7 @@ export async function runPeer(
     if ("why" in found) {
       note(
         `pytorch-cpu skipped: no python can import torch (${found.why}); ` +
-          "install it with `apt-get install python3-torch`",
+          "install it and OpenBLAS with `sh bench/setup.sh`",
       );
       return;
     }
