@@ -47,6 +47,11 @@ gpuTest("matmul with all four transpose combinations matches the CPU reference",
   await checkMatmul([5, 6], [7, 6], false, true);
   await checkMatmul([6, 5], [7, 6], true, true);
   await checkMatmul([2, 6, 5], [2, 7, 6], true, true);
+  // M = 12, K = 8, N = 4 (and 16): multiples of 4, so transposed operands are packed by 4×4 blocks;
+  // batched and broadcast B too.
+  await checkMatmul([8, 12], [4, 8], true, true);
+  await checkMatmul([3, 8, 12], [16, 8], true, true);
+  await checkMatmul([2, 8, 4], [2, 16, 8], true, true);
 });
 
 gpuTest("matmul over batch dims, same and broadcast", async () => {
