@@ -1,9 +1,11 @@
 /**
- * `deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] [--no-peers]`
+ * `deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] [--no-peers] [--breakdown]`
  *
  * Measures our kernels and training steps, then the peers (tfjs-webgpu, jax-js on WebGPU and
  * WASM, PyTorch on the CPU) on the same shapes in the same run. Prints a table with ours/peer
  * ratios, or one JSON record per line with `--json`; `--write` also writes bench/RESULTS.md.
+ * `--breakdown` adds where the train:absa step's time goes (bench/breakdown.ts); the memory group
+ * adds the process RSS over a run of train:absa steps (bench/rss.ts).
  *
  * @module
  */
@@ -23,9 +25,11 @@ import { kernelCases } from "./ours_kernels.ts";
 import { stepCases } from "./ours_steps.ts";
 import { PEERS, runPeer } from "./peers.ts";
 import { cpuWins, formatTable, OURS, resultsMarkdown } from "./report.ts";
+import { stepBreakdownSection } from "./breakdown.ts";
+import { rssSection } from "./rss.ts";
 
 const USAGE = "usage: deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] " +
-  "[--no-peers]";
+  "[--no-peers] [--breakdown]";
 
 function parseGroups(names: string[]): Group[] {
   for (const n of names) {
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
       write: { type: "boolean", default: false },
       tiny: { type: "boolean", default: false },
       "no-peers": { type: "boolean", default: false },
+      breakdown: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
@@ -96,6 +101,17 @@ async function main(): Promise<void> {
     for (const peer of PEERS) await runPeer(peer, peerGroups, values.tiny, emit, note);
   }
 
+  const sections: string[] = [];
+  if (values.breakdown) {
+    const text = await stepBreakdownSection(benchShapes(values.tiny).absa, values.tiny);
+    console.error(text);
+    sections.push(text);
+  }
+  if (groups.includes("memory")) {
+    const text = await rssSection(benchShapes(values.tiny).absa, values.tiny ? 3 : 300);
+    console.error(text);
+    sections.push(text);
+  }
   if (!values.json) {
     console.log(formatTable(records));
     for (const line of cpuWins(records)) console.log(line);
@@ -108,6 +124,7 @@ async function main(): Promise<void> {
       commit: await gitCommit(),
       command,
       notes,
+      sections,
     });
     await Deno.writeTextFile(path, text);
     console.error(`wrote ${path.pathname}`);

@@ -121,5 +121,12 @@ export function stepCases(s: BenchShapes, group: "step" | "memory"): BenchCase[]
     stepCase(info.mlpStep(group), () => mlpRunner(s.mlp)),
     stepCase(info.transformerStep(group), () => transformerRunner(s.transformer)),
     stepCase(info.absaStep(group), () => absaStepRunner(s.absa)),
+    // The same step with the engine's fast paths off (kernels/fast_paths.ts), for their ratio.
+    ...(group === "step"
+      ? [stepCase(
+        { ...info.absaStep(group), name: "train:absa step, fast paths off" },
+        () => absaStepRunner(s.absa, 0, false),
+      )]
+      : []),
   ];
 }

@@ -50,6 +50,19 @@ function pythonSpec(tiny: boolean): unknown {
 }
 
 /**
+ * The PyTorch peer's environment: ours without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE. Some hosts
+ * set both (older OpenBLAS builds misbehave on their CPUs), which pins a current OpenBLAS to a
+ * slower kernel; the peer then reports the kernel OpenBLAS picks by itself. Only this child's
+ * environment changes, never the tests' or CI's.
+ */
+export function peerBlasEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/**
  * The first Python that can `import torch`: $FAST_CLARA_PYTHON, `python3` on the PATH, then the
  * system's /usr/bin/python3 (where Debian's python3-torch lands even when a pyenv shim comes
  * first on the PATH). Returns the interpreter, or why none works.
@@ -93,7 +106,7 @@ export async function runPeer(
     if ("why" in found) {
       note(
         `pytorch-cpu skipped: no python can import torch (${found.why}); ` +
-          "install it with `apt-get install python3-torch`",
+          "install it and OpenBLAS with `sh bench/setup.sh`",
       );
       return;
     }
@@ -102,7 +115,12 @@ export async function runPeer(
   }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).spawn();
+    child = new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+      ...(peer.impl === "pytorch-cpu" ? { env: peerBlasEnv(), clearEnv: true } : {}),
+    }).spawn();
   } catch (e) {
     note(`${peer.impl} skipped: cannot start ${command} (${(e as Error).message})`);
     return;

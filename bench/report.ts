@@ -115,10 +115,13 @@ export function adapters(records: BenchRecord[]): Map<string, string> {
   return new Map(records.map((r) => [r.impl, r.adapter]));
 }
 
-/** bench/RESULTS.md: the table, the adapters, date and commit, plus the notes of the run. */
+/**
+ * bench/RESULTS.md: the table, the adapters, date and commit, the notes of the run, and extra
+ * Markdown sections (the step breakdown, the RSS over steps).
+ */
 export function resultsMarkdown(
   records: BenchRecord[],
-  meta: { date: string; commit: string; command: string; notes: string[] },
+  meta: { date: string; commit: string; command: string; notes: string[]; sections?: string[] },
 ): string {
   const adapterLines = [...adapters(records)].map(([impl, a]) => `- ${impl}: ${a}`);
   return [
@@ -138,6 +141,7 @@ export function resultsMarkdown(
     "",
     ...section("Where the CPU wins", cpuWins(records)),
     ...section("Notes", meta.notes),
+    ...(meta.sections ?? []).flatMap((text) => [text, ""]),
   ].join("\n");
 }
 

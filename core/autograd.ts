@@ -8,9 +8,21 @@
  */
 import type { Tensor } from "./tensor.ts";
 import { keep } from "./scope.ts";
+import { fastPathsEnabled } from "../kernels/fast_paths.ts";
 
-/** A backward rule: output gradient → one gradient (or null) per input, shaped like that input. */
-export type BackwardRule = (grad: Tensor) => (Tensor | null)[];
+/**
+ * A backward rule: output gradient → one gradient (or null) per input, shaped like that input.
+ * A rule whose kernel can add into an existing gradient may call `accumulated.take(i)`: it hands
+ * over the gradient summed so far for input i (null when there is none yet, or when the engine's
+ * fast paths are off), and the rule's result for input i must then include it.
+ */
+export type BackwardRule = (grad: Tensor, accumulated: AccumulatedGrads) => (Tensor | null)[];
+
+/** The gradients accumulated so far for the inputs of the node whose rule runs. */
+export interface AccumulatedGrads {
+  /** Removes and returns input i's gradient so far, or null (see {@linkcode BackwardRule}). */
+  take(input: number): Tensor | null;
+}
 
 /** The record an op leaves on its output. */
 export interface GradNode {
@@ -110,7 +122,16 @@ export function backward(
         }
         continue;
       }
-      const inputGrads = node.backward(g);
+      const accumulated: AccumulatedGrads = {
+        take(i) {
+          const input = node.inputs[i];
+          const prev = fastPathsEnabled() && input.requiresGrad ? grads.get(input) : undefined;
+          if (!prev) return null;
+          grads.delete(input);
+          return prev;
+        },
+      };
+      const inputGrads = node.backward(g, accumulated);
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
         if (!gi || !input.requiresGrad) return;

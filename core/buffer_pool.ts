@@ -14,6 +14,8 @@ let liveBuffers = 0;
 let liveBytes = 0;
 let pooledBytes = 0;
 let createdBuffers = 0;
+let pooledBuffers = 0;
+let acquires = 0;
 
 /** Rounds a byte count up to its size class: 256 B minimum, then powers of two and their 1.5× midpoints. */
 export function sizeClass(bytes: number): number {
@@ -28,8 +30,10 @@ export function acquireBuffer(bytes: number): GPUBuffer {
   const size = sizeClass(bytes);
   const list = free.get(size);
   let buffer = list?.pop();
+  acquires++;
   if (buffer) {
     pooledBytes -= size;
+    pooledBuffers--;
   } else {
     buffer = gpu().createBuffer({ size, usage: STORAGE_USAGE });
     createdBuffers++;
@@ -48,6 +52,7 @@ export function releaseBuffer(buffer: GPUBuffer): void {
   liveBuffers--;
   liveBytes -= size;
   pooledBytes += size;
+  pooledBuffers++;
 }
 
 /**
@@ -75,13 +80,17 @@ export interface PoolStats {
   liveBytes: number;
   /** Bytes sitting in the pool, ready for reuse. */
   pooledBytes: number;
+  /** Buffers sitting in the pool. */
+  pooledBuffers: number;
   /** GPU buffers created since start. */
   createdBuffers: number;
+  /** Buffers handed out since start (from the pool or newly created). */
+  acquires: number;
 }
 
 /** Current pool counters. */
 export function poolStats(): PoolStats {
-  return { liveBuffers, liveBytes, pooledBytes, createdBuffers };
+  return { liveBuffers, liveBytes, pooledBytes, pooledBuffers, createdBuffers, acquires };
 }
 
 /** Destroys every pooled buffer (live buffers are untouched). */
@@ -89,4 +98,5 @@ export function drainPool(): void {
   for (const list of free.values()) for (const b of list) b.destroy();
   free.clear();
   pooledBytes = 0;
+  pooledBuffers = 0;
 }

@@ -5,12 +5,14 @@
  * WGSL has no float atomics, so the scatter-add builds a CSR grouping of positions by row with
  * integer atomics (count, exclusive scan, place), sorts each row's positions so that sums run in
  * position order whatever order the atomics ran in (bitwise-reproducible gradients), and then one
- * invocation per (row, d) sums its row's gradient rows. Work is O(N·D + M·D); no invocation loops
+ * invocation per (row, 4 columns) sums its row's gradient rows, on a row grid (no per-element
+ * division). Work is O(N·D + M·D); no invocation loops
  * over all M ids.
  *
  * @module
  */
 import { dispatch, grid, type Kernel } from "./runtime.ts";
+import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 const WG = 256;
 const SCAN_WG = 256;
@@ -155,25 +157,39 @@ ${ENTRY} {
 }`,
 };
 
-const sumKernel: Kernel = {
-  name: "scatter_sum_rows_f32",
-  code: `
-struct Params { rows: u32, d: u32 }
+const sumKernels = new Map<string, Kernel>();
+/**
+ * The per-row sum over a row grid (row_grid.ts: no per-element division), of vec4s when `d` is a
+ * multiple of 4; with `base`, the sum is added to the base gradient in the same pass.
+ */
+function sumKernel(vec4: boolean, base: boolean, perGroup: number): Kernel {
+  const name = `scatter_sum_rows_${vec4 ? "vec4f" : "f32"}${base ? "_acc" : ""}` +
+    (perGroup > 1 ? `_r${perGroup}` : "");
+  let k = sumKernels.get(name);
+  if (k) return k;
+  const type = vec4 ? "vec4f" : "f32";
+  k = {
+    name,
+    code: `
+struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> offsets: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
-@group(0) @binding(3) var<storage, read> src: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-${ENTRY} {
-  ${INDEX}
-  if (i >= p.rows * p.d) { return; }
-  let row = i / p.d;
-  let col = i % p.d;
-  var acc = 0.0;
-  for (var j = offsets[row]; j < offsets[row + 1u]; j++) { acc += src[order[j] * p.d + col]; }
-  out[i] = acc;
+@group(0) @binding(3) var<storage, read> src: array<${type}>;
+@group(0) @binding(4) var<storage, read_write> out: array<${type}>;
+${base ? `@group(0) @binding(5) var<storage, read> base: array<${type}>;` : ""}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
+  var acc = ${type}(0.0);
+  for (var j = offsets[row]; j < offsets[row + 1u]; j++) { acc += src[order[j] * p.cols + col]; }
+  let i = row * p.cols + col;
+  out[i] = ${base ? "base[i] + acc" : "acc"};
 }`,
-};
+  };
+  sumKernels.set(name, k);
+  return k;
+}
 
 /** Scratch buffers of {@linkcode scatterAddRows}, owned and zeroed by the caller. */
 export interface ScatterScratch {
@@ -187,7 +203,8 @@ export interface ScatterScratch {
 
 /**
  * out[r, :] = Σ_{m : index[m] = r} src[m, :] over f32 rows of width `d`, summed in increasing m;
- * indices outside [0, rows) are skipped. Every row of `out` is written.
+ * indices outside [0, rows) are skipped. Every row of `out` is written. With `base` ([rows, d]),
+ * out = base + that sum, in one pass (the sum first, then added: the same bits as adding after).
  */
 export function scatterAddRows(
   src: GPUBuffer,
@@ -197,6 +214,7 @@ export function scatterAddRows(
   rows: number,
   out: GPUBuffer,
   scratch: ScatterScratch,
+  base?: GPUBuffer,
 ): void {
   if (rows * d === 0) return;
   const { counts, offsets, order } = scratch;
@@ -206,5 +224,13 @@ export function scatterAddRows(
     dispatch(placeKernel, [index, offsets, counts, order], [m, rows], grid(Math.ceil(m / WG)));
     dispatch(sortKernel, [offsets, order], [rows], grid(Math.ceil(rows / WG)));
   }
-  dispatch(sumKernel, [offsets, order, src, out], [rows, d], grid(Math.ceil((rows * d) / WG)));
+  const vec4 = d % 4 === 0;
+  const cols = vec4 ? d / 4 : d;
+  const perGroup = rowsPerGroup(cols);
+  dispatch(
+    sumKernel(vec4, base !== undefined, perGroup),
+    base ? [offsets, order, src, out, base] : [offsets, order, src, out],
+    [rows, cols],
+    rowGrid(cols, rows, perGroup),
+  );
 }

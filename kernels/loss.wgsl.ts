@@ -2,12 +2,14 @@
  * Cross-entropy fused with log-softmax. The forward is one workgroup per row: an online
  * (max, Σexp) pair and Σx in one pass give the row's loss and its log-sum-exp (kept for the
  * backward); a one-workgroup kernel then sums the losses and counts the rows that are not ignored.
- * The backward writes (softmax − smoothed one-hot)·scale in one elementwise pass.
+ * The backward writes (softmax − smoothed one-hot)·scale in one elementwise pass over a row grid
+ * (row and column from the workgroup, no per-element division).
  *
  * @module
  */
 import { MERGE_LSE, rowKernel } from "./softmax.wgsl.ts";
 import { dispatch, f32Bits, grid, type Kernel } from "./runtime.ts";
+import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 const WG = 256;
 
@@ -107,28 +109,41 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }`,
 };
 
-const backwardKernel: Kernel = {
-  name: "cross_entropy_bwd",
-  code: `
-struct Params { rows: u32, cols: u32, ignore_index: i32, smoothing: f32, reduction: u32 }
+const backwardKernels = new Map<string, Kernel>();
+/**
+ * The backward over a row grid with `perGroup` rows per workgroup (see row_grid.ts), four columns
+ * per invocation with `vec4` (C a multiple of 4): on lavapipe each invocation's load or store
+ * costs about the same whatever its width, so vec4 access does four columns for the price of one.
+ */
+function backwardKernel(vec4: boolean, perGroup: number): Kernel {
+  const name = `cross_entropy_bwd${vec4 ? "_vec4" : ""}${perGroup > 1 ? `_r${perGroup}` : ""}`;
+  let k = backwardKernels.get(name);
+  if (k) return k;
+  const [type, zero, cols] = vec4
+    ? ["vec4f", "vec4f(0.0)", "vec4u(col * 4u) + vec4u(0u, 1u, 2u, 3u)"]
+    : ["f32", "0.0", "col"];
+  k = {
+    name,
+    code: `
+struct Params {
+  rows: u32, cols: u32, ignore_index: i32, smoothing: f32, reduction: u32, lanes: u32,
+}
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read> xs: array<${type}>;
 @group(0) @binding(2) var<storage, read> targets: array<i32>;
 @group(0) @binding(3) var<storage, read> lses: array<f32>;
 @group(0) @binding(4) var<storage, read> gs: array<f32>;
 @group(0) @binding(5) var<storage, read> count: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dxs: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dxs: array<${type}>;
 ${TARGET_COUNTS}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;
-  if (i >= p.rows * p.cols) { return; }
-  let row = i / p.cols;
-  let j = i % p.cols;
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup, "p.rows", "p.lanes")}
+  let i = row * p.lanes + col;
   let t = targets[row];
   if (!counts(t)) {
-    dxs[i] = 0.0;
+    dxs[i] = ${zero};
     return;
   }
   var scale: f32;
@@ -138,10 +153,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     default: { scale = gs[0] / max(count[0], 1.0); }
   }
   let eps = p.smoothing;
-  let q = eps / f32(p.cols) + select(0.0, 1.0 - eps, u32(t) == j);
+  let q = eps / f32(p.cols) + select(${zero}, ${type}(1.0 - eps), ${cols} == ${
+      vec4 ? "vec4u(u32(t))" : "u32(t)"
+    });
   dxs[i] = (exp(xs[i] - lses[row]) - q) * scale;
 }`,
-};
+  };
+  backwardKernels.set(name, k);
+  return k;
+}
 
 /** Buffers of a cross-entropy forward: inputs, per-row results, and (for sum/mean) the scalar. */
 export interface CrossEntropyBuffers {
@@ -212,10 +232,13 @@ export function crossEntropyBackward(
 ): void {
   const n = c.rows * c.cols;
   if (n === 0) return;
+  const vec4 = c.cols % 4 === 0;
+  const lanes = vec4 ? c.cols / 4 : c.cols;
+  const perGroup = rowsPerGroup(lanes);
   dispatch(
-    backwardKernel,
+    backwardKernel(vec4, perGroup),
     [b.logits, b.targets, b.lse, g, count, dlogits],
-    [...header(c), REDUCTION_CODE[reduction]],
-    grid(Math.ceil(n / WG)),
+    [...header(c), REDUCTION_CODE[reduction], lanes],
+    rowGrid(lanes, c.rows, perGroup),
   );
 }

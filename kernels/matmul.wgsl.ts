@@ -1,8 +1,10 @@
 /**
  * Batched matmul C = op(A)·op(B) with broadcast batch dims, in three dispatches:
  * 1. B is packed into an rgba32float texture, four N-consecutive values per texel, rows of K, zero
- *    padded (K up to a multiple of 4), laid out linearly and wrapped at {@linkcode TEXTURE_WIDTH}
- *    texels per texture row so any shape fits one texture of fixed width.
+ *    padded (K up to a multiple of 4), laid out linearly and wrapped at `TEXTURE_WIDTH`
+ *    texels per texture row so any shape fits one texture of fixed width. With the fast paths on
+ *    (fast_paths.ts) a packed B is kept and reused by later products of the same buffer in the same
+ *    layout until a write to that buffer is recorded (runtime.ts tracks writes).
  * 2. A is packed into a K-contiguous vec4 buffer (skipped when A already is one).
  * 3. The product kernel: a workgroup is one row of `workgroupX` invocations along N, and every
  *    invocation accumulates a `rows × 4·colVec4s` register tile. All invocations of a workgroup
@@ -16,14 +18,20 @@
  *
  * @module
  */
-import { gpu as gpuDevice, info } from "../core/device.ts";
+import { info } from "../core/device.ts";
 import { dispatch, type Kernel, MAX_WORKGROUPS_PER_DIM } from "./runtime.ts";
+import { fastPathsEnabled } from "./fast_paths.ts";
+import {
+  acquireTexture,
+  findPacked,
+  type PackedTexture,
+  releaseTexture,
+  rememberPacked,
+  TEXTURE_WIDTH,
+  WIDTH_SHIFT,
+} from "./packed_b.ts";
 import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
-
-/** Texels per row of the packed-B texture (a power of two: addresses split by mask and shift). */
-export const TEXTURE_WIDTH = 4096;
-const WIDTH_SHIFT = Math.log2(TEXTURE_WIDTH);
-const PACK_WG = 64;
+import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 /** The register tile of the product kernel. */
 export interface MatmulTile {
@@ -87,18 +95,6 @@ function cached(name: string, make: () => string): Kernel {
   return k;
 }
 
-// Packing runs one workgroup row per output row, so the row's coordinates are computed once per
-// workgroup (uniform) and invocations only add their column: CPU adapters have no SIMD integer
-// division, and a per-element div/mod made packing cost as much as a small product.
-const PACK_ROW = `let row = wid.y + wid.z * ${MAX_WORKGROUPS_PER_DIM}u;
-  if (row >= p.rows || gid.x >= p.cols) { return; }`;
-
-/** Workgroups covering `cols` columns by `rows` rows, the rows split over y and z. */
-function packGrid(cols: number, rows: number): [number, number, number] {
-  const y = Math.min(rows, MAX_WORKGROUPS_PER_DIM);
-  return [Math.ceil(cols / PACK_WG), y, Math.ceil(rows / y)];
-}
-
 // f32 values that round past f16's largest finite value become ±inf (a texture store might clamp),
 // so that an overflow under loss scaling shows up as a non-finite gradient. B is rounded to f16 in
 // the shader before its rgba16float store: Vulkan leaves the rounding of texel stores to the driver
@@ -110,15 +106,21 @@ fn half_range(v: vec4f) -> vec4f { return select(v, v * 3.0e38, abs(v) >= vec4f(
  * Packs B into the texture. With B not transposed and N a multiple of 4 (`rowsOfVec4s`), each texel
  * is one aligned vec4 of a B row: one load instead of four bounds-checked scalar loads.
  */
-function packBKernel(transB: boolean, half: boolean, rowsOfVec4s: boolean): Kernel {
+function packBKernel(
+  transB: boolean,
+  half: boolean,
+  rowsOfVec4s: boolean,
+  perGroup: number,
+): Kernel {
   const at = transB ? "n * p.K + k" : "k * p.N + n";
   const gather = rowsOfVec4s
-    ? `v = src[(base + k * p.N) / 4u + gid.x];`
+    ? `v = src[(base + k * p.N) / 4u + col];`
     : `for (var j = 0u; j < 4u; j++) {
-      let n = gid.x * 4u + j;
+      let n = col * 4u + j;
       if (n < p.N) { v[j] = src[base + ${at}]; }
     }`;
-  const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}`;
+  const name = `matmul_pack_b_${rowsOfVec4s ? "v" : transB ? "t" : "n"}${half ? "_h" : ""}` +
+    (perGroup > 1 ? `_r${perGroup}` : "");
   return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
@@ -126,42 +128,107 @@ struct Params { rows: u32, cols: u32, K: u32, N: u32, Kp: u32 }
 @group(0) @binding(1) var<storage, read> src: array<${rowsOfVec4s ? "vec4f" : "f32"}>;
 @group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
 ${half ? HALF_RANGE : ""}
-@compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  ${PACK_ROW}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
   let k = row % p.Kp;
   let base = (row / p.Kp) * p.K * p.N;
   var v = vec4f(0.0);
   if (k < p.K) {
     ${gather}
   }
-  let t = row * p.cols + gid.x;
+  let t = row * p.cols + col;
   textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
     half ? "vec4f(vec4<f16>(half_range(v)))" : "v"
   });
 }`);
 }
 
-function packAKernel(transA: boolean, half: boolean): Kernel {
+function packAKernel(transA: boolean, half: boolean, perGroup: number): Kernel {
   const at = transA ? "k * p.M + m" : "m * p.K + k";
-  return cached(`matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}`, () => `
+  const name = `matmul_pack_a_${transA ? "t" : "n"}${half ? "_h" : ""}` +
+    (perGroup > 1 ? `_r${perGroup}` : "");
+  return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params { rows: u32, cols: u32, M: u32, K: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<${half ? "vec4<f16>" : "vec4f"}>;
 ${half ? HALF_RANGE : ""}
-@compute @workgroup_size(${PACK_WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  ${PACK_ROW}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
   let m = row % p.M;
   let base = (row / p.M) * p.M * p.K;
   var v = vec4f(0.0);
   for (var j = 0u; j < 4u; j++) {
-    let k = gid.x * 4u + j;
+    let k = col * 4u + j;
     if (k < p.K) { v[j] = src[base + ${at}]; }
   }
-  dst[row * p.cols + gid.x] = ${half ? "vec4<f16>(half_range(v))" : "v"};
+  dst[row * p.cols + col] = ${half ? "vec4<f16>(half_range(v))" : "v"};
+}`);
+}
+
+// A transposed operand with both dims multiples of 4 is packed by 4×4 blocks: an invocation loads
+// four vec4s (four rows of the stored matrix) and stores their four columns, instead of 16 scalar
+// loads for 4 vec4 stores; on lavapipe a load costs about the same whatever its width.
+const transpose4 = (v: string, j: number) =>
+  `vec4f(${v}0[${j}], ${v}1[${j}], ${v}2[${j}], ${v}3[${j}])`;
+
+/** B stored [N, K] per matrix, K and N multiples of 4, into the texture by 4×4 blocks. */
+function packBBlocksKernel(half: boolean, perGroup: number): Kernel {
+  const name = `matmul_pack_b_t4${half ? "_h" : ""}${perGroup > 1 ? `_r${perGroup}` : ""}`;
+  const store = (j: number) => {
+    const v = transpose4("r", j);
+    return `{
+    let t = (row * 4u + ${j}u) * p.cols + col;
+    textureStore(dst, vec2u(t & ${TEXTURE_WIDTH - 1}u, t >> ${WIDTH_SHIFT}u), ${
+      half ? `vec4f(vec4<f16>(half_range(${v})))` : v
+    });
+  }`;
+  };
+  return cached(name, () => `
+${half ? "enable f16;" : ""}
+struct Params { rows: u32, cols: u32, K4: u32, N: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4f>;
+@group(0) @binding(2) var dst: texture_storage_2d<${half ? "rgba16float" : "rgba32float"}, write>;
+${half ? HALF_RANGE : ""}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
+  let at = (row / p.K4) * p.N * p.K4 + col * 4u * p.K4 + row % p.K4;
+  let r0 = src[at];
+  let r1 = src[at + p.K4];
+  let r2 = src[at + 2u * p.K4];
+  let r3 = src[at + 3u * p.K4];
+  ${[0, 1, 2, 3].map(store).join("\n  ")}
+}`);
+}
+
+/** A stored [K, M] per matrix, K and M multiples of 4, into K-contiguous vec4s by 4×4 blocks. */
+function packABlocksKernel(half: boolean, perGroup: number): Kernel {
+  const name = `matmul_pack_a_t4${half ? "_h" : ""}${perGroup > 1 ? `_r${perGroup}` : ""}`;
+  const store = (i: number) =>
+    `dst[(row * 4u + ${i}u) * p.cols + col] = ${
+      half ? `vec4<f16>(half_range(${transpose4("c", i)}))` : transpose4("c", i)
+    };`;
+  return cached(name, () => `
+${half ? "enable f16;" : ""}
+struct Params { rows: u32, cols: u32, M4: u32, K: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dst: array<${half ? "vec4<f16>" : "vec4f"}>;
+${half ? HALF_RANGE : ""}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_BUILTINS}) {
+  ${rowIndexCode(perGroup)}
+  let at = (row / p.M4) * p.K * p.M4 + col * 4u * p.M4 + row % p.M4;
+  let c0 = src[at];
+  let c1 = src[at + p.M4];
+  let c2 = src[at + 2u * p.M4];
+  let c3 = src[at + 3u * p.M4];
+  ${[0, 1, 2, 3].map(store).join("\n  ")}
 }`);
 }
 
@@ -237,40 +304,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 }`);
 }
 
-/** Free packed-B textures by format and height. Dispatches run in recording order, so a texture can
- * be reused by the next matmul as soon as this one's product dispatch is recorded. */
-const freeTextures = new Map<string, { texture: GPUTexture; view: GPUTextureView }[]>();
-
-function acquireTexture(
-  texels: number,
-  format: GPUTextureFormat,
-): { texture: GPUTexture; view: GPUTextureView } {
-  const height = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(texels / TEXTURE_WIDTH))));
-  const pooled = freeTextures.get(`${format}:${height}`)?.pop();
-  if (pooled) return pooled;
-  const d = gpuDevice();
-  if (height > d.limits.maxTextureDimension2D) {
-    throw new Error(
-      `matmul: B holds ${texels * 4} values, more than one ${TEXTURE_WIDTH}×` +
-        `${d.limits.maxTextureDimension2D} ${format} texture can pack`,
-    );
-  }
-  const texture = d.createTexture({
-    size: [TEXTURE_WIDTH, height],
-    format,
-    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
-    label: "matmul_packed_b",
-  });
-  return { texture, view: texture.createView() };
-}
-
-function releaseTexture(t: { texture: GPUTexture; view: GPUTextureView }): void {
-  const key = `${t.texture.format}:${t.texture.height}`;
-  let list = freeTextures.get(key);
-  if (!list) freeTextures.set(key, list = []);
-  list.push(t);
-}
-
 /** One batched product: shapes, transposes and how the output batch maps onto the inputs. */
 export interface MatmulProblem {
   /** Rows of C, columns of C, and the contracted length. */
@@ -313,25 +346,52 @@ export function matmulInto(
   const Kp = K4 * 4;
   const N4 = Math.ceil(N / 4);
 
-  const bTexels = batchB * Kp * N4;
-  const tex = acquireTexture(bTexels, half ? "rgba16float" : "rgba32float");
-  dispatch(
-    packBKernel(transB, half, !transB && N % 4 === 0),
-    [b, tex.view],
-    [batchB * Kp, N4, K, N, Kp],
-    packGrid(N4, batchB * Kp),
-  );
+  const reuse = fastPathsEnabled();
+  let packedOnce: PackedTexture | null = null;
+  const layout = `${transB}:${half}:${batchB}:${K}:${N}`;
+  let tex = reuse ? findPacked(b, layout) : null;
+  if (!tex) {
+    tex = acquireTexture(batchB * Kp * N4, half ? "rgba16float" : "rgba32float");
+    const perGroup = rowsPerGroup(N4);
+    if (transB && K % 4 === 0 && N % 4 === 0 && K > 0) {
+      dispatch(
+        packBBlocksKernel(half, perGroup),
+        [b, tex.view],
+        [batchB * K4, N4, K4, N],
+        rowGrid(N4, batchB * K4, perGroup),
+      );
+    } else {
+      dispatch(
+        packBKernel(transB, half, !transB && N % 4 === 0, perGroup),
+        [b, tex.view],
+        [batchB * Kp, N4, K, N, Kp],
+        rowGrid(N4, batchB * Kp, perGroup),
+      );
+    }
+    if (reuse) rememberPacked(b, layout, tex);
+    else packedOnce = tex;
+  }
 
   let packedA = a;
   if (half || transA || K % 4 !== 0 || K === 0) {
     const aVec4s = batchA * M * K4;
     packedA = scratch(aVec4s * (half ? 8 : 16));
-    dispatch(
-      packAKernel(transA, half),
-      [a, packedA],
-      [batchA * M, K4, M, K],
-      packGrid(K4, batchA * M),
-    );
+    const perGroup = rowsPerGroup(K4);
+    if (transA && M % 4 === 0 && K % 4 === 0) {
+      dispatch(
+        packABlocksKernel(half, perGroup),
+        [a, packedA],
+        [batchA * (M / 4), K4, M / 4, K],
+        rowGrid(K4, batchA * (M / 4), perGroup),
+      );
+    } else {
+      dispatch(
+        packAKernel(transA, half, perGroup),
+        [a, packedA],
+        [batchA * M, K4, M, K],
+        rowGrid(K4, batchA * M, perGroup),
+      );
+    }
   }
 
   const tile = narrowTile(tileFor(info().description, M, N4), N4);
@@ -355,5 +415,5 @@ export function matmulInto(
       ...packDims(problem.bBatchStrides),
     ], [groupsX, groupsY, Math.min(MAX_WORKGROUPS_PER_DIM, batches - offset)]);
   }
-  releaseTexture(tex);
+  if (packedOnce) releaseTexture(packedOnce);
 }

@@ -34,8 +34,90 @@ const pendingErrors: Promise<void>[] = [];
 let uncaptured: string | null = null;
 let errorHandlerDevice: GPUDevice | null = null;
 
-/** Counters for benches: submits and CPU↔GPU synchronisations since start. */
-export const counters = { submits: 0, syncs: 0, dispatches: 0 };
+/**
+ * Counters for benches and memory tests, since start: submits, CPU↔GPU synchronisations,
+ * dispatches, bind groups created, bytes of uniforms written, bytes uploaded by
+ * {@linkcode writeBuffer}, bytes read back, staging buffers created for readbacks, and textures
+ * created (the matmul's packed operands).
+ */
+export const counters = {
+  submits: 0,
+  syncs: 0,
+  dispatches: 0,
+  bindGroups: 0,
+  uniformBytes: 0,
+  uploadBytes: 0,
+  readbackBytes: 0,
+  stagingBuffers: 0,
+  textures: 0,
+};
+
+/**
+ * Wall-clock milliseconds spent in the runtime's host calls since start: recording dispatches
+ * (`encode`, of which `bindGroup` creating bind groups), submitting (`submit`, which blocks while
+ * the driver takes the work), uploads, and waiting for readbacks and syncs (`wait`).
+ */
+export const hostTimes = { encode: 0, bindGroup: 0, submit: 0, upload: 0, wait: 0 };
+
+let liveStaging = 0;
+
+/** Resources the runtime holds now: compiled pipelines and readback staging buffers. */
+export function runtimeStats(): { pipelines: number; stagingBuffers: number } {
+  return { pipelines: pipelines.size, stagingBuffers: liveStaging };
+}
+
+/** One recorded dispatch, as handed to a {@linkcode setDispatchTrace} callback. */
+export interface TracedDispatch {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** The uniform words of the dispatch and where they live (rewrite them before a replay). */
+  params: Uint32Array<ArrayBuffer>;
+  uniformBuffer: GPUBuffer;
+  uniformOffset: number;
+  workgroups: [number, number, number];
+}
+
+let trace: ((d: TracedDispatch) => void) | null = null;
+
+/** Per kernel name, the binding slots (1…) its WGSL declares writable (read_write storage). */
+const writableSlots = new Map<string, number[]>();
+/** The write clock: bumped by every recorded write; each buffer remembers its last write's tick. */
+let writeClock = 0;
+const lastWrite = new WeakMap<GPUBuffer, number>();
+
+function writable(kernel: Kernel): number[] {
+  let slots = writableSlots.get(kernel.name);
+  if (!slots) {
+    const re = /@binding\((\d+)\)\s*var<storage,\s*read_write>/g;
+    slots = [...kernel.code.matchAll(re)].map((m) => Number(m[1]));
+    writableSlots.set(kernel.name, slots);
+  }
+  return slots;
+}
+
+function noteWrite(buffer: GPUBuffer): void {
+  lastWrite.set(buffer, ++writeClock);
+}
+
+/**
+ * The tick of the last write recorded into `buffer` (by a kernel's read_write binding, an upload
+ * or a copy), 0 if none; compare with {@linkcode writeTick} taken when a value derived from the
+ * buffer was recorded to tell whether the buffer has changed since (work runs in recording order).
+ */
+export function lastWriteTick(buffer: GPUBuffer): number {
+  return lastWrite.get(buffer) ?? 0;
+}
+
+/** The write clock now: every later write to any buffer gets a larger tick. */
+export function writeTick(): number {
+  return writeClock;
+}
+
+/** Calls `fn` for every dispatch recorded from now on (null stops); for the bench's kernel table. */
+export function setDispatchTrace(fn: ((d: TracedDispatch) => void) | null): void {
+  trace = fn;
+}
 
 function device(): GPUDevice {
   const d = gpu();
@@ -107,6 +189,7 @@ export function dispatch(
   params: ArrayLike<number>,
   workgroups: [number, number?, number?],
 ): void {
+  const t0 = performance.now();
   const d = device();
   if (params.length > UNIFORM_SLOT / 4) {
     throw new Error(
@@ -121,6 +204,7 @@ export function dispatch(
   const pipeline = pipelineFor(d, kernel);
   const slot = b.slots++;
   uniformWords.set(params as ArrayLike<number>, slot * (UNIFORM_SLOT / 4));
+  counters.uniformBytes += params.length * 4;
   const entries: GPUBindGroupEntry[] = [{
     binding: 0,
     resource: { buffer: uniformBuffer!, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
@@ -131,11 +215,14 @@ export function dispatch(
       resource: resource instanceof GPUBuffer ? { buffer: resource } : resource,
     })
   );
+  const t1 = performance.now();
   const bindGroup = d.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries,
     label: kernel.name,
   });
+  hostTimes.bindGroup += performance.now() - t1;
+  counters.bindGroups++;
   if (profile) {
     b.pass?.end();
     const k = profile.batchNames.length;
@@ -152,13 +239,28 @@ export function dispatch(
   b.pass.setPipeline(pipeline);
   b.pass.setBindGroup(0, bindGroup);
   b.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  for (const slot of writable(kernel)) {
+    const r = buffers[slot - 1];
+    if (r instanceof GPUBuffer) noteWrite(r);
+  }
   b.ops.push(kernel.name);
   counters.dispatches++;
+  const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+  trace?.({
+    kernel: kernel.name,
+    pipeline,
+    bindGroup,
+    params: Uint32Array.from(params),
+    uniformBuffer: uniformBuffer!,
+    uniformOffset: slot * UNIFORM_SLOT,
+    workgroups: wg,
+  });
   if (profile) {
     b.pass.end();
     b.pass = null;
     if (profile.batchNames.length === PROFILE_CAPACITY) flush();
   }
+  hostTimes.encode += performance.now() - t0;
 }
 
 const PROFILE_CAPACITY = 2048;
@@ -249,12 +351,14 @@ export function copyBuffer(src: GPUBuffer, dst: GPUBuffer, bytes: number): void 
   b.pass?.end();
   b.pass = null;
   b.encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+  noteWrite(dst);
   b.ops.push("copy");
 }
 
 /** Submits everything recorded so far without waiting for it. */
 export function flush(): void {
   if (!batch) return;
+  const t0 = performance.now();
   const d = device();
   const b = batch;
   batch = null;
@@ -274,6 +378,7 @@ export function flush(): void {
       if (e) throw new WebGPUError(`WebGPU error in ${describeOps(ops)}: ${e.message}`);
     }),
   );
+  hostTimes.submit += performance.now() - t0;
 }
 
 function describeOps(ops: string[]): string {
@@ -299,6 +404,7 @@ async function checkErrors(): Promise<void> {
  */
 export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
   flush();
+  const t0 = performance.now();
   device().queue.writeBuffer(
     buffer,
     byteOffset,
@@ -306,6 +412,9 @@ export function writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, byteOffset
     data.byteOffset,
     data.byteLength,
   );
+  noteWrite(buffer);
+  counters.uploadBytes += data.byteLength;
+  hostTimes.upload += performance.now() - t0;
 }
 
 /** Copies `bytes` bytes of `src` back to the host: one sync point. */
@@ -316,6 +425,8 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
     size,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
+  counters.stagingBuffers++;
+  liveStaging++;
   const b = openBatch(d);
   b.pass?.end();
   b.pass = null;
@@ -323,11 +434,15 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
   b.ops.push("readback");
   flush();
   counters.syncs++;
+  counters.readbackBytes += bytes;
+  const t0 = performance.now();
   try {
     await Promise.all([staging.mapAsync(GPUMapMode.READ), checkErrors()]);
     return staging.getMappedRange().slice(0, bytes);
   } finally {
+    hostTimes.wait += performance.now() - t0;
     staging.destroy();
+    liveStaging--;
   }
 }
 
@@ -335,5 +450,7 @@ export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBu
 export async function sync(): Promise<void> {
   flush();
   counters.syncs++;
+  const t0 = performance.now();
   await Promise.all([device().queue.onSubmittedWorkDone(), checkErrors()]);
+  hostTimes.wait += performance.now() - t0;
 }

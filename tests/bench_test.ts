@@ -8,6 +8,10 @@ import { device, poolStats } from "../mod.ts";
 import { type BenchRecord, GROUPS, runCases, TINY_TIMING } from "../bench/harness.ts";
 import { ourCases } from "../bench/main.ts";
 import { cpuWins, formatTable, resultsMarkdown, speedup } from "../bench/report.ts";
+import { breakdownMarkdown, measureBreakdown, stepBreakdownSection } from "../bench/breakdown.ts";
+import { absaStepRunner } from "../bench/ours_absa_step.ts";
+import { rssOverSteps } from "../bench/rss.ts";
+import { benchShapes } from "../bench/shapes.ts";
 
 gpuTest("every bench case of ours runs at tiny sizes and yields a well-formed record", async () => {
   const info = await device.init();
@@ -76,3 +80,40 @@ Deno.test("speed ratios compare the same case, and CPU wins over every WebGPU pa
   assert(wins[0].includes("jax-js-wasm") && wins[0].includes("matmul 8"), wins[0]);
   assert(formatTable(records).includes("4.00×"), "table shows the ratio");
 });
+
+gpuTest("the step breakdown and the RSS report run at tiny sizes and count real work", async () => {
+  await device.init();
+  const shape = benchShapes(true).absa;
+  const runner = absaStepRunner(shape);
+  const b = await measureBreakdown("tiny", runner, 1, 1);
+  runner.dispose();
+  assert(b.dispatches > 50, `dispatches per step ${b.dispatches}`);
+  assertEquals(b.bindGroups, b.dispatches, "one bind group per dispatch");
+  assertEquals(b.syncs, 1, "the step reads its losses back once");
+  assert(b.uniformBytes > 0 && b.uploadBytes > 0, "uniforms and the batch are uploaded");
+  assert(b.wallMs > 0 && b.waitMs >= 0 && b.encodeMs > 0, "host times are measured");
+  assertEquals(
+    b.families.reduce((n, f) => n + f.calls, 0),
+    b.dispatches,
+    "the replay covers every dispatch of the step",
+  );
+  assert(b.families.some((f) => f.family === "matmul products"), "matmuls are a family");
+  assert(breakdownMarkdown([b]).includes("| dispatches |"), "the table lists dispatches");
+  const samples = await rssOverSteps(shape, 3);
+  assertEquals(samples.map((s) => s.step), [1, 3]);
+  assert(samples.every((s) => s.rssBytes > 0 && s.poolBytes > 0 && s.pipelines > 0), "samples");
+});
+
+gpuTest(
+  "the breakdown section puts the step with fast paths off beside it: more dispatches there",
+  async () => {
+    await device.init();
+    const text = await stepBreakdownSection(benchShapes(true).absa, true);
+    assert(text.includes("| fast paths on | fast paths off |"), "both configurations are columns");
+    const row = text.split("\n").find((l) => l.startsWith("| dispatches |"));
+    const [on, off] = row!.split("|").slice(2, 4).map(Number);
+    // Off, every product packs its B and every table gradient is a separate add.
+    assert(off > on && on > 50, `dispatches on ${on}, off ${off}`);
+    assert(text.includes("median of interleaved runs"), "interleaved medians are reported");
+  },
+);

@@ -1,6 +1,7 @@
 import { assertEquals } from "./assert.ts";
-import { assertClose, checkOp, gpuTest, type HostTensor } from "./helpers.ts";
-import { ops, poolStats, Rng, tensor, tidy } from "../mod.ts";
+import { assertClose, checkOp, cpuMatmul, gpuTest, type HostTensor } from "./helpers.ts";
+import { ops, poolStats, Rng, type Tensor, tensor, tidy } from "../mod.ts";
+import { setFastPaths } from "../kernels/fast_paths.ts";
 
 // Gathers copy f32 values, so the forward is exact (atol 0). A weight row's gradient is a sum of
 // at most a few f32 terms, ~1e-7 relative, far inside the default gradient tolerance; the
@@ -131,3 +132,58 @@ gpuTest("embedding backward returns all its scratch buffers to the pool", async 
   assertEquals(poolStats().liveBuffers, before, "live buffers must stay flat across steps");
   w.dispose();
 });
+
+/**
+ * A table read by two lookups and a tied output product, as train:absa's token table is: with
+ * the fast paths on, the second lookup's scatter adds into the gradient summed so far.
+ */
+function tiedTable(w: Tensor, x: Tensor, ids1: number[], ids2: number[]): Tensor {
+  const a = ops.embedding(w, tensor(ids1, [ids1.length], "i32"));
+  const b = ops.embedding(w, tensor(ids2, [ids2.length], "i32"));
+  const logits = ops.matmul(x, w, { transB: true });
+  return ops.concat([a.reshape([-1]), b.reshape([-1]), logits.reshape([-1])], 0);
+}
+
+gpuTest(
+  "a table with two lookups and a tied product: the fused accumulation's gradient matches the CPU and the unfused bits",
+  async () => {
+    const rows = 9, d = 8, n = 3;
+    const ids1 = [4, 0, 4, 8, 2], ids2 = [4, 1, 1, 7];
+    // The forward copies rows and sums d = 8 products in f32 (atol 1e-5 covers their rounding); the
+    // gradient of each table entry sums ≤ 6 terms, inside checkOp's default gradient tolerance.
+    await checkOp({
+      inputs: [{ shape: [rows, d] }, { shape: [n, d] }],
+      gpu: ([w, x]) => tiedTable(w, x, ids1, ids2),
+      cpu: ([w, x]) => {
+        const a = cpuGather(w, ids1, [ids1.length]).values;
+        const b = cpuGather(w, ids2, [ids2.length]).values;
+        const logits = cpuMatmul(x, w, false, true).values;
+        return {
+          shape: [a.length + b.length + logits.length],
+          values: Float64Array.of(...a, ...b, ...logits),
+        };
+      },
+    });
+    const rng = new Rng(3);
+    const random = (k: number) => Float32Array.from({ length: k }, () => rng.next() * 2 - 1);
+    const w = tensor(random(rows * d), [rows, d]).requireGrad();
+    const x = tensor(random(n * d), [n, d]).requireGrad();
+    const grads = async (fast: boolean) => {
+      setFastPaths(fast);
+      try {
+        tidy(() => ops.sum(ops.mul(tiedTable(w, x, ids1, ids2), 1.5)).backward());
+      } finally {
+        setFastPaths(true);
+      }
+      const g = Array.from(await w.grad!.data());
+      w.grad!.dispose();
+      w.grad = null;
+      x.grad?.dispose();
+      x.grad = null;
+      return g;
+    };
+    assertEquals(await grads(true), await grads(false), "fused and unfused table gradients");
+    w.dispose();
+    x.dispose();
+  },
+);

@@ -46,8 +46,15 @@ function randomTargets(rows: number, cols: number, ignore: number, seed: number)
 gpuTest(
   "crossEntropy matches PyTorch semantics for every reduction, odd C, ignored rows",
   async () => {
-    // C = 130 is longer than the row workgroup (16 invocations on lavapipe, 128 on GPUs).
-    const layouts: [number[], number][] = [[[5], 7], [[2, 3], 33], [[4], 130]];
+    // C = 130 is longer than the row workgroup (16 invocations on lavapipe, 128 on GPUs); C = 12
+    // and 132 take the backward's vec4 path (12: several rows share a workgroup).
+    const layouts: [number[], number][] = [
+      [[5], 7],
+      [[2, 3], 33],
+      [[4], 130],
+      [[6], 12],
+      [[3], 132],
+    ];
     for (const [lead, cols] of layouts) {
       for (const reduction of ["mean", "sum", "none"] as const) {
         for (const labelSmoothing of [0, 0.1]) {

@@ -1,7 +1,9 @@
 import { assertClose, checkOp, cpuMatmul, gpuTest, numel } from "./helpers.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { counters } from "../kernels/runtime.ts";
+import { counters, writeBuffer } from "../kernels/runtime.ts";
+import { setFastPaths } from "../kernels/fast_paths.ts";
 import { noGrad, ops, tensor, tidy } from "../mod.ts";
+import { SGD } from "../core/optim/sgd.ts";
 import { Rng } from "../core/random.ts";
 
 // Forward tolerance for the small cases: each output is an f32 dot product of ≤ 13 terms with
@@ -45,6 +47,11 @@ gpuTest("matmul with all four transpose combinations matches the CPU reference",
   await checkMatmul([5, 6], [7, 6], false, true);
   await checkMatmul([6, 5], [7, 6], true, true);
   await checkMatmul([2, 6, 5], [2, 7, 6], true, true);
+  // M = 12, K = 8, N = 4 (and 16): multiples of 4, so transposed operands are packed by 4×4 blocks;
+  // batched and broadcast B too.
+  await checkMatmul([8, 12], [4, 8], true, true);
+  await checkMatmul([3, 8, 12], [16, 8], true, true);
+  await checkMatmul([2, 8, 4], [2, 16, 8], true, true);
 });
 
 gpuTest("matmul over batch dims, same and broadcast", async () => {
@@ -144,3 +151,61 @@ gpuTest(
     );
   },
 );
+
+gpuTest(
+  "a packed B is reused by later products of the same buffer and repacked after any write to it",
+  async () => {
+    const rng = new Rng(12);
+    const host = (shape: number[]) => ({
+      shape,
+      values: Float64Array.from(Float32Array.from({ length: numel(shape) }, () => rng.normal())),
+    });
+    // K = 8 and a row-major A: A needs no packing, so a product is 2 dispatches (pack B, product)
+    // or 1 when the packed B is reused.
+    const x = host([6, 8]), w0 = host([8, 5]), w1 = host([8, 5]);
+    const a = tensor(Float32Array.from(x.values), x.shape);
+    const w = tensor(Float32Array.from(w0.values), w0.shape).requireGrad();
+    const product = () => {
+      const before = counters.dispatches;
+      const y = noGrad(() => ops.matmul(a, w));
+      return { y, dispatches: counters.dispatches - before };
+    };
+    const first = product(), second = product();
+    assertEquals([first.dispatches, second.dispatches], [2, 1], "dispatches of two products");
+    // f32 dot products of 8 normal terms: rounding ≤ 8·6e-8·Σ|a·b| ≈ 2e-5; 1e-4 covers it.
+    assertClose(await second.y.data(), cpuMatmul(x, w0).values, 1e-4, 1e-4, "reused packing");
+    // An upload into the weight invalidates its packing.
+    writeBuffer(w.buffer, Float32Array.from(w1.values));
+    const third = product();
+    assertEquals(third.dispatches, 2, "repacked after an upload");
+    assertClose(await third.y.data(), cpuMatmul(x, w1).values, 1e-4, 1e-4, "after an upload");
+    // So does a kernel writing it in place (an SGD step: w ← w − 0.5·g with g = ∂Σ(a·w)/∂w).
+    const opt = new SGD([w], { lr: 0.5 });
+    tidy(() => ops.sum(ops.matmul(a, w)).backward());
+    opt.step();
+    const stepped = { shape: w1.shape, values: Float64Array.from(await w.data()) };
+    assert(stepped.values.some((v, i) => v !== w1.values[i]), "the step changed the weight");
+    const fourth = product();
+    assertEquals(fourth.dispatches, 2, "repacked after an in-place kernel");
+    assertClose(await fourth.y.data(), cpuMatmul(x, stepped).values, 1e-4, 1e-4, "after a step");
+    opt.dispose();
+    noGrad(() => {
+      for (const t of [first.y, second.y, third.y, fourth.y, a, w]) t.dispose();
+    });
+  },
+);
+
+gpuTest("with the fast paths off every product packs its B", () => {
+  const a = tensor(new Float32Array(6 * 8).fill(1), [6, 8]);
+  const w = tensor(new Float32Array(8 * 5).fill(2), [8, 5]);
+  setFastPaths(false);
+  try {
+    const before = counters.dispatches;
+    noGrad(() => tidy(() => void [ops.matmul(a, w), ops.matmul(a, w)]));
+    assertEquals(counters.dispatches - before, 4, "two packs and two products");
+  } finally {
+    setFastPaths(true);
+  }
+  a.dispose();
+  w.dispose();
+});

@@ -6,6 +6,7 @@ up with ours). Prints one JSON record per line on stdout and `note: ...` lines o
 mirrors bench/harness.ts: 2 warm-ups, at least 5 timed runs, more while they fit 1.5 s (at most 25).
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -48,6 +49,57 @@ def record(info, timing, adapter):
         if info.get(key):
             r[out] = round3(info[key] / seconds / scale)
     return r
+
+
+def loaded_blas():
+    """The BLAS library this process actually loaded (after a product), resolved through the
+    system's alternatives symlinks, or None when no shared BLAS is mapped."""
+    torch.matmul(torch.ones(64, 64), torch.ones(64, 64))
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
+    libs = sorted(p for p in paths if ".so" in p)
+    return os.path.realpath(libs[0]) if libs else None
+
+
+def openblas_core(path):
+    """OpenBLAS's own name of the kernel it selected for this CPU (e.g. Haswell), or None."""
+    try:
+        lib = ctypes.CDLL(path)
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return None
+
+
+def matmul_gflops(n=1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        runs.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(runs) / 1e9
+
+
+def report_blas():
+    """Notes which BLAS runs the products and how fast; warns loudly about the reference BLAS."""
+    path = loaded_blas()
+    gflops = matmul_gflops()
+    core = openblas_core(path) if path and "openblas" in path else None
+    kind = ("OpenBLAS" if path and "openblas" in path else
+            "MKL" if path and "mkl" in path else
+            "BLIS" if path and "blis" in path else
+            "the reference BLAS" if path else "no shared BLAS (torch's built-in fallback)")
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    note(f"BLAS: {kind} ({path or 'none mapped'}"
+         f"{', kernel ' + core if core else ''}{', env ' + str(env) if env else ''}); "
+         f"matmul 1024³ {gflops:.1f} GFLOP/s")
+    if kind not in ("OpenBLAS", "MKL", "BLIS"):
+        note("WARNING: PyTorch-CPU runs its products on " + kind + ", ~30× slower than OpenBLAS: "
+             "every ratio against it flatters ours. Install OpenBLAS "
+             "(`apt-get install libopenblas0-pthread`) and re-run.")
+    return kind, gflops
 
 
 def randn(*shape, grad=False):
@@ -132,10 +184,11 @@ def main():
     if "OMP_NUM_THREADS" not in os.environ:
         # Use every core, as lavapipe does; Debian's build starts with one thread.
         torch.set_num_threads(os.cpu_count() or 1)
-    adapter = f"CPU (PyTorch {torch.__version__}, {torch.get_num_threads()} threads)"
-    if "BLAS_INFO=generic" in torch.__config__.show():
-        note("this torch build has no optimised BLAS (BLAS_INFO=generic, as Debian's "
-             "python3-torch): its matmuls are far slower than a pip/MKL build's")
+    # Debian's build says BLAS_INFO=generic: it calls whatever libblas.so.3 the system's
+    # alternatives point at, so the library is found at run time, not from the build config.
+    blas, gflops = report_blas()
+    adapter = (f"CPU (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+               f"{blas}, {gflops:.0f} GFLOP/s at 1024³)")
     torch.manual_seed(0)
     cases = []
     if "kernels" in groups:

@@ -12,8 +12,17 @@ import { attach } from "../autograd.ts";
 import { Tensor, zeros } from "../tensor.ts";
 import { gatherRows as gatherKernel, scatterAddRows } from "../../kernels/gather.wgsl.ts";
 
-/** Sums rows of `g` ([m, d]) into a new [rows, d] tensor by `index` ([m] i32); no node. */
-function scatterAdd(g: Tensor, index: Tensor, rows: number, d: number): Tensor {
+/**
+ * Sums rows of `g` ([m, d]) into a new [rows, d] tensor by `index` ([m] i32), plus `base` when
+ * given (the gradient accumulated so far, added in the same pass); no node.
+ */
+function scatterAdd(
+  g: Tensor,
+  index: Tensor,
+  rows: number,
+  d: number,
+  base: Tensor | null,
+): Tensor {
   const out = new Tensor([rows, d], "f32");
   const counts = zeros([rows], "i32");
   const offsets = new Tensor([rows + 1], "i32");
@@ -22,7 +31,7 @@ function scatterAdd(g: Tensor, index: Tensor, rows: number, d: number): Tensor {
     counts: counts.buffer,
     offsets: offsets.buffer,
     order: order.buffer,
-  });
+  }, base?.buffer);
   for (const t of [counts, offsets, order]) t.dispose();
   return out;
 }
@@ -32,7 +41,9 @@ function gather(op: string, x: Tensor, index: Tensor, outShape: number[]): Tenso
   const [rows, d] = x.shape;
   const y = new Tensor(outShape, x.dtype);
   gatherKernel(x.buffer, rows, d, index.buffer, index.size, y.buffer);
-  return attach(y, op, [x], (g) => [scatterAdd(g, index, rows, d)]);
+  return attach(y, op, [x], (g, accumulated) => [
+    scatterAdd(g, index, rows, d, accumulated.take(0)),
+  ]);
 }
 
 /**
