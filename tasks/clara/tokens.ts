@@ -47,7 +47,8 @@ export function targetIds(tokenizer: TextTokenizer, text: string, maxTokens: num
   return [...tokenizer.encode(text, false).slice(0, maxTokens), claraSpecial(tokenizer).sep];
 }
 
-/** Generated ids as text (special tokens dropped). */
+/** Generated ids as text (special tokens dropped; no ids: the empty answer). */
 export function decodeAnswer(tokenizer: TextTokenizer, ids: number[]): string {
+  if (ids.length === 0) return "";
   return tokenizer.decode(ids, { skipSpecialTokens: true, cleanUp: true }).trim();
 }
