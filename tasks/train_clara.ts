@@ -92,6 +92,11 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
       resume: { type: "boolean", default: false },
     },
   });
+  if (v.stage === "pretrain" || v.stage === "instruct") {
+    throw new Error(
+      `--stage ${v.stage}: its flags are parsed by parseMemoryStageArgs (tasks/clara/memory_stages.ts)`,
+    );
+  }
   if (v.stage !== "lm") {
     throw new Error(
       `--stage: expected lm, pretrain or instruct, got ${
