@@ -153,8 +153,9 @@ export function formatReport(r: ClaraEvalReport): string {
 if (import.meta.main) {
   try {
     const o = parseEvalClaraArgs(Deno.args);
+    // Progress goes to stderr, so stdout holds only the report (one JSON object with --json).
     const report = await evalClara(o, (done, total) => {
-      if (!o.json) Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total}`));
+      Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} answers`));
     });
     console.log(o.json ? JSON.stringify(report) : `\n${formatReport(report)}`);
   } catch (e) {
