@@ -69,16 +69,26 @@ export function answerFromMemories(
   });
 }
 
+/** Most attention scores (rows · heads · T²) one text-baseline batch may hold: 64 MB of f32. */
+const MAX_ATTENTION_SCORES = 16_000_000;
+
 /**
  * The text baseline: each request's documents' tokens, concatenated and embedded, stand where
- * the memories would (right-padded and masked), read by the same generator.
+ * the memories would (right-padded and masked), read by the same generator. Its sequences are
+ * long, so batches are cut to keep the attention scores under a GPU binding's size.
  */
 export function answerFromText(
   model: MemoryLM,
   requests: readonly AnswerRequest[],
   o: AnswerOptions,
 ): Promise<number[][]> {
-  return answerWith(model, requests, o, (batch) => {
+  const longest = Math.max(
+    1,
+    ...requests.map((r) => r.docs.reduce((n, d) => n + d.length, 0) + r.prompt.length),
+  ) + o.maxNewTokens;
+  const rows = Math.floor(MAX_ATTENTION_SCORES / (model.config.heads * longest * longest));
+  const batchSize = Math.max(1, Math.min(o.batchSize, rows));
+  return answerWith(model, requests, { ...o, batchSize }, (batch) => {
     const rows = batch.map((r) => r.docs.flat());
     const width = Math.max(1, ...rows.map((r) => r.length));
     const ids = new Int32Array(batch.length * width);
