@@ -23,19 +23,10 @@ import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { evenlySpaced, holdOut, packWindows, selectWindows } from "./clara/lm_data.ts";
 import { heldOutPerplexity, lmTrainingTask } from "./clara/lm_training.ts";
 import { LM_FORMAT, type LmRunConfig, saveLmModel } from "./clara/model_dir.ts";
+import { DEFAULT_QA_FILES, DEFAULT_TEXT_FILES } from "./clara/data_files.ts";
+import { parseMemoryStageArgs, runMemoryStage } from "./clara/memory_stages.ts";
 
-/** Text files of the data directory the base LM reads by default. */
-export const DEFAULT_TEXT_FILES = [
-  "text/wikipedia_pages_2019_sample.txt",
-  "text/wikitext2_raw_test.txt",
-];
-/** QA training files whose paragraphs join the LM corpus by default (dev files never do). */
-export const DEFAULT_QA_FILES = [
-  "hotpotqa/train.json",
-  "hotpotqa/train_more.json",
-  "2wiki/train_sample.json",
-  "musique/train_sample.json",
-];
+export { DEFAULT_QA_FILES, DEFAULT_TEXT_FILES } from "./clara/data_files.ts";
 
 /** Parsed flags of train:clara. */
 export interface TrainClaraOptions {
@@ -101,11 +92,16 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
       resume: { type: "boolean", default: false },
     },
   });
+  if (v.stage === "pretrain" || v.stage === "instruct") {
+    throw new Error(
+      `--stage ${v.stage}: its flags are parsed by parseMemoryStageArgs (tasks/clara/memory_stages.ts)`,
+    );
+  }
   if (v.stage !== "lm") {
     throw new Error(
-      v.stage === "pretrain" || v.stage === "instruct"
-        ? `--stage ${v.stage}: not implemented yet; this version trains --stage lm`
-        : `--stage: expected lm, got ${v.stage === undefined ? "nothing" : `"${v.stage}"`}`,
+      `--stage: expected lm, pretrain or instruct, got ${
+        v.stage === undefined ? "nothing" : `"${v.stage}"`
+      }`,
     );
   }
   const num = (name: string, integer = true): number => {
@@ -307,9 +303,19 @@ export async function trainClara(
   }
 }
 
+/** The `--stage` value of `args` (undefined when absent). */
+function stageOf(args: string[]): string | undefined {
+  const i = args.findIndex((a) => a === "--stage" || a.startsWith("--stage="));
+  if (i < 0) return undefined;
+  return args[i].includes("=") ? args[i].split("=")[1] : args[i + 1];
+}
+
 if (import.meta.main) {
   try {
-    await trainClara(parseTrainClaraArgs(Deno.args));
+    const stage = stageOf(Deno.args);
+    if (stage === "pretrain" || stage === "instruct") {
+      await runMemoryStage(parseMemoryStageArgs(Deno.args));
+    } else await trainClara(parseTrainClaraArgs(Deno.args));
   } catch (e) {
     console.error(`train:clara: ${(e as Error).message}`);
     Deno.exit(1);

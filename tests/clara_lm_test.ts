@@ -150,11 +150,14 @@ gpuTest("heldOutPerplexity of a loaded base LM equals the one measured in traini
   model.dispose();
 });
 
-Deno.test("train:clara rejects a missing or unbuilt stage by name", () => {
-  assertThrows(() => parseTrainClaraArgs([]), "--stage: expected lm, got nothing");
+Deno.test("train:clara rejects a missing stage by name and sends memory stages to their parser", () => {
+  assertThrows(
+    () => parseTrainClaraArgs([]),
+    "--stage: expected lm, pretrain or instruct, got nothing",
+  );
   assertThrows(
     () => parseTrainClaraArgs(["--stage", "instruct"]),
-    "--stage instruct: not implemented yet",
+    "--stage instruct: its flags are parsed by parseMemoryStageArgs",
   );
   assertThrows(
     () => parseTrainClaraArgs(["--stage", "lm", "--dim", "x"]),

@@ -18,11 +18,11 @@ export interface TokenWindows {
   ids: Int32Array;
 }
 
-/** Documents split into training and held-out sets: every `every`-th document is held out. */
-export function holdOut(
-  docs: readonly TextDocument[],
+/** Documents (or records) split into training and held-out sets: every `every`-th is held out. */
+export function holdOut<T = TextDocument>(
+  docs: readonly T[],
   every: number,
-): { train: TextDocument[]; heldOut: TextDocument[] } {
+): { train: T[]; heldOut: T[] } {
   if (!(every >= 2 && Number.isInteger(every))) {
     throw new Error(`holdOut: every must be an integer ≥ 2, got ${every}`);
   }

@@ -1,0 +1,154 @@
+/**
+ * eval:clara's measurement on a multi-hop QA file: per question, the documents of the setting
+ * (oracle: gold + BM25 distractors; normal: BM25 top k over the example's candidates), answers
+ * from their memories, from their uncompressed tokens (the text baseline, same generator), the
+ * majority answer of the question's type and the question-overlap span — all scored in one run
+ * with SQuAD EM/F1, overall and per question type, plus BM25's Recall@k of the gold documents.
+ *
+ * @module
+ */
+import type { MemoryLM } from "../../core/models/memory_lm.ts";
+import { exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
+import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import { paragraphDoc } from "../docs/from_qa.ts";
+import { answerFromMemories, answerFromText, type AnswerRequest } from "./answer.ts";
+import { majorityAnswer, type MajorityAnswers, overlapSpan } from "./baselines.ts";
+import { type RetrievalSetting, selectDocuments } from "./doc_selection.ts";
+import type { MemoryRunConfig } from "./memory_dir.ts";
+import { claraSpecial, decodeAnswer, documentIds, promptIds } from "./tokens.ts";
+
+/** EM/F1 (in [0, 1]) over n questions. */
+export interface Scores {
+  em: number;
+  f1: number;
+  n: number;
+}
+
+/** One system's scores, overall and per question type. */
+export interface SystemScores extends Scores {
+  by_type: Record<string, Scores>;
+}
+
+/** What eval:clara prints with `--json`. */
+export interface ClaraEvalReport extends SystemScores {
+  file: string;
+  setting: RetrievalSetting;
+  /** Documents read per question. */
+  k: number;
+  /** The compression rate (null: a fixed memory-token count). */
+  compression: number | null;
+  /** Most memory tokens per document. */
+  memory_tokens: number;
+  /** Mean Recall@k of the gold documents among the documents read. */
+  recall_at_k: number;
+  text_baseline: SystemScores | null;
+  majority_baseline: SystemScores;
+  overlap_baseline: SystemScores;
+  /** A few predictions, for a reader to see what the model says. */
+  samples: { id: string; question: string; gold: string; memory: string; text?: string }[];
+  seconds: number;
+}
+
+/** How eval:clara runs. */
+export interface ClaraEvalOptions {
+  setting: RetrievalSetting;
+  k: number;
+  batchSize: number;
+  maxNewTokens: number;
+  /** Also run the uncompressed text baseline (default true). */
+  textBaseline?: boolean;
+  /** Called with (done, total) after each generation batch. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Scores of predictions against the examples' answers, overall and per `type`. */
+export function scoreByType(
+  examples: readonly MultiHopExample[],
+  predictions: readonly string[],
+): SystemScores {
+  const add = (s: Scores, p: string, gold: string) => {
+    s.em += exactMatch(p, gold);
+    s.f1 += tokenF1(p, gold);
+    s.n++;
+  };
+  const all: Scores = { em: 0, f1: 0, n: 0 };
+  const byType: Record<string, Scores> = {};
+  examples.forEach((e, i) => {
+    add(all, predictions[i], e.answer);
+    add(byType[e.type ?? "all"] ??= { em: 0, f1: 0, n: 0 }, predictions[i], e.answer);
+  });
+  const mean = (s: Scores): Scores => ({
+    em: s.n ? s.em / s.n : 0,
+    f1: s.n ? s.f1 / s.n : 0,
+    n: s.n,
+  });
+  return {
+    ...mean(all),
+    by_type: Object.fromEntries(Object.entries(byType).map(([k, s]) => [k, mean(s)])),
+  };
+}
+
+/** Evaluates `model` on `examples` (see the module documentation). */
+export async function evaluateClara(
+  model: MemoryLM,
+  tokenizer: TextTokenizer,
+  run: MemoryRunConfig,
+  file: string,
+  examples: readonly MultiHopExample[],
+  majority: MajorityAnswers,
+  o: ClaraEvalOptions,
+): Promise<ClaraEvalReport> {
+  const t0 = performance.now();
+  let recall = 0;
+  const chosenTexts: string[][] = [];
+  const requests: AnswerRequest[] = examples.map((e) => {
+    const docs = e.paragraphs.map((p) => paragraphDoc(p.title, p.sentences));
+    const goldTitles = new Set(e.supportingFacts.map((f) => f.title));
+    const gold = e.paragraphs.flatMap((p, i) => (goldTitles.has(p.title) ? [i] : []));
+    const chosen = selectDocuments(e.question, docs, gold, o.k, o.setting);
+    if (gold.length) recall += recallAtK(chosen, gold, o.k);
+    chosenTexts.push(chosen.map((i) => docs[i]));
+    return {
+      docs: chosen.map((i) => documentIds(tokenizer, docs[i], run.memory.docTokens)),
+      prompt: promptIds(tokenizer, e.question),
+    };
+  });
+  const withText = o.textBaseline ?? true;
+  const total = examples.length * (withText ? 2 : 1);
+  const answerOptions = (offset: number) => ({
+    eos: claraSpecial(tokenizer).sep,
+    maxNewTokens: o.maxNewTokens,
+    batchSize: o.batchSize,
+    onBatch: (done: number) => o.onProgress?.(offset + done, total),
+  });
+  const decode = (ids: number[][]) => ids.map((a) => decodeAnswer(tokenizer, a));
+  const memory = decode(await answerFromMemories(model, requests, answerOptions(0)));
+  const text = withText
+    ? decode(await answerFromText(model, requests, answerOptions(examples.length)))
+    : null;
+  const withGold = examples.filter((e) => e.supportingFacts.length > 0).length;
+  return {
+    file,
+    setting: o.setting,
+    k: o.k,
+    compression: run.memory.compressionRate ?? null,
+    memory_tokens: run.memory.memoryTokens,
+    ...scoreByType(examples, memory),
+    recall_at_k: withGold ? recall / withGold : 0,
+    text_baseline: text ? scoreByType(examples, text) : null,
+    majority_baseline: scoreByType(examples, examples.map((e) => majorityAnswer(majority, e.type))),
+    overlap_baseline: scoreByType(
+      examples,
+      examples.map((e, i) => overlapSpan(e.question, chosenTexts[i])),
+    ),
+    samples: examples.slice(0, 5).map((e, i) => ({
+      id: e.id,
+      question: e.question,
+      gold: e.answer,
+      memory: memory[i],
+      ...(text ? { text: text[i] } : {}),
+    })),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

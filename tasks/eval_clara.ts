@@ -1,0 +1,165 @@
+/**
+ * `deno task eval:clara --checkpoint DIR --file F.json [--setting oracle|normal] [--json]`:
+ * EM/F1 of a CLaRa model (a `--stage pretrain` or `--stage instruct` output) on any HotpotQA-,
+ * 2Wiki- or MuSiQue-format file, beside the uncompressed text baseline and the two trivial
+ * baselines, all from the same run (see tasks/clara/evaluate.ts). The majority baseline counts
+ * the training answers of `--majority-from FILE…` (default: the data directory's training sets
+ * of the evaluated file's kind).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as device from "../core/device.ts";
+import { resolveDataDir } from "../datasets/data_dir.ts";
+import { type MultiHopExample, readMultiHopJson } from "../datasets/multihop_qa.ts";
+import { majorityAnswers } from "./clara/baselines.ts";
+import { DEFAULT_QA_FILES } from "./clara/data_files.ts";
+import { type ClaraEvalReport, evaluateClara, type SystemScores } from "./clara/evaluate.ts";
+import { loadMemoryModel } from "./clara/memory_dir.ts";
+
+const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
+  "[--setting oracle|normal] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
+  "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
+
+/** Parsed flags of eval:clara. */
+export interface EvalClaraOptions {
+  checkpoint: string;
+  file: string;
+  setting: "oracle" | "normal";
+  k: number;
+  limit: number;
+  batchSize: number;
+  maxNewTokens: number;
+  textBaseline: boolean;
+  majorityFrom: string[];
+  data?: string;
+  json: boolean;
+}
+
+/** Parses the flags. */
+export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      checkpoint: { type: "string" },
+      file: { type: "string" },
+      setting: { type: "string", default: "oracle" },
+      k: { type: "string", default: "5" },
+      limit: { type: "string", default: "0" },
+      "batch-size": { type: "string", default: "16" },
+      "max-new-tokens": { type: "string", default: "16" },
+      "no-text-baseline": { type: "boolean", default: false },
+      "majority-from": { type: "string", multiple: true },
+      data: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (!v.checkpoint || !v.file) throw new Error(`--checkpoint and --file are required\n${USAGE}`);
+  if (v.setting !== "oracle" && v.setting !== "normal") {
+    throw new Error(`--setting: expected oracle or normal, got "${v.setting}"`);
+  }
+  const int = (name: string, min: number): number => {
+    const raw = (v as Record<string, unknown>)[name] as string;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      throw new Error(`--${name}: expected an integer ≥ ${min}, got "${raw}"`);
+    }
+    return n;
+  };
+  return {
+    checkpoint: v.checkpoint,
+    file: v.file,
+    setting: v.setting,
+    k: int("k", 1),
+    limit: int("limit", 0),
+    batchSize: int("batch-size", 1),
+    maxNewTokens: int("max-new-tokens", 1),
+    textBaseline: !v["no-text-baseline"],
+    majorityFrom: v["majority-from"] ?? [],
+    data: v.data,
+    json: v.json!,
+  };
+}
+
+async function majorityTraining(
+  o: EvalClaraOptions,
+  examples: readonly MultiHopExample[],
+): Promise<MultiHopExample[]> {
+  let files = o.majorityFrom;
+  if (!files.length) {
+    const dir = resolveDataDir({ flag: o.data, mustContain: DEFAULT_QA_FILES[0] });
+    const all = DEFAULT_QA_FILES.map((f) => `${dir}/${f}`);
+    const kind = { hotpotqa: "hotpotqa/", "2wiki": "2wiki/", musique: "musique/" }[
+      examples[0]?.source ?? "hotpotqa"
+    ];
+    files = all.filter((f) => f.includes(kind));
+    if (!files.length) files = all;
+  }
+  const train: MultiHopExample[] = [];
+  for (const f of files) train.push(...await readMultiHopJson(f));
+  return train;
+}
+
+/** Runs the evaluation; returns the report. */
+export async function evalClara(
+  o: EvalClaraOptions,
+  progress: (done: number, total: number) => void = () => {},
+): Promise<ClaraEvalReport> {
+  const all = await readMultiHopJson(o.file);
+  const examples = o.limit ? all.slice(0, o.limit) : all;
+  if (examples.length === 0) throw new Error(`${o.file}: no examples`);
+  const majority = majorityAnswers(await majorityTraining(o, examples));
+  await device.init();
+  const { model, run, tokenizer } = await loadMemoryModel(o.checkpoint);
+  try {
+    return await evaluateClara(model, tokenizer, run, o.file, examples, majority, {
+      setting: o.setting,
+      k: o.k,
+      batchSize: o.batchSize,
+      maxNewTokens: o.maxNewTokens,
+      textBaseline: o.textBaseline,
+      onProgress: progress,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+function line(name: string, s: SystemScores): string {
+  const types = Object.entries(s.by_type).map(([t, v]) =>
+    `${t} ${(100 * v.f1).toFixed(1)} (${v.n})`
+  ).join(", ");
+  return `${name.padEnd(18)} EM ${(100 * s.em).toFixed(1).padStart(5)}  F1 ${
+    (100 * s.f1).toFixed(1).padStart(5)
+  }  [F1 by type: ${types}]`;
+}
+
+/** The human-readable table of a report. */
+export function formatReport(r: ClaraEvalReport): string {
+  const rate = r.compression === null ? `${r.memory_tokens} memory tokens` : `${r.compression}×`;
+  return [
+    `${r.file}: ${r.n} questions, ${r.setting} setting, ${r.k} documents (gold recall ${
+      (100 * r.recall_at_k).toFixed(1)
+    } %), compression ${rate}`,
+    line("CLaRa (memories)", r),
+    ...(r.text_baseline ? [line("text baseline", r.text_baseline)] : []),
+    line("majority per type", r.majority_baseline),
+    line("overlap span", r.overlap_baseline),
+    `${r.seconds.toFixed(0)} s`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  try {
+    const o = parseEvalClaraArgs(Deno.args);
+    // Progress goes to stderr, so stdout holds only the report (one JSON object with --json).
+    const report = await evalClara(o, (done, total) => {
+      Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} answers`));
+    });
+    console.log(o.json ? JSON.stringify(report) : `\n${formatReport(report)}`);
+  } catch (e) {
+    console.error(`eval:clara: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

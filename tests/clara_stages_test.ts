@@ -1,0 +1,162 @@
+import { assert, assertEquals } from "./assert.ts";
+import { gpuTest } from "./helpers.ts";
+import { loggedLosses, stageArgs, writeClaraFixture } from "./clara_fixtures.ts";
+import { loadSafetensors } from "../core/io/safetensors.ts";
+import type { Tensor } from "../core/tensor.ts";
+import {
+  COMPRESSOR_PARAMETERS,
+  type MemoryStageResult,
+  parseMemoryStageArgs,
+  runMemoryStage,
+} from "../tasks/clara/memory_stages.ts";
+import { memoryModelFromBase } from "../tasks/clara/memory_dir.ts";
+
+const quiet = () => {};
+
+async function weights(path: string): Promise<Record<string, Float32Array>> {
+  const { tensors } = await loadSafetensors(path);
+  const out: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    out[k] = await (t as Tensor).data() as Float32Array;
+    t.dispose();
+  }
+  return out;
+}
+
+function same(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Starts the stage in a child process, kills it (SIGKILL) once a few steps are logged and
+ * checkpointed, and returns; the run directory holds whatever the kill left.
+ */
+async function killMidRun(args: string[]): Promise<void> {
+  const out = args[args.indexOf("--out") + 1];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../tasks/train_clara.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let killed = false;
+  for (let i = 0; i < 1200 && !killed; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    let rows = 0;
+    try {
+      rows = Deno.readTextFileSync(`${out}/train_log.csv`).trim().split("\n").length - 1;
+    } catch { /* not written yet */ }
+    if (rows >= 3) {
+      child.kill("SIGKILL");
+      killed = true;
+    }
+  }
+  const status = await child.status;
+  assert(
+    killed && status.signal === "SIGKILL",
+    `the child was not killed mid-run (${status.code})`,
+  );
+}
+
+/**
+ * Runs the stage uninterrupted into `out`, then again into `out-killed` killed mid-run and
+ * resumed, and checks that the resumed run logs the same losses and ends with the same metrics.
+ */
+async function killedRunMatches(args: string[], out: string): Promise<MemoryStageResult> {
+  const full = await runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
+  await killMidRun([...args, "--out", `${out}-killed`]);
+  const killedSteps = loggedLosses(`${out}-killed/train_log.csv`).length;
+  assert(killedSteps < full.steps, `the kill came after the run ended (${killedSteps} steps)`);
+  const resumed = await runMemoryStage(
+    parseMemoryStageArgs([...args, "--out", `${out}-killed`, "--resume"]),
+    quiet,
+  );
+  assertEquals(resumed.steps, full.steps);
+  assertEquals(loggedLosses(`${out}-killed/train_log.csv`), loggedLosses(`${out}/train_log.csv`));
+  assertEquals(resumed.metrics, full.metrics);
+  return full;
+}
+
+gpuTest(
+  "train:clara --stage pretrain and --stage instruct: resume after a kill gives the uninterrupted losses; base weights stay frozen, instruct keeps the compressor",
+  async () => {
+    const f = await writeClaraFixture();
+    // Pretrain, uninterrupted, then killed in a child process and resumed.
+    const pre = stageArgs(f, "pretrain", f.base);
+    const full = await killedRunMatches(pre, `${f.dir}/pre`);
+    assert(full.steps >= 6, `only ${full.steps} steps`);
+
+    // Pretrain: the base is untouched; both adapters and the memory embeddings moved.
+    const fresh = await memoryModelFromBase(
+      f.base,
+      { memoryTokens: 6, compressionRate: 4, rank: 8, docTokens: 24 },
+      1024,
+    );
+    const start: Record<string, Float32Array> = {};
+    for (const [k, t] of fresh.model.namedParameters()) start[k] = await t.data() as Float32Array;
+    fresh.model.dispose();
+    const afterPre = await weights(`${f.dir}/pre/best/model.safetensors`);
+    const base = await weights(`${f.base}/model.safetensors`);
+    for (const [k, v] of Object.entries(base)) {
+      const name = k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
+      assert(same(afterPre[name], v), `base weight ${k} changed in pretrain`);
+    }
+    const moved = (
+      from: Record<string, Float32Array>,
+      to: Record<string, Float32Array>,
+      re: RegExp,
+    ) => Object.keys(from).filter((k) => re.test(k) && !same(from[k], to[k])).length;
+    assert(moved(start, afterPre, /\.lora_compressor\./) > 0, "compressor LoRA did not train");
+    assert(moved(start, afterPre, /\.lora_generator\./) > 0, "generator LoRA did not train");
+    assert(moved(start, afterPre, /^memory_embeddings\./) > 0, "memory embeddings did not train");
+
+    // Instruct from the pretrain model, uninterrupted and killed + resumed.
+    await killedRunMatches(stageArgs(f, "instruct", `${f.dir}/pre/best`), `${f.dir}/ins`);
+    // Instruct: base and compressor (adapter + memory embeddings) frozen, the generator trained.
+    const afterIns = await weights(`${f.dir}/ins/best/model.safetensors`);
+    for (const k of Object.keys(afterPre)) {
+      if (/\.lora_generator\./.test(k)) continue;
+      assert(same(afterPre[k], afterIns[k]), `${k} changed in instruct`);
+    }
+    assert(Object.keys(afterPre).some((k) => COMPRESSOR_PARAMETERS.test(k)));
+    assert(moved(afterPre, afterIns, /\.lora_generator\./) > 0, "generator LoRA did not train");
+  },
+);
+
+Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name the flag", () => {
+  const o = parseMemoryStageArgs(["--stage", "pretrain"]);
+  assertEquals([o.from, o.out, o.compression, o.memoryTokens], [
+    "runs/clara-lm/best",
+    "runs/clara-pretrain",
+    4,
+    undefined,
+  ]);
+  const i = parseMemoryStageArgs(["--stage", "instruct"]);
+  assertEquals([i.from, i.out, i.unfreezeCompressor], [
+    "runs/clara-pretrain/best",
+    "runs/clara-instruct",
+    false,
+  ]);
+  assertEquals(
+    parseMemoryStageArgs(["--stage", "pretrain", "--memory-tokens", "3"]).compression,
+    undefined,
+  );
+  const fails = (args: string[], text: string) => {
+    let message = "";
+    try {
+      parseMemoryStageArgs(args);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(message.includes(text), `${args.join(" ")}: "${message}" lacks "${text}"`);
+  };
+  fails(["--stage", "pretrain", "--compression", "512"], "--compression");
+  fails(["--stage", "pretrain", "--compression", "4", "--memory-tokens", "2"], "exclude");
+  fails(["--stage", "instruct", "--compression", "16"], "pretrain checkpoint");
+  fails(["--stage", "instruct", "--pretrain", "x.jsonl"], "--pretrain FILE");
+  fails(["--stage", "pretrain", "--batch-size", "two"], "--batch-size");
+});
