@@ -12,7 +12,8 @@ import { ClaraE2E, E2E_TRAINABLE } from "../tasks/clara/e2e_model.ts";
 import { type E2EExample, e2eExample, hostMemories } from "../tasks/clara/e2e_data.ts";
 import { e2eLosses } from "../tasks/clara/e2e_training.ts";
 import { parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
-import { claraSpecial } from "../tasks/clara/tokens.ts";
+import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
+import { loadE2EModel } from "../tasks/clara/e2e_dir.ts";
 
 const MEMORY = { memoryTokens: 6, compressionRate: 4, rank: 4, docTokens: 24 };
 const quiet = () => {};
@@ -238,5 +239,39 @@ gpuTest(
     }
     const { recall_at_1: r1, recall_at_2: r2, recall_at_5: r5 } = report.e2e_recall;
     assert(r1 <= r2 && r2 <= r5 && r5 > 0, `e2e recalls ${r1}, ${r2}, ${r5}`);
+
+    // lens:clara --json: per query token, the top tokens by logit, best first, marked when absent
+    // from the question; the first row's best token recomputed here through the LM head.
+    const question = QA_EXAMPLES[0].question;
+    const lensOut = await cli("lens_clara.ts", [
+      "--checkpoint",
+      `${out}/best`,
+      "--question",
+      question,
+      "--doc",
+      "Kestrel Mill was built by Thomas Hale.",
+      "--top",
+      "4",
+      "--json",
+    ]);
+    assertEquals(lensOut.code, 0, lensOut.stderr);
+    const [lensReport] = JSON.parse(lensOut.stdout);
+    assertEquals(lensReport.queries.map((r: { slot: string }) => r.slot), ["Q0", "Q1", "Q2"]);
+    assert(lensReport.memory.length > 0, "no memory rows for --doc");
+    const { model: trained, tokenizer } = await loadE2EModel(`${out}/best`);
+    trained.eval();
+    const logits = noGrad(() =>
+      trained.lm.logits(trained.queryEmbeddings([promptIds(tokenizer, question)]))
+    );
+    const v = logits.shape[2];
+    const row0 = (await logits.data()).subarray(0, v);
+    const best = row0.indexOf(Math.max(...row0));
+    const first = lensReport.queries[0].tokens;
+    assertEquals(first.length, 4);
+    assertEquals(first[0].id, best);
+    for (let i = 1; i < 4; i++) assert(first[i].logit <= first[i - 1].logit, "not sorted");
+    const asked = new Set(tokenizer.encode(question, false));
+    for (const t of first) assertEquals(t.absent, !asked.has(t.id), `mark of ${t.token}`);
+    trained.dispose();
   },
 );
