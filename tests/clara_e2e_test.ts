@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
 import { QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
 import * as device from "../core/device.ts";
@@ -275,3 +275,18 @@ gpuTest(
     trained.dispose();
   },
 );
+
+Deno.test("train:clara --stage e2e flags: defaults, and errors name the flag", () => {
+  const o = parseE2EArgs(["--stage", "e2e"]);
+  assertEquals([o.from, o.out, o.k, o.tau, o.queryTokens], [
+    "runs/clara-instruct/best",
+    "runs/clara-e2e",
+    5,
+    0.02,
+    8,
+  ]);
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--tau", "0"]), Error, "--tau");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "0"]), Error, "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "two"]), Error, "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "instruct"]), Error, "--stage");
+});
