@@ -285,8 +285,8 @@ Deno.test("train:clara --stage e2e flags: defaults, and errors name the flag", (
     0.02,
     8,
   ]);
-  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--tau", "0"]), Error, "--tau");
-  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "0"]), Error, "--k");
-  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "two"]), Error, "--k");
-  assertThrows(() => parseE2EArgs(["--stage", "instruct"]), Error, "--stage");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--tau", "0"]), "--tau");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "0"]), "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "two"]), "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "instruct"]), "--stage");
 });
