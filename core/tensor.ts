@@ -111,6 +111,21 @@ export class Tensor {
     return new Float32Array(bytes);
   }
 
+  /**
+   * Overwrites the data in place with `values` (host numbers, one per element, converted to the
+   * dtype), after the work recorded so far; views of this tensor see the new values. No gradient
+   * is recorded. Returns this.
+   */
+  write(values: ArrayLike<number>): this {
+    if (values.length !== this.size) {
+      throw new Error(
+        `write(): ${values.length} values for tensor [${this.shape}] of ${this.size}`,
+      );
+    }
+    if (values.length > 0) writeBuffer(this.buffer, hostArray(values, this.dtype));
+    return this;
+  }
+
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item() needs one element, got shape [${this.shape}]`);
@@ -186,15 +201,14 @@ export function tensor(data: TensorData, shape?: readonly number[], dtype: DType
   if (values.length !== sizeOf(s)) {
     throw new Error(`tensor(): ${values.length} values do not fill shape [${s}]`);
   }
-  const t = new Tensor(s, dtype);
-  if (values.length === 0) return t;
-  const host = dtype === "i32"
-    ? Int32Array.from(values as ArrayLike<number>)
-    : dtype === "f16"
-    ? padTo4(new Uint16Array(Float16Array.from(values as ArrayLike<number>).buffer))
-    : Float32Array.from(values as ArrayLike<number>);
-  writeBuffer(t.buffer, host);
-  return t;
+  return new Tensor(s, dtype).write(values as ArrayLike<number>);
+}
+
+/** Host values as the bytes of `dtype` (f16 padded to a multiple of 4 bytes). */
+function hostArray(values: ArrayLike<number>, dtype: DType): ArrayBufferView {
+  if (dtype === "i32") return Int32Array.from(values);
+  if (dtype === "f16") return padTo4(new Uint16Array(Float16Array.from(values).buffer));
+  return Float32Array.from(values);
 }
 
 function padTo4(half: Uint16Array): Uint16Array {

@@ -8,6 +8,7 @@ export * from "./absa_xml.ts";
 export * from "./absa_stats.ts";
 export * from "./data_dir.ts";
 export * from "./tokenizer.ts";
+export * from "./tokenizer_json.ts";
 export * from "./wordpiece_trainer.ts";
 export * from "./gpt2_vocab.ts";
 export * from "./batching.ts";

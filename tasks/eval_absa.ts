@@ -14,7 +14,6 @@ import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { absaSpecialIds, buildAbsaExamples } from "./absa/examples.ts";
 import { type AbsaEvaluation, evaluateAbsa } from "./absa/evaluate.ts";
 import { loadAbsaModel } from "./absa/model_dir.ts";
-import { attachAdapters } from "./train_absa.ts";
 
 /** Evaluates `--checkpoint` on `--file`; returns the report and the reader's warnings. */
 export async function evalAbsa(
@@ -36,9 +35,7 @@ export async function evalAbsa(
   }
   if (!values.file) throw new Error("--file F.xml is required (MAMS or SemEval-2014 format)");
   await device.init();
-  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint, (m, r) => {
-    if (r.adapters.length) attachAdapters(m, r.loraRank ?? 8);
-  });
+  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint);
   const data = await readAbsaXml(values.file, { lenient: values.lenient });
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const examples = buildAbsaExamples(data.sentences, tokenizer, {

@@ -15,7 +15,6 @@ import {
   tokenizeWithSpans,
 } from "./absa/examples.ts";
 import { loadAbsaModel } from "./absa/model_dir.ts";
-import { attachAdapters } from "./train_absa.ts";
 
 /** One predicted aspect. */
 export interface AspectPrediction {
@@ -39,9 +38,7 @@ export async function predictAbsaCli(args: string[]): Promise<AspectPrediction[]
   const aspects = values.aspect ?? [];
   if (aspects.length === 0) throw new Error('give at least one --aspect "term"');
   await device.init();
-  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint, (m, r) => {
-    if (r.adapters.length) attachAdapters(m, r.loraRank ?? 8);
-  });
+  const { model, run, tokenizer } = await loadAbsaModel(values.checkpoint);
   const special = absaSpecialIds(tokenizer, run.model.memoryTokens);
   const ids = (s: string) => tokenizer.encode(s, false);
   const text = positionals[0];

@@ -8,13 +8,12 @@
  */
 import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
-import { FastClaraAbsa, type FastClaraAbsaConfig } from "../core/models/fast_clara_absa.ts";
-import { LoRA } from "../core/nn/lora.ts";
+import { consistentAbsaConfig, FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import type { PositionKind } from "../core/nn/positions.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
 import { loadSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
-import { recoverCheckpoint } from "../core/io/checkpoint_mod.ts";
+import { recoverCheckpoint } from "../core/io/mod.ts";
 import { Trainer } from "../core/train/mod.ts";
 import { readAbsaXml } from "../datasets/absa_xml.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
@@ -22,7 +21,12 @@ import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { addWholeWords, trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { readWordList, resolveWinkEmbeddingsPath } from "../datasets/glove.ts";
 import { absaSpecialIds, type AbsaTask, buildAbsaExamples } from "./absa/examples.ts";
-import { type AbsaRunConfig, readRunConfig, saveAbsaModel } from "./absa/model_dir.ts";
+import {
+  type AbsaRunConfig,
+  attachRunAdapters,
+  readRunConfig,
+  saveAbsaModel,
+} from "./absa/model_dir.ts";
 import { type Curriculum, parseCurriculum } from "./absa/objective.ts";
 import { absaTrainingTask } from "./absa/training.ts";
 import { initEmbeddingsFromGlove } from "./absa/glove_init.ts";
@@ -189,22 +193,6 @@ function paths(out: string) {
   };
 }
 
-/** Attaches the encoder and decoder LoRA adapters to the backbone. */
-export function attachAdapters(model: FastClaraAbsa, rank: number): void {
-  LoRA.wrap(model.backbone, {
-    rank,
-    targets: "all",
-    name: "encoder",
-    seed: model.config.seed + 500,
-  });
-  LoRA.wrap(model.backbone, {
-    rank,
-    targets: "all",
-    name: "decoder",
-    seed: model.config.seed + 600,
-  });
-}
-
 /**
  * Adds whole-word entries to the learned vocabulary: every corpus word that has a GloVe vector,
  * and the `topWords` most frequent GloVe words, so words unseen in training still arrive as one
@@ -273,7 +261,9 @@ export async function trainAbsa(
     if (o.gloveVocab > 0 && o.glove !== "none" && !o.base) {
       tokenizer = await withGloveWords(tokenizer, corpus, o.gloveVocab, o.glove);
     }
-    const model: FastClaraAbsaConfig = {
+    // Aspect marks need term spans, which only ATSA data has; the model's own rules drop the
+    // options that depend on a switched-off one.
+    const model = consistentAbsaConfig({
       vocabSize: Math.ceil(tokenizer.vocabSize / 8) * 8,
       dim: o.dim,
       heads: o.heads,
@@ -285,15 +275,14 @@ export async function trainAbsa(
       dropout: o.dropout,
       seed: o.seed,
       markAspects: o.markAspects && o.task === "atsa",
-      slotMemory: o.slotMemory && o.markAspects && o.task === "atsa",
-      aspectRegions: o.aspectRegions && o.markAspects && o.task === "atsa",
+      slotMemory: o.slotMemory,
+      aspectRegions: o.aspectRegions,
       positions: o.positions,
       localRadius: o.localRadius,
-      aspectAttention: o.aspectAttention && o.slotMemory && o.markAspects && o.task === "atsa",
+      aspectAttention: o.aspectAttention,
       frozenWordVectors: o.frozenGlove && o.glove !== "none",
-      termHead: o.markAspects && o.task === "atsa" &&
-        (o.curriculum.start.span > 0 || o.curriculum.end.span > 0),
-    };
+      termHead: o.curriculum.start.span > 0 || o.curriculum.end.span > 0,
+    });
     if (o.base) {
       run = {
         ...(await readRunConfig(o.base)),
@@ -332,7 +321,7 @@ export async function trainAbsa(
     );
     log(`GloVe: initialised ${hits} of ${tokenizer.vocabSize} embedding rows`);
   }
-  if (run.adapters.length) attachAdapters(model, run.loraRank ?? o.loraRank);
+  attachRunAdapters(model, run, o.loraRank);
   const params = model.parameters();
   log(`parameters: ${model.numParameters()} (${params.reduce((n, t) => n + t.size, 0)} trainable)`);
 

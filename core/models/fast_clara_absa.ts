@@ -88,6 +88,23 @@ export interface FastClaraAbsaConfig extends MemoryLMConfig {
   termHead?: boolean;
 }
 
+/**
+ * `c` with the options that build on another switched off when that one is: slot memory, aspect
+ * regions and the term head need `markAspects`; aspect attention needs slot memory.
+ */
+export function consistentAbsaConfig(c: FastClaraAbsaConfig): FastClaraAbsaConfig {
+  const markAspects = c.markAspects === true;
+  const slotMemory = markAspects && c.slotMemory === true;
+  return {
+    ...c,
+    markAspects,
+    slotMemory,
+    aspectRegions: markAspects && c.aspectRegions === true,
+    aspectAttention: slotMemory && c.aspectAttention === true,
+    termHead: markAspects && c.termHead === true,
+  };
+}
+
 /** Inputs of the decoder phase: per-aspect memory rows and left-padded prompts. */
 export interface AbsaPrompts {
   /** i32 [N]: which memory row (sentence) each aspect reads. */

@@ -4,7 +4,6 @@
  * @module
  */
 import { Module } from "./module.ts";
-import type { LoRAAdapter } from "./lora.ts";
 import { rand, randn } from "../random.ts";
 import { full, type Tensor, tensor } from "../tensor.ts";
 import * as ops from "../ops/mod.ts";
@@ -15,6 +14,12 @@ export interface InitOptions {
   seed?: number;
 }
 
+/** A module whose output is added to a {@linkcode Linear}'s (a LoRA adapter, see lora.ts). */
+export interface LinearAdapter {
+  /** The update for input x [..., in] → [..., out]. */
+  forward(x: Tensor): Tensor;
+}
+
 /** y = x·Wᵀ + b, with W stored [out, in] as in PyTorch (so checkpoints interoperate). */
 export class Linear extends Module {
   /** Weight [out, in]. */
@@ -22,7 +27,7 @@ export class Linear extends Module {
   /** Bias [out], when enabled. */
   readonly bias: Tensor | null;
   /** LoRA adapters attached to this layer, by name (see `LoRA.wrap`). */
-  readonly adapters: Map<string, LoRAAdapter> = new Map();
+  readonly adapters: Map<string, LinearAdapter> = new Map();
   /** The adapter added to the output, if any. */
   activeAdapter: string | null = null;
 

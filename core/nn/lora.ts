@@ -127,7 +127,7 @@ export class LoRA {
   static merge(module: Module, name = "default"): void {
     for (const [, linear] of linearsOf(module)) {
       const adapter = linear.adapters.get(name);
-      if (!adapter) continue;
+      if (!(adapter instanceof LoRAAdapter)) continue;
       noGrad(() =>
         tidy(() => {
           const delta = ops.mul(ops.matmul(adapter.b, adapter.a), adapter.scale);

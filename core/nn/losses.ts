@@ -27,11 +27,6 @@ export function maskedMean(x: Tensor, mask: Tensor): Tensor {
   return ops.div(ops.sum(ops.mul(x, m), 1), ops.add(ops.sum(m, 1), 1e-6));
 }
 
-/** L_mse: mean squared distance between mean(memory [B, m, D]) and the masked mean of text states [B, T, D]. */
-export function memoryAlignmentLoss(memory: Tensor, text: Tensor, textMask: Tensor): Tensor {
-  return ops.mse(ops.mean(memory, 1), maskedMean(text, textMask));
-}
-
 /**
  * Support-attention loss −log(attention mass on supporting tokens), averaged over latents and
  * batch: attn [B, L, S] (rows sum to 1), support [B, S] with 1 on supporting-fact tokens.

@@ -6,22 +6,7 @@
 import { attach } from "../autograd.ts";
 import { backwardHooks, Tensor } from "../tensor.ts";
 import { binary, type BinaryOp, unary, type UnaryOp } from "../../kernels/elementwise.wgsl.ts";
-import { sumTo } from "./reduce.ts";
-
-/** The shape two shapes broadcast to, or a clear error. */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1;
-    const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`shapes [${a}] and [${b}] do not broadcast (dim ${i}: ${da} vs ${db})`);
-    }
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
+import { broadcastShapes, sumTo } from "./broadcast.ts";
 
 function checkF32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {

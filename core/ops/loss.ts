@@ -1,11 +1,11 @@
 /**
  * Losses: cross-entropy fused with log-softmax (one kernel per row forward, one elementwise
- * backward), and mean squared error and cosine similarity composed of existing ops.
+ * backward), and mean squared error composed of existing ops.
  *
  * @module
  */
 import { attach } from "../autograd.ts";
-import { full, Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import {
   crossEntropyBackward,
   type CrossEntropyConfig,
@@ -13,9 +13,8 @@ import {
   crossEntropyReduce,
   type LossReduction,
 } from "../../kernels/loss.wgsl.ts";
-import { broadcastShapes, div, maximum, mul, sqrt, sub } from "./elementwise.ts";
-import { mean, normalizeAxes, sum } from "./reduce.ts";
-import { broadcastTo } from "./shape.ts";
+import { mul, sub } from "./elementwise.ts";
+import { mean } from "./reduce.ts";
 
 /** Options of {@linkcode crossEntropy}. */
 export interface CrossEntropyOptions {
@@ -101,20 +100,4 @@ export function crossEntropy(
 export function mse(a: Tensor, b: Tensor): Tensor {
   const d = sub(a, b);
   return mean(mul(d, d));
-}
-
-/**
- * Cosine similarity along `axis` of the broadcast of a and b, as PyTorch:
- * a·b / (max(‖a‖, eps)·max(‖b‖, eps)). The axis is removed from the result.
- */
-export function cosineSimilarity(a: Tensor, b: Tensor, axis = -1, eps = 1e-8): Tensor {
-  const shape = broadcastShapes(a.shape, b.shape);
-  const [ax] = normalizeAxes(axis, shape.length);
-  const sameShape = (t: Tensor) => t.shape.join() === shape.join();
-  const x = sameShape(a) ? a : broadcastTo(a, shape);
-  const y = sameShape(b) ? b : broadcastTo(b, shape);
-  // max(√s, eps) as √max(s, eps²): √ is never taken of 0, so zero vectors get no NaN gradient.
-  const floor = full([], eps * eps);
-  const norm = (t: Tensor) => sqrt(maximum(sum(mul(t, t), ax), floor));
-  return div(sum(mul(x, y), ax), mul(norm(x), norm(y)));
 }

@@ -10,8 +10,7 @@ import { withScratch } from "../buffer_pool.ts";
 import { sizeOf, Tensor } from "../tensor.ts";
 import { matmulInto } from "../../kernels/matmul.wgsl.ts";
 import { broadcastStrides } from "../../kernels/elementwise.wgsl.ts";
-import { broadcastShapes } from "./elementwise.ts";
-import { sumTo } from "./reduce.ts";
+import { broadcastShapes, sumTo } from "./broadcast.ts";
 
 /** Options of {@linkcode matmul}. */
 export interface MatmulOptions {

@@ -13,7 +13,7 @@ import {
   normParamGradChunks,
   paramGradChunkCount,
 } from "../../kernels/norm.wgsl.ts";
-import { sumTo } from "./reduce.ts";
+import { sumTo } from "./broadcast.ts";
 
 function checkParam(op: string, name: string, p: Tensor | undefined, cols: number): void {
   if (p && (p.dtype !== "f32" || p.size !== cols || p.rank !== 1)) {

@@ -8,8 +8,7 @@ import { attach } from "../autograd.ts";
 import { full, Tensor } from "../tensor.ts";
 import { nextSeed } from "../random.ts";
 import { dropoutMask, where as whereKernel } from "../../kernels/select.wgsl.ts";
-import { broadcastShapes } from "./elementwise.ts";
-import { sumTo } from "./reduce.ts";
+import { broadcastShapes, sumTo } from "./broadcast.ts";
 
 /** Selects without recording a node; a number operand becomes a scalar of the other's dtype. */
 function selectRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {

@@ -1,15 +1,13 @@
 /**
  * Shape ops. Views that share data (`unsqueeze`, `squeeze`) and ops that move 4-byte elements with
- * the strided-copy kernels: `broadcastTo`, `permute`/`transpose`, `slice`, `concat`, `stack`.
+ * the strided-copy kernels: `permute`/`transpose`, `slice`, `concat`, `stack` (`broadcastTo` is in
+ * broadcast.ts).
  *
  * @module
  */
 import { attach } from "../autograd.ts";
 import { Tensor, zeros } from "../tensor.ts";
 import { stridedCopy, stridedScatter } from "../../kernels/copy.wgsl.ts";
-import { broadcastStrides } from "../../kernels/elementwise.wgsl.ts";
-import { broadcastShapes } from "./elementwise.ts";
-import { sumTo } from "./reduce.ts";
 
 function checkFourByte(op: string, x: Tensor): void {
   if (x.dtype === "f16") throw new Error(`${op}: f16 tensors are not supported; cast first`);
@@ -29,18 +27,6 @@ function contiguousStrides(shape: readonly number[]): number[] {
   const strides = new Array(shape.length).fill(1);
   for (let i = shape.length - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
   return strides;
-}
-
-/** Materialises `x` broadcast to `shape`. */
-export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  const out = broadcastShapes(x.shape, shape);
-  if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
-    throw new Error(`cannot broadcast [${x.shape}] to [${shape}]`);
-  }
-  checkFourByte("broadcastTo", x);
-  const y = new Tensor(shape, x.dtype);
-  stridedCopy(x.buffer, y.buffer, shape, broadcastStrides(x.shape, shape));
-  return attach(y, "broadcastTo", [x], (g) => [sumTo(g, x.shape)]);
 }
 
 /** Reorders the dims of `x`: output dim i is input dim `axes[i]` (negative axes allowed). */

@@ -8,7 +8,7 @@ import { Tensor } from "../tensor.ts";
 import { topkSlots } from "../../kernels/topk.wgsl.ts";
 import { mul } from "./elementwise.ts";
 import { softmax } from "./softmax.ts";
-import { broadcastTo } from "./shape.ts";
+import { broadcastTo } from "./broadcast.ts";
 
 /**
  * Selects the k best of N candidates per row of `scores` [B, N] as one-hot slots [B, k, N].

@@ -1,5 +1,5 @@
 /**
- * Initialises the token embeddings of an ABSA model from GloVe 100-d vectors (the only pretrained
+ * Initialises the token embeddings of a memory model (the ABSA model) from GloVe 100-d vectors (the only pretrained
  * knowledge reachable offline). Found words get their vector, rescaled to a small standard
  * deviation so they sit on the same scale as the learned position table; other rows keep their
  * random initialisation. When dim > 100 the extra columns stay random; when dim < 100 the vector
@@ -9,18 +9,17 @@
  *
  * @module
  */
-import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
+import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import { loadWordVectors } from "../../datasets/glove.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
-import { writeBuffer } from "../../kernels/runtime.ts";
-import { vocabularyOfTokenizerJson } from "../data_glove.ts";
+import { vocabularyOfTokenizerJson } from "../../datasets/tokenizer_json.ts";
 
 /** Target per-element standard deviation of the pretrained rows. */
 const GLOVE_ROW_STD = 0.1;
 
 /** Copies GloVe rows into the embedding table; returns how many rows were found. */
 export async function initEmbeddingsFromGlove(
-  model: FastClaraAbsa,
+  model: MemoryLM,
   tokenizer: TextTokenizer,
   source: string | undefined,
   cacheDir: string,
@@ -57,7 +56,7 @@ export async function initEmbeddingsFromGlove(
     }
     learnedTable?.fill(0, i * dim, (i + 1) * dim);
   });
-  writeBuffer(weight.buffer, table);
-  if (learnedTable) writeBuffer(learned.buffer, learnedTable);
+  weight.write(table);
+  if (learnedTable) learned.write(learnedTable);
   return vectors.hits;
 }

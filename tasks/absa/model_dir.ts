@@ -48,15 +48,29 @@ export async function readRunConfig(dir: string): Promise<AbsaRunConfig> {
   }
 }
 
+/**
+ * Attaches the encoder- and decoder-phase LoRA adapters that `run` records (nothing for a fully
+ * trained model), at its rank or `rank`.
+ */
+export function attachRunAdapters(model: FastClaraAbsa, run: AbsaRunConfig, rank = 8): void {
+  if (run.adapters.length === 0) return;
+  const names = model.adapterNames;
+  if (run.adapters.join() !== [names.encoder, names.decoder].join()) {
+    throw new Error(
+      `config.json: adapters [${run.adapters}], expected [${names.encoder},${names.decoder}]`,
+    );
+  }
+  model.attachAdapters({ rank: run.loraRank ?? rank });
+}
+
 /** Loads a model directory: config, tokenizer and weights (adapters recreated before loading). */
 export async function loadAbsaModel(
   dir: string,
-  prepare?: (model: FastClaraAbsa, run: AbsaRunConfig) => void,
 ): Promise<{ model: FastClaraAbsa; run: AbsaRunConfig; tokenizer: TextTokenizer }> {
   const run = await readRunConfig(dir);
   const tokenizer = await TextTokenizer.load(`${dir}/tokenizer.json`);
   const model = new FastClaraAbsa(run.model);
-  prepare?.(model, run);
+  attachRunAdapters(model, run);
   const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
   try {
     model.loadStateDict(tensors);

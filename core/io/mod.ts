@@ -1,7 +1,8 @@
 /**
- * Checkpoint I/O: the safetensors format (interoperable with PyTorch and Hugging Face), training
- * checkpoints with optimizer state (written as a whole directory, verified on load), and atomic
- * writers for files, text, JSON and whole directories.
+ * Files in and out: the safetensors format (interoperable with PyTorch and Hugging Face), training
+ * checkpoints with optimizer state (written as a whole directory, verified on load), atomic
+ * writers for files, text, JSON and whole directories, and the logs of a task (CSV training logs,
+ * the loss chart, the progress display).
  *
  * ```ts
  * await io.saveSafetensors("model.safetensors", weights, { config: JSON.stringify(config) });
@@ -44,3 +45,7 @@ export {
   saveOptimizerState,
   type TrainerState,
 } from "./checkpoint.ts";
+export * from "./csv.ts";
+export * from "./csv_log.ts";
+export * from "./progress.ts";
+export * from "./svg_chart.ts";

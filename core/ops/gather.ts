@@ -1,6 +1,6 @@
 /**
- * Indexing ops: `gatherRows` and `embedding`. Forward gathers rows; backward scatter-adds the
- * output gradient into a table-shaped gradient, accumulating repeated indices.
+ * The gather family (indexing): `gatherRows` and `embedding`. Forward gathers rows; backward
+ * scatter-adds the output gradient into a table-shaped gradient, accumulating repeated indices.
  *
  * Out-of-range indices (negative or ≥ the number of rows) read as zero rows and receive no
  * gradient: the kernel checks bounds instead of clamping, so a bad id shows up as a zero vector
