@@ -16,16 +16,20 @@ import { majorityAnswers } from "./clara/baselines.ts";
 import { DEFAULT_QA_FILES } from "./clara/data_files.ts";
 import { type ClaraEvalReport, evaluateClara, type SystemScores } from "./clara/evaluate.ts";
 import { loadMemoryModel } from "./clara/memory_dir.ts";
+import { loadE2EModel } from "./clara/e2e_dir.ts";
+import { type E2EEvalReport, evaluateE2E } from "./clara/e2e_report.ts";
 
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
-  "[--setting oracle|normal] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
+  "[--setting oracle|normal|e2e] [--stage2 DIR] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
   "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
 
 /** Parsed flags of eval:clara. */
 export interface EvalClaraOptions {
   checkpoint: string;
   file: string;
-  setting: "oracle" | "normal";
+  setting: "oracle" | "normal" | "e2e";
+  /** With `--setting e2e`: a stage-2 directory for the stage-2 + BM25 row. */
+  stage2?: string;
   k: number;
   limit: number;
   batchSize: number;
@@ -53,12 +57,14 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       "majority-from": { type: "string", multiple: true },
       data: { type: "string" },
       json: { type: "boolean", default: false },
+      stage2: { type: "string" },
     },
   });
   if (!v.checkpoint || !v.file) throw new Error(`--checkpoint and --file are required\n${USAGE}`);
-  if (v.setting !== "oracle" && v.setting !== "normal") {
-    throw new Error(`--setting: expected oracle or normal, got "${v.setting}"`);
+  if (v.setting !== "oracle" && v.setting !== "normal" && v.setting !== "e2e") {
+    throw new Error(`--setting: expected oracle, normal or e2e, got "${v.setting}"`);
   }
+  if (v.stage2 && v.setting !== "e2e") throw new Error("--stage2 DIR is for --setting e2e");
   const int = (name: string, min: number): number => {
     const raw = (v as Record<string, unknown>)[name] as string;
     const n = Number(raw);
@@ -71,6 +77,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     checkpoint: v.checkpoint,
     file: v.file,
     setting: v.setting,
+    stage2: v.stage2,
     k: int("k", 1),
     limit: int("limit", 0),
     batchSize: int("batch-size", 1),
@@ -106,6 +113,8 @@ export async function evalClara(
   o: EvalClaraOptions,
   progress: (done: number, total: number) => void = () => {},
 ): Promise<ClaraEvalReport> {
+  const setting = o.setting;
+  if (setting === "e2e") throw new Error("evalClara: --setting e2e runs through evalClaraE2E");
   const all = await readMultiHopJson(o.file);
   const examples = o.limit ? all.slice(0, o.limit) : all;
   if (examples.length === 0) throw new Error(`${o.file}: no examples`);
@@ -114,7 +123,7 @@ export async function evalClara(
   const { model, run, tokenizer } = await loadMemoryModel(o.checkpoint);
   try {
     return await evaluateClara(model, tokenizer, run, o.file, examples, majority, {
-      setting: o.setting,
+      setting,
       k: o.k,
       batchSize: o.batchSize,
       maxNewTokens: o.maxNewTokens,
@@ -123,6 +132,31 @@ export async function evalClara(
     });
   } finally {
     model.dispose();
+  }
+}
+
+/** Runs `--setting e2e` on an e2e checkpoint (see tasks/clara/e2e_report.ts). */
+export async function evalClaraE2E(
+  o: EvalClaraOptions,
+  progress: (what: string) => void = () => {},
+): Promise<E2EEvalReport> {
+  const all = await readMultiHopJson(o.file);
+  const examples = o.limit ? all.slice(0, o.limit) : all;
+  if (examples.length === 0) throw new Error(`${o.file}: no examples`);
+  await device.init();
+  const { model, run, tokenizer } = await loadE2EModel(o.checkpoint);
+  const stage2 = o.stage2 ? (await loadMemoryModel(o.stage2)).model : undefined;
+  try {
+    return await evaluateE2E(model, tokenizer, run, o.file, examples, {
+      k: o.k,
+      batchSize: o.batchSize,
+      maxNewTokens: o.maxNewTokens,
+      stage2,
+      onProgress: progress,
+    });
+  } finally {
+    model.dispose();
+    stage2?.dispose();
   }
 }
 
@@ -154,10 +188,15 @@ if (import.meta.main) {
   try {
     const o = parseEvalClaraArgs(Deno.args);
     // Progress goes to stderr, so stdout holds only the report (one JSON object with --json).
-    const report = await evalClara(o, (done, total) => {
-      Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} answers`));
-    });
-    console.log(o.json ? JSON.stringify(report) : `\n${formatReport(report)}`);
+    if (o.setting === "e2e") {
+      const report = await evalClaraE2E(o, (what) => console.error(what));
+      console.log(JSON.stringify(report, null, o.json ? undefined : 2));
+    } else {
+      const report = await evalClara(o, (done, total) => {
+        Deno.stderr.writeSync(new TextEncoder().encode(`\r${done}/${total} answers`));
+      });
+      console.log(o.json ? JSON.stringify(report) : `\n${formatReport(report)}`);
+    }
   } catch (e) {
     console.error(`eval:clara: ${(e as Error).message}`);
     Deno.exit(1);

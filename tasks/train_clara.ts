@@ -25,6 +25,7 @@ import { heldOutPerplexity, lmTrainingTask } from "./clara/lm_training.ts";
 import { LM_FORMAT, type LmRunConfig, saveLmModel } from "./clara/model_dir.ts";
 import { DEFAULT_QA_FILES, DEFAULT_TEXT_FILES } from "./clara/data_files.ts";
 import { parseMemoryStageArgs, runMemoryStage } from "./clara/memory_stages.ts";
+import { parseE2EArgs, runE2EStage } from "./clara/e2e_stage.ts";
 
 export { DEFAULT_QA_FILES, DEFAULT_TEXT_FILES } from "./clara/data_files.ts";
 
@@ -315,7 +316,8 @@ if (import.meta.main) {
     const stage = stageOf(Deno.args);
     if (stage === "pretrain" || stage === "instruct") {
       await runMemoryStage(parseMemoryStageArgs(Deno.args));
-    } else await trainClara(parseTrainClaraArgs(Deno.args));
+    } else if (stage === "e2e") await runE2EStage(parseE2EArgs(Deno.args));
+    else await trainClara(parseTrainClaraArgs(Deno.args));
   } catch (e) {
     console.error(`train:clara: ${(e as Error).message}`);
     Deno.exit(1);

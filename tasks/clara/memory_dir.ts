@@ -42,7 +42,8 @@ export interface MemoryRunConfig {
 
 const encoder = new TextEncoder();
 
-function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
+/** The compressor + generator of `m` on a base LM (its weights copied and frozen). */
+export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
   return MemoryLM.fromDecoderOnly(base, {
     memoryTokens: m.memoryTokens,
     compressionRate: m.compressionRate,

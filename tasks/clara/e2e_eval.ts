@@ -1,0 +1,119 @@
+/**
+ * What the query reasoner retrieves and what the generator answers from it: per question, the
+ * full ranking of its candidates by cos(query, memory) (one readback per batch), Recall@k of the
+ * gold candidates, and greedy answers read from the memories of the top k — the same hard
+ * selection the training forward uses (`Z · M` with Z one-hot).
+ *
+ * @module
+ */
+import { noGrad } from "../../core/autograd.ts";
+import { tidy } from "../../core/scope.ts";
+import { tensor } from "../../core/tensor.ts";
+import { exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import type { ClaraE2E } from "./e2e_model.ts";
+import { batchMemories, type E2EExample, type HostMemories } from "./e2e_data.ts";
+import { claraSpecial, decodeAnswer } from "./tokens.ts";
+
+/** The k of the reported Recall@k. */
+export const RECALL_KS = [1, 2, 5] as const;
+
+/** Indices of the examples in batches of at most `size` with the same candidate count. */
+export function sameCountBatches(memories: readonly HostMemories[], size: number): number[][] {
+  const groups = new Map<number, number[]>();
+  memories.forEach((m, i) => groups.set(m.n, [...(groups.get(m.n) ?? []), i]));
+  const out: number[][] = [];
+  for (const g of groups.values()) {
+    for (let s = 0; s < g.length; s += size) out.push(g.slice(s, s + size));
+  }
+  return out;
+}
+
+/** Each example's candidates ranked by the reasoner's score, best first. */
+export async function reasonerRankings(
+  model: ClaraE2E,
+  examples: readonly E2EExample[],
+  memories: readonly HostMemories[],
+  batchSize: number,
+): Promise<number[][]> {
+  model.eval();
+  const out: number[][] = new Array(examples.length);
+  for (const rows of sameCountBatches(memories, batchSize)) {
+    const s = noGrad(() =>
+      tidy(() => {
+        const { means } = batchMemories(rows.map((i) => memories[i]));
+        return model.scores(model.queryEmbeddings(rows.map((i) => examples[i].prompt)), means);
+      })
+    );
+    const v = await s.data() as Float32Array;
+    s.dispose();
+    const n = memories[rows[0]].n;
+    rows.forEach((ex, r) => {
+      const row = v.subarray(r * n, (r + 1) * n);
+      out[ex] = Array.from({ length: n }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
+    });
+  }
+  return out;
+}
+
+/** Mean Recall@k of the gold candidates under `rankings`, for each k of {@linkcode RECALL_KS}. */
+export function meanRecalls(
+  rankings: readonly (readonly number[])[],
+  gold: readonly (readonly number[])[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of RECALL_KS) {
+    out[`recall_at_${k}`] = rankings.reduce((s, r, i) => s + recallAtK(r, gold[i], k), 0) /
+      rankings.length;
+  }
+  return out;
+}
+
+/** Greedy answers from the memories of each example's first k ranked candidates (in rank order). */
+export async function answersFromRanked(
+  model: ClaraE2E,
+  tokenizer: TextTokenizer,
+  examples: readonly E2EExample[],
+  memories: readonly HostMemories[],
+  rankings: readonly (readonly number[])[],
+  o: { k: number; batchSize: number; maxNewTokens: number },
+): Promise<string[]> {
+  model.eval();
+  const out: string[] = new Array(examples.length);
+  for (const rows of sameCountBatches(memories, o.batchSize)) {
+    const { n, l, d } = memories[rows[0]];
+    const k = Math.min(o.k, n);
+    const host = new Float32Array(rows.length * k * l * d);
+    rows.forEach((ex, r) => {
+      rankings[ex].slice(0, k).forEach((c, j) => {
+        host.set(
+          memories[ex].memory.subarray(c * l * d, (c + 1) * l * d),
+          (r * k + j) * l * d,
+        );
+      });
+    });
+    const prefix = tensor(host, [rows.length, k * l, d]);
+    try {
+      const { tokens } = await model.lm.generate(prefix, rows.map((i) => examples[i].prompt), {
+        eos: claraSpecial(tokenizer).sep,
+        maxNewTokens: o.maxNewTokens,
+      });
+      rows.forEach((ex, r) => (out[ex] = decodeAnswer(tokenizer, tokens[r])));
+    } finally {
+      prefix.dispose();
+    }
+  }
+  return out;
+}
+
+/** Mean SQuAD EM and F1 of predictions against the examples' answers. */
+export function meanQa(
+  examples: readonly E2EExample[],
+  predictions: readonly string[],
+): { em: number; f1: number } {
+  const n = examples.length;
+  return {
+    em: examples.reduce((s, e, i) => s + exactMatch(predictions[i], e.answer), 0) / n,
+    f1: examples.reduce((s, e, i) => s + tokenF1(predictions[i], e.answer), 0) / n,
+  };
+}

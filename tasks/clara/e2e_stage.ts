@@ -1,0 +1,262 @@
+/**
+ * `train:clara --stage e2e`: CLaRa stage 3 on the shared trainer. Starts from a stage-2
+ * (`--stage instruct`) directory, adds the query reasoner (a third LoRA adapter + query tokens),
+ * keeps the base and the compressor frozen (the candidates' memories are computed once, before
+ * training) and trains the reasoner and the generator by the answer's next-token loss alone,
+ * through the straight-through top-k. Resumable (`--resume`), deterministic per seed.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as device from "../../core/device.ts";
+import { AdamW } from "../../core/optim/adamw.ts";
+import { warmupCosine } from "../../core/optim/schedule.ts";
+import { Trainer } from "../../core/train/mod.ts";
+import { resolveDataDir } from "../../datasets/data_dir.ts";
+import { DEFAULT_QA_FILES } from "./data_files.ts";
+import { evenlySpaced, holdOut } from "./lm_data.ts";
+import { qaInstructionRecords } from "./instruct_data.ts";
+import { type InstructionRecord, readInstructionRecords } from "./stage_records.ts";
+import { loadMemoryModel } from "./memory_dir.ts";
+import { ClaraE2E, E2E_TRAINABLE } from "./e2e_model.ts";
+import { type E2EExample, e2eExample, hostMemories } from "./e2e_data.ts";
+import { e2eTrainingTask } from "./e2e_training.ts";
+import { answersFromRanked, meanQa, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
+import { type E2ERunConfig, saveE2EModel } from "./e2e_dir.ts";
+import { claraSpecial } from "./tokens.ts";
+
+/** Parsed flags of `--stage e2e`. */
+export interface E2EStageOptions {
+  from: string;
+  out: string;
+  data?: string;
+  /** instruction.jsonl files; the data directory's QA training sets when empty. */
+  files: string[];
+  qa: string[];
+  k: number;
+  tau: number;
+  queryTokens: number;
+  rank: number;
+  answerTokens: number;
+  maxTrainExamples: number;
+  evalExamples: number;
+  holdOutEvery: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  seed: number;
+  maxSteps: number;
+  maxMinutes: number;
+  saveEvery: number;
+  resume: boolean;
+}
+
+/** Parses `train:clara --stage e2e` flags (see README). */
+export function parseE2EArgs(args: string[]): E2EStageOptions {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      stage: { type: "string" },
+      from: { type: "string", default: "runs/clara-instruct/best" },
+      out: { type: "string", default: "runs/clara-e2e" },
+      data: { type: "string" },
+      instruct: { type: "string", multiple: true },
+      qa: { type: "string", multiple: true },
+      k: { type: "string", default: "5" },
+      tau: { type: "string", default: "0.02" },
+      "query-tokens": { type: "string", default: "8" },
+      rank: { type: "string", default: "8" },
+      "answer-tokens": { type: "string", default: "16" },
+      "max-train-examples": { type: "string", default: "1000" },
+      "eval-examples": { type: "string", default: "64" },
+      "hold-out-every": { type: "string", default: "20" },
+      epochs: { type: "string", default: "1" },
+      "batch-size": { type: "string", default: "8" },
+      lr: { type: "string", default: "1e-3" },
+      warmup: { type: "string", default: "20" },
+      seed: { type: "string", default: "1" },
+      "max-steps": { type: "string", default: "0" },
+      "max-minutes": { type: "string", default: "60" },
+      "save-every": { type: "string", default: "25" },
+      resume: { type: "boolean", default: false },
+    },
+  });
+  if (v.stage !== "e2e") throw new Error(`--stage: expected e2e here, got "${v.stage}"`);
+  const num = (name: string, integer = true): number => {
+    const raw = (v as Record<string, unknown>)[name] as string;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+      throw new Error(`--${name}: expected ${integer ? "an integer" : "a number"}, got "${raw}"`);
+    }
+    return n;
+  };
+  const o: E2EStageOptions = {
+    from: v.from!,
+    out: v.out!,
+    data: v.data,
+    files: v.instruct ?? [],
+    qa: v.qa ?? [],
+    k: num("k"),
+    tau: num("tau", false),
+    queryTokens: num("query-tokens"),
+    rank: num("rank"),
+    answerTokens: num("answer-tokens"),
+    maxTrainExamples: num("max-train-examples"),
+    evalExamples: num("eval-examples"),
+    holdOutEvery: num("hold-out-every"),
+    epochs: num("epochs"),
+    batchSize: num("batch-size"),
+    lr: num("lr", false),
+    warmup: num("warmup"),
+    seed: num("seed"),
+    maxSteps: num("max-steps"),
+    maxMinutes: num("max-minutes", false),
+    saveEvery: num("save-every"),
+    resume: v.resume!,
+  };
+  if (o.k < 1) throw new Error(`--k: expected an integer ≥ 1, got ${o.k}`);
+  if (!(o.tau > 0)) throw new Error(`--tau: expected a number > 0, got ${o.tau}`);
+  return o;
+}
+
+/** What the e2e stage reports. */
+export interface E2EStageResult {
+  stage: "e2e";
+  metrics: Record<string, number>;
+  steps: number;
+  trainExamples: number;
+  heldOutExamples: number;
+  wallSeconds: number;
+  msPerStep: number;
+}
+
+/** Runs stage 3; returns its held-out metrics (reasoner Recall@1/2/5, EM, F1). */
+export async function runE2EStage(
+  o: E2EStageOptions,
+  log: (s: string) => void = console.log,
+): Promise<E2EStageResult> {
+  const info = await device.init();
+  log(`adapter: ${info.description}`);
+  const loaded = await loadMemoryModel(o.from);
+  const { tokenizer } = loaded;
+  const model = new ClaraE2E(loaded.model, { queryTokens: o.queryTokens, rank: o.rank });
+  model.freeze(/.*/);
+  model.unfreeze(E2E_TRAINABLE);
+  const docTokens = loaded.run.memory.docTokens;
+  const run: E2ERunConfig = {
+    format: "fast-clara-e2e/1",
+    stage: "e2e",
+    memoryRun: loaded.run,
+    reasoner: model.reasoner,
+    k: o.k,
+    tau: o.tau,
+  };
+  const records: InstructionRecord[] = [];
+  if (o.files.length) { for (const f of o.files) records.push(...await readInstructionRecords(f)); }
+  else {
+    const qa = o.qa.length
+      ? o.qa
+      : DEFAULT_QA_FILES.map((f) =>
+        `${resolveDataDir({ flag: o.data, mustContain: DEFAULT_QA_FILES[0] })}/${f}`
+      );
+    records.push(...await qaInstructionRecords(qa));
+  }
+  const split = holdOut(records, o.holdOutEvery);
+  const toExamples = (rs: readonly InstructionRecord[], limit: number): E2EExample[] =>
+    evenlySpaced(rs.length, limit).map((i) =>
+      e2eExample(tokenizer, rs[i], docTokens, o.answerTokens)
+    ).filter((e): e is E2EExample => e !== null);
+  const train = toExamples(split.train, o.maxTrainExamples);
+  const held = toExamples(split.heldOut, o.evalExamples);
+  if (!train.length || !held.length) {
+    throw new Error("--stage e2e: no training or held-out questions with gold documents");
+  }
+  log(`e2e: ${train.length} train, ${held.length} held-out questions; k = ${o.k}, τ = ${o.tau}`);
+  const t0 = performance.now();
+  const trainMemories = await hostMemories(model.lm, train, docTokens);
+  const heldMemories = await hostMemories(model.lm, held, docTokens);
+  log(
+    `frozen memories of ${
+      [...train, ...held].reduce((n, e) => n + e.candidates.length, 0)
+    } candidates in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const params = model.parameters();
+  log(
+    `e2e model: ${model.numParameters()} parameters, ${
+      params.reduce((n, p) => n + p.size, 0)
+    } trainable (reasoner + query tokens + generator)`,
+  );
+  const totalSteps = Math.ceil(train.length / o.batchSize) * o.epochs;
+  const opt = new AdamW(params, {
+    lr: o.lr,
+    weightDecay: 0,
+    schedule: warmupCosine({
+      warmupSteps: Math.min(o.warmup, totalSteps),
+      totalSteps,
+      minRatio: 0.1,
+    }),
+  });
+  const evaluate = async (): Promise<Record<string, number>> => {
+    const batchSize = Math.max(1, o.batchSize);
+    const rankings = await reasonerRankings(model, held, heldMemories, batchSize);
+    const answers = await answersFromRanked(model, tokenizer, held, heldMemories, rankings, {
+      k: o.k,
+      batchSize,
+      maxNewTokens: o.answerTokens,
+    });
+    return { ...meanQa(held, answers), ...meanRecalls(rankings, held.map((e) => e.gold)) };
+  };
+  const metrics = ["f1", "em", "recall_at_1", "recall_at_2", "recall_at_5"];
+  const task = e2eTrainingTask({
+    model,
+    optimizer: opt,
+    train,
+    memories: trainMemories,
+    pad: claraSpecial(tokenizer).pad,
+    k: o.k,
+    tau: o.tau,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    metrics,
+    evaluate,
+    saveBest: (dir) => saveE2EModel(dir, model, run, tokenizer),
+  });
+  const trainer = new Trainer(task, {
+    out: o.out,
+    label: "train:clara e2e",
+    epochs: o.epochs,
+    seed: o.seed,
+    resume: o.resume,
+    saveEvery: o.saveEvery,
+    maxSteps: o.maxSteps,
+    maxMinutes: o.maxMinutes,
+    progressTerms: ["loss", `recall_at_${o.k}`],
+    log,
+  });
+  try {
+    const fit = await trainer.fit();
+    let best = fit.best;
+    if (fit.bestEpoch < 0) {
+      best = await evaluate();
+      await saveE2EModel(`${o.out}/best`, model, run, tokenizer);
+      log(`held-out after ${fit.steps} steps: ${JSON.stringify(best)} → ${o.out}/best`);
+    }
+    const result: E2EStageResult = {
+      stage: "e2e",
+      metrics: best,
+      steps: fit.steps,
+      trainExamples: train.length,
+      heldOutExamples: held.length,
+      wallSeconds: fit.wallSeconds,
+      msPerStep: fit.msPerStep,
+    };
+    log(JSON.stringify(result));
+    return result;
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    opt.dispose();
+  }
+}

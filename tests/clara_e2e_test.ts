@@ -1,0 +1,292 @@
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { gpuTest } from "./helpers.ts";
+import { QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
+import * as device from "../core/device.ts";
+import { noGrad } from "../core/autograd.ts";
+import { recallAtK } from "../core/metrics/qa.ts";
+import { bm25Rank } from "../datasets/bm25.ts";
+import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
+import { qaInstructionRecords } from "../tasks/clara/instruct_data.ts";
+import { paragraphDoc } from "../tasks/docs/from_qa.ts";
+import { ClaraE2E, E2E_TRAINABLE } from "../tasks/clara/e2e_model.ts";
+import { type E2EExample, e2eExample, hostMemories } from "../tasks/clara/e2e_data.ts";
+import { e2eLosses } from "../tasks/clara/e2e_training.ts";
+import { parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
+import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
+import { loadE2EModel } from "../tasks/clara/e2e_dir.ts";
+
+const MEMORY = { memoryTokens: 6, compressionRate: 4, rank: 4, docTokens: 24 };
+const quiet = () => {};
+
+/** A fixture with an untrained memory model saved as a stage-2 (instruct) directory. */
+async function stage2Fixture() {
+  const f = await writeClaraFixture();
+  await device.init();
+  const { model, base, tokenizer } = await memoryModelFromBase(f.base, MEMORY, 1024);
+  const stage2 = `${f.dir}/instruct`;
+  await saveMemoryModel(stage2, model, {
+    format: "fast-clara-memory/1",
+    stage: "instruct",
+    base,
+    memory: MEMORY,
+  }, tokenizer);
+  return { f, model, tokenizer, stage2 };
+}
+
+async function cli(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL(`../tasks/${script}`, import.meta.url).pathname, ...args],
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+gpuTest(
+  "e2e loss: the forward reads exactly the hard top-k memories; the gradient reaches the reasoner and generator, not the compressor or the memories",
+  async () => {
+    const { f, model: lm, tokenizer } = await stage2Fixture();
+    const model = new ClaraE2E(lm, { queryTokens: 3, rank: 4 });
+    model.freeze(/.*/);
+    model.unfreeze(E2E_TRAINABLE);
+    const examples = (await qaInstructionRecords([f.train])).map((r) =>
+      e2eExample(tokenizer, r, MEMORY.docTokens, 4)
+    ).filter((e): e is E2EExample => e !== null).slice(0, 3);
+    const memories = await hostMemories(lm, examples, MEMORY.docTokens);
+    model.train();
+    const k = 2;
+    const l = await e2eLosses(model, examples, memories, {
+      pad: claraSpecial(tokenizer).pad,
+      k,
+      tau: 0.1,
+    });
+    // Forward: Z is one-hot per slot, and each slot's memory is exactly a candidate's memory.
+    const z = await l.z.data();
+    const n = memories[0].n;
+    for (let r = 0; r < examples.length * k; r++) {
+      const row = Array.from(z.subarray(r * n, (r + 1) * n));
+      assertEquals(row.filter((v) => v === 1).length, 1, `slot ${r}: ${row}`);
+      assertEquals(row.filter((v) => v === 0).length, n - 1, `slot ${r}: ${row}`);
+    }
+    const recall = (await l.recall.data())[0];
+    let expected = 0;
+    examples.forEach((e, r) => {
+      const picked = [0, 1].map((j) =>
+        Array.from(z.subarray((r * k + j) * n, (r * k + j + 1) * n)).indexOf(1)
+      );
+      expected += recallAtK(picked, e.gold, k) / examples.length;
+    });
+    // f32 sums of a few exact fractions.
+    assert(Math.abs(recall - expected) < 1e-6, `logged recall ${recall}, expected ${expected}`);
+    l.ce.backward();
+    const grads = new Map<string, number>();
+    for (const [name, p] of model.namedParameters()) {
+      grads.set(name, p.grad ? Math.max(...(await p.grad.data()).map(Math.abs)) : 0);
+    }
+    const nonZero = (re: RegExp) => [...grads].filter(([k, g]) => re.test(k) && g > 0).length;
+    assert(nonZero(/\.lora_reasoner\./) > 0, "no gradient reached the reasoner adapter");
+    assert(nonZero(/^queries\./) > 0, "no gradient reached the query tokens");
+    assert(nonZero(/\.lora_generator\./) > 0, "no gradient reached the generator adapter");
+    assertEquals(nonZero(/\.lora_compressor\.|memory_embeddings\./), 0);
+    assert(
+      model.namedParameters().filter(([k]) => /\.lora_compressor\.|memory_embeddings\./.test(k))
+        .every(([, p]) => !p.requiresGrad && p.grad === null),
+      "the compressor (which made the memories) is not frozen",
+    );
+    // The memories are constants of the step: the same host values before and after.
+    const again = await hostMemories(lm, examples, MEMORY.docTokens);
+    assertEquals(Array.from(again[0].memory), Array.from(memories[0].memory));
+    noGrad(() => model.dispose());
+  },
+);
+
+/** train:clara --stage e2e flags of a tiny run on the fixture. */
+function e2eArgs(stage2: string, train: string, out: string): string[] {
+  return [
+    "--stage",
+    "e2e",
+    "--from",
+    stage2,
+    "--qa",
+    train,
+    "--out",
+    out,
+    "--k",
+    "2",
+    "--tau",
+    "0.1",
+    "--query-tokens",
+    "3",
+    "--rank",
+    "4",
+    "--answer-tokens",
+    "4",
+    "--hold-out-every",
+    "3",
+    "--eval-examples",
+    "2",
+    "--batch-size",
+    "1",
+    "--epochs",
+    "2",
+    "--warmup",
+    "2",
+    "--lr",
+    "1e-2",
+    "--save-every",
+    "1",
+  ];
+}
+
+function loggedColumn(path: string, column: string): number[] {
+  const [header, ...rows] = Deno.readTextFileSync(path).trim().split("\n");
+  const c = header.split(",").indexOf(column);
+  assert(c >= 0, `${path} has no ${column} column`);
+  return rows.map((r) => Number(r.split(",")[c]));
+}
+
+gpuTest(
+  "train:clara --stage e2e: resume after a kill logs the uninterrupted losses and Recall@k; eval:clara --setting e2e and lens:clara --json on its output",
+  async () => {
+    const { f, model, stage2 } = await stage2Fixture();
+    model.dispose();
+    const out = `${f.dir}/e2e`;
+    const full = await runE2EStage(parseE2EArgs(e2eArgs(stage2, f.train, out)), quiet);
+    assertEquals(full.steps, 8);
+    for (const key of ["f1", "em", "recall_at_1", "recall_at_2", "recall_at_5"]) {
+      assert(key in full.metrics, `metrics lack ${key}`);
+    }
+    // Killed in a child process once 3 steps are logged, then resumed in process.
+    const killedOut = `${out}-killed`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../tasks/train_clara.ts", import.meta.url).pathname,
+        ...e2eArgs(stage2, f.train, killedOut),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let killed = false;
+    for (let i = 0; i < 2400 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      let rows = 0;
+      try {
+        rows = Deno.readTextFileSync(`${killedOut}/train_log.csv`).trim().split("\n").length - 1;
+      } catch { /* not written yet */ }
+      if (rows >= 3) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+    const status = await child.status;
+    assert(
+      killed && status.signal === "SIGKILL",
+      `the child was not killed mid-run (${status.code})`,
+    );
+    assert(loggedColumn(`${killedOut}/train_log.csv`, "loss").length < full.steps);
+    const resumed = await runE2EStage(
+      parseE2EArgs([...e2eArgs(stage2, f.train, killedOut), "--resume"]),
+      quiet,
+    );
+    assertEquals(resumed.steps, full.steps);
+    for (const column of ["loss", "recall_at_2"]) {
+      assertEquals(
+        loggedColumn(`${killedOut}/train_log.csv`, column),
+        loggedColumn(`${out}/train_log.csv`, column),
+      );
+    }
+    assertEquals(resumed.metrics, full.metrics);
+
+    // eval:clara --setting e2e: one JSON with both retrievers' Recall@1/2/5 and the EM/F1 rows.
+    const r = await cli("eval_clara.ts", [
+      "--checkpoint",
+      `${out}/best`,
+      "--file",
+      f.dev,
+      "--setting",
+      "e2e",
+      "--stage2",
+      stage2,
+      "--k",
+      "2",
+      "--max-new-tokens",
+      "3",
+      "--json",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assertEquals([report.n, report.with_gold, report.k, report.setting], [4, 4, 2, "e2e"]);
+    for (const row of ["e2e", "e2e_generator_bm25", "stage2_bm25"]) {
+      assertEquals(report[row].n, 4, row);
+      assert(report[row].f1 >= 0 && report[row].f1 <= 1, `${row}.f1 = ${report[row].f1}`);
+    }
+    // BM25's Recall@k recomputed here from the dev examples' own paragraphs.
+    const dev = QA_EXAMPLES.slice(0, 4);
+    for (const k of [1, 2, 5]) {
+      const want = dev.reduce((s, e) => {
+        const docs = e.context.map(([t, s]) => paragraphDoc(t as string, s as string[]));
+        const goldTitles = new Set(e.supporting_facts.map(([t]) => t));
+        const gold = e.context.flatMap(([t], i) => (goldTitles.has(t as string) ? [i] : []));
+        return s + recallAtK(bm25Rank(e.question, docs), gold, k) / dev.length;
+      }, 0);
+      assert(Math.abs(report.bm25_recall[`recall_at_${k}`] - want) < 1e-12, `BM25 R@${k}`);
+      const e2e = report.e2e_recall[`recall_at_${k}`];
+      assert(e2e >= 0 && e2e <= 1, `e2e R@${k} = ${e2e}`);
+    }
+    const { recall_at_1: r1, recall_at_2: r2, recall_at_5: r5 } = report.e2e_recall;
+    assert(r1 <= r2 && r2 <= r5 && r5 > 0, `e2e recalls ${r1}, ${r2}, ${r5}`);
+
+    // lens:clara --json: per query token, the top tokens by logit, best first, marked when absent
+    // from the question; the first row's best token recomputed here through the LM head.
+    const question = QA_EXAMPLES[0].question;
+    const lensOut = await cli("lens_clara.ts", [
+      "--checkpoint",
+      `${out}/best`,
+      "--question",
+      question,
+      "--doc",
+      "Kestrel Mill was built by Thomas Hale.",
+      "--top",
+      "4",
+      "--json",
+    ]);
+    assertEquals(lensOut.code, 0, lensOut.stderr);
+    const [lensReport] = JSON.parse(lensOut.stdout);
+    assertEquals(lensReport.queries.map((r: { slot: string }) => r.slot), ["Q0", "Q1", "Q2"]);
+    assert(lensReport.memory.length > 0, "no memory rows for --doc");
+    const { model: trained, tokenizer } = await loadE2EModel(`${out}/best`);
+    trained.eval();
+    const logits = noGrad(() =>
+      trained.lm.logits(trained.queryEmbeddings([promptIds(tokenizer, question)]))
+    );
+    const v = logits.shape[2];
+    const row0 = (await logits.data()).subarray(0, v);
+    const best = row0.indexOf(Math.max(...row0));
+    const first = lensReport.queries[0].tokens;
+    assertEquals(first.length, 4);
+    assertEquals(first[0].id, best);
+    for (let i = 1; i < 4; i++) assert(first[i].logit <= first[i - 1].logit, "not sorted");
+    const asked = new Set(tokenizer.encode(question, false));
+    for (const t of first) assertEquals(t.absent, !asked.has(t.id), `mark of ${t.token}`);
+    trained.dispose();
+  },
+);
+
+Deno.test("train:clara --stage e2e flags: defaults, and errors name the flag", () => {
+  const o = parseE2EArgs(["--stage", "e2e"]);
+  assertEquals([o.from, o.out, o.k, o.tau, o.queryTokens], [
+    "runs/clara-instruct/best",
+    "runs/clara-e2e",
+    5,
+    0.02,
+    8,
+  ]);
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--tau", "0"]), "--tau");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "0"]), "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "two"]), "--k");
+  assertThrows(() => parseE2EArgs(["--stage", "instruct"]), "--stage");
+});
