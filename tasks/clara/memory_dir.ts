@@ -10,9 +10,8 @@
  */
 import { DecoderOnly, type StackConfig } from "../../core/nn/stacks.ts";
 import { MemoryLM } from "../../core/models/memory_lm.ts";
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from "../../core/io/safetensors.ts";
-import { replaceDirectory } from "../../core/io/atomic.ts";
-import { TextTokenizer } from "../../datasets/tokenizer.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
 import { LM_FORMAT, type LmRunConfig } from "./model_dir.ts";
 
 /** The format tag of a CLaRa memory-model directory. */
@@ -40,8 +39,6 @@ export interface MemoryRunConfig {
   memory: MemoryOptions;
 }
 
-const encoder = new TextEncoder();
-
 /** The compressor + generator of `m` on a base LM (its weights copied and frozen). */
 export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
   return MemoryLM.fromDecoderOnly(base, {
@@ -49,14 +46,6 @@ export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
     compressionRate: m.compressionRate,
     rank: m.rank,
   });
-}
-
-async function readJson<T>(path: string, what: string): Promise<T> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch (e) {
-    throw new Error(`${path}: not ${what} (${(e as Error).message})`);
-  }
 }
 
 /**
@@ -68,10 +57,7 @@ export async function memoryModelFromBase(
   m: MemoryOptions,
   maxLength: number,
 ): Promise<{ model: MemoryLM; base: StackConfig; tokenizer: TextTokenizer }> {
-  const run = await readJson<LmRunConfig>(`${dir}/config.json`, "a CLaRa base-LM directory");
-  if (run.format !== LM_FORMAT) {
-    throw new Error(`${dir}/config.json: format "${run.format}", expected "${LM_FORMAT}"`);
-  }
+  const run = await readRunConfig<LmRunConfig>(dir, LM_FORMAT, "a CLaRa base-LM directory");
   if (maxLength > run.model.maxLength && (run.model.positions ?? "learned") === "learned") {
     throw new Error(
       `${dir}: the base has learned positions for ${run.model.maxLength} tokens; ` +
@@ -79,62 +65,40 @@ export async function memoryModelFromBase(
     );
   }
   const base: StackConfig = { ...run.model, maxLength: Math.max(maxLength, run.model.maxLength) };
-  const tokenizer = await TextTokenizer.load(`${dir}/tokenizer.json`);
+  const tokenizer = await loadRunTokenizer(dir);
   const lm = new DecoderOnly(base);
-  const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
   try {
-    lm.loadStateDict(tensors);
+    await loadRunWeights(dir, lm);
     return { model: memoryModel(lm, m), base, tokenizer };
   } finally {
-    for (const t of Object.values(tensors)) t.dispose();
     lm.dispose();
   }
 }
 
 /** Writes weights, config and tokenizer as the directory `dir`. */
-export async function saveMemoryModel(
+export function saveMemoryModel(
   dir: string,
   model: MemoryLM,
   run: MemoryRunConfig,
   tokenizer: TextTokenizer,
 ): Promise<void> {
-  await replaceDirectory(dir, async (partial) => {
-    await writeFileAtomic(
-      `${partial}/tokenizer.json`,
-      encoder.encode(JSON.stringify(tokenizer.json)),
-    );
-    await writeFileAtomic(
-      `${partial}/config.json`,
-      encoder.encode(JSON.stringify(run, null, 2) + "\n"),
-    );
-    await saveSafetensors(`${partial}/model.safetensors`, model.stateDict(), {
-      format: MEMORY_FORMAT,
-      config: JSON.stringify(run),
-    });
-  });
+  return saveRunDirectory(dir, model, run, tokenizer);
 }
 
 /** Loads a memory-model directory; errors name the file and what was expected. */
 export async function loadMemoryModel(
   dir: string,
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer }> {
-  const path = `${dir}/config.json`;
-  const run = await readJson<MemoryRunConfig>(path, "a CLaRa memory-model directory");
-  if (run.format !== MEMORY_FORMAT) {
-    throw new Error(
-      `${path}: format "${run.format}", expected "${MEMORY_FORMAT}" ` +
-        `(a --stage pretrain or --stage instruct output)`,
-    );
-  }
-  const tokenizer = await TextTokenizer.load(`${dir}/tokenizer.json`);
+  const run = await readRunConfig<MemoryRunConfig>(
+    dir,
+    MEMORY_FORMAT,
+    "a CLaRa memory-model directory",
+    "a --stage pretrain or --stage instruct output",
+  );
+  const tokenizer = await loadRunTokenizer(dir);
   const lm = new DecoderOnly(run.base);
   const model = memoryModel(lm, run.memory);
   lm.dispose();
-  const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
-  try {
-    model.loadStateDict(tensors);
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
+  await loadRunWeights(dir, model);
   return { model, run, tokenizer };
 }

@@ -5,9 +5,8 @@
  * @module
  */
 import { DecoderOnly, type StackConfig } from "../../core/nn/stacks.ts";
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from "../../core/io/safetensors.ts";
-import { replaceDirectory } from "../../core/io/atomic.ts";
-import { TextTokenizer } from "../../datasets/tokenizer.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
 
 /** The format tag of a base-LM directory. */
 export const LM_FORMAT = "fast-clara-lm/1";
@@ -20,52 +19,23 @@ export interface LmRunConfig {
   seqLen: number;
 }
 
-const encoder = new TextEncoder();
-
 /** Writes weights, config and tokenizer as the directory `dir`. */
-export async function saveLmModel(
+export function saveLmModel(
   dir: string,
   model: DecoderOnly,
   run: LmRunConfig,
   tokenizer: TextTokenizer,
 ): Promise<void> {
-  await replaceDirectory(dir, async (partial) => {
-    await writeFileAtomic(
-      `${partial}/tokenizer.json`,
-      encoder.encode(JSON.stringify(tokenizer.json)),
-    );
-    await writeFileAtomic(
-      `${partial}/config.json`,
-      encoder.encode(JSON.stringify(run, null, 2) + "\n"),
-    );
-    await saveSafetensors(`${partial}/model.safetensors`, model.stateDict(), {
-      format: LM_FORMAT,
-      config: JSON.stringify(run),
-    });
-  });
+  return saveRunDirectory(dir, model, run, tokenizer);
 }
 
 /** Loads a base-LM directory; errors name the file and what was expected. */
 export async function loadLmModel(
   dir: string,
 ): Promise<{ model: DecoderOnly; run: LmRunConfig; tokenizer: TextTokenizer }> {
-  const path = `${dir}/config.json`;
-  let run: LmRunConfig;
-  try {
-    run = JSON.parse(await Deno.readTextFile(path)) as LmRunConfig;
-  } catch (e) {
-    throw new Error(`${path}: not a CLaRa base-LM directory (${(e as Error).message})`);
-  }
-  if (run.format !== LM_FORMAT) {
-    throw new Error(`${path}: format "${run.format}", expected "${LM_FORMAT}"`);
-  }
-  const tokenizer = await TextTokenizer.load(`${dir}/tokenizer.json`);
+  const run = await readRunConfig<LmRunConfig>(dir, LM_FORMAT, "a CLaRa base-LM directory");
+  const tokenizer = await loadRunTokenizer(dir);
   const model = new DecoderOnly(run.model);
-  const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
-  try {
-    model.loadStateDict(tensors);
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
+  await loadRunWeights(dir, model);
   return { model, run, tokenizer };
 }
