@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
+import { killMidRun, QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
 import * as device from "../core/device.ts";
 import { noGrad } from "../core/autograd.ts";
 import { recallAtK } from "../core/metrics/qa.ts";
@@ -160,33 +160,7 @@ gpuTest(
     }
     // Killed in a child process once 3 steps are logged, then resumed in process.
     const killedOut = `${out}-killed`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        new URL("../tasks/train_clara.ts", import.meta.url).pathname,
-        ...e2eArgs(stage2, f.train, killedOut),
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let killed = false;
-    for (let i = 0; i < 2400 && !killed; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      let rows = 0;
-      try {
-        rows = Deno.readTextFileSync(`${killedOut}/train_log.csv`).trim().split("\n").length - 1;
-      } catch { /* not written yet */ }
-      if (rows >= 3) {
-        child.kill("SIGKILL");
-        killed = true;
-      }
-    }
-    const status = await child.status;
-    assert(
-      killed && status.signal === "SIGKILL",
-      `the child was not killed mid-run (${status.code})`,
-    );
+    await killMidRun(e2eArgs(stage2, f.train, killedOut), 2400);
     assert(loggedColumn(`${killedOut}/train_log.csv`, "loss").length < full.steps);
     const resumed = await runE2EStage(
       parseE2EArgs([...e2eArgs(stage2, f.train, killedOut), "--resume"]),

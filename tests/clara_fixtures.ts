@@ -3,6 +3,7 @@
  * text, HotpotQA-format train/dev files, and an untrained tiny base-LM directory (random
  * weights, a WordPiece vocabulary of the fixture text) in the stage-lm format.
  */
+import { assert } from "./assert.ts";
 import { DecoderOnly } from "../core/nn/stacks.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
@@ -129,4 +130,40 @@ export function loggedLosses(path: string): number[] {
   const [header, ...rows] = Deno.readTextFileSync(path).trim().split("\n");
   const c = header.split(",").indexOf("loss");
   return rows.map((r) => Number(r.split(",")[c]));
+}
+
+/**
+ * Starts the stage in a child process, kills it (SIGKILL) once a few steps are logged and
+ * checkpointed (polling every 50 ms, `polls` times at most), and returns; the run directory holds
+ * whatever the kill left.
+ */
+export async function killMidRun(args: string[], polls = 1200): Promise<void> {
+  const out = args[args.indexOf("--out") + 1];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../tasks/train_clara.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let killed = false;
+  for (let i = 0; i < polls && !killed; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    let rows = 0;
+    try {
+      rows = Deno.readTextFileSync(`${out}/train_log.csv`).trim().split("\n").length - 1;
+    } catch { /* not written yet */ }
+    if (rows >= 3) {
+      child.kill("SIGKILL");
+      killed = true;
+    }
+  }
+  const status = await child.status;
+  assert(
+    killed && status.signal === "SIGKILL",
+    `the child was not killed mid-run (${status.code})`,
+  );
 }

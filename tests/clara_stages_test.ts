@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { loggedLosses, stageArgs, writeClaraFixture } from "./clara_fixtures.ts";
+import { killMidRun, loggedLosses, stageArgs, writeClaraFixture } from "./clara_fixtures.ts";
 import { loadSafetensors } from "../core/io/safetensors.ts";
 import type { Tensor } from "../core/tensor.ts";
 import {
@@ -25,41 +25,6 @@ async function weights(path: string): Promise<Record<string, Float32Array>> {
 
 function same(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * Starts the stage in a child process, kills it (SIGKILL) once a few steps are logged and
- * checkpointed, and returns; the run directory holds whatever the kill left.
- */
-async function killMidRun(args: string[]): Promise<void> {
-  const out = args[args.indexOf("--out") + 1];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("../tasks/train_clara.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let killed = false;
-  for (let i = 0; i < 1200 && !killed; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    let rows = 0;
-    try {
-      rows = Deno.readTextFileSync(`${out}/train_log.csv`).trim().split("\n").length - 1;
-    } catch { /* not written yet */ }
-    if (rows >= 3) {
-      child.kill("SIGKILL");
-      killed = true;
-    }
-  }
-  const status = await child.status;
-  assert(
-    killed && status.signal === "SIGKILL",
-    `the child was not killed mid-run (${status.code})`,
-  );
 }
 
 /**
