@@ -98,7 +98,7 @@ export function parseTrainAbsaArgs(args: string[]): TrainAbsaOptions {
       "vocab-size": { type: "string", default: "8000" },
       seed: { type: "string", default: "1" },
       patience: { type: "string", default: "3" },
-      "max-minutes": { type: "string", default: "55" },
+      "max-minutes": { type: "string", default: "90" },
       "save-every": { type: "string", default: "50" },
       warmup: { type: "string", default: "100" },
       "rec-rows": { type: "string", default: "8" },
