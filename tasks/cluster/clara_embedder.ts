@@ -4,7 +4,8 @@
  * is cut to the model's document budget and compressed alone, as in training (l =
  * ⌈tokens / rate⌉ memory tokens after the document, causal); the compressor's final states at
  * those l positions, its output, are averaged into one vector. Texts run in length-sorted
- * batches of one l each under no gradient, one readback per batch.
+ * batches of one l each under no gradient, one readback per batch, through `MemoryLM.compress`,
+ * whose last layer computes the memory positions only (a third less work at 96 + 24 tokens).
  *
  * Its decoder is the seed's labelling idea on CLaRa's own generator: the members' memories are
  * averaged slot by slot (a group of texts with different l gets the median l of its members;
