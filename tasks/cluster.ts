@@ -20,7 +20,7 @@ const USAGE = "usage: deno task cluster --input FILE (.jsonl | MAMS .xml | QA .j
   "  [--facets a,b (embed these facets; 'text' is the text)] [--first-labels N] [--limit N]\n" +
   `  [--embedder ${EMBEDDERS.join("|")} (tfidf)] [--lm DIR (runs/clara-lm/best)] [--glove FILE]\n` +
   "  [--absa DIR (runs/absa-acsa/best)] [--clara DIR (runs/clara-pretrain/best)]\n" +
-  "  [--batch-size N (512)] [--batch-tokens N (16384)] (lm/absa/clara: rows, padded tokens per GPU batch)\n" +
+  "  [--batch-size N (512)] [--batch-tokens N (4096)] (lm/absa/clara: rows, padded tokens per GPU batch)\n" +
   `  [--method ${METHODS.join("|")} (kmeans)] [--k N (10)] [--eps X] [--min-samples N]\n` +
   "  [--min-cluster-size N] [--search] [--select " + SELECT_METRICS.join("|") + " (silhouette)]\n" +
   "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]\n" +

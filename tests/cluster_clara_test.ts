@@ -8,6 +8,7 @@ import { runClustering } from "../tasks/cluster/run.ts";
 import type { HierarchyNode } from "../tasks/cluster/hierarchy.ts";
 import { DecoderOnly, type StackConfig } from "../core/nn/stacks.ts";
 import { noGrad } from "../core/autograd.ts";
+import { randn } from "../core/random.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { LM_FORMAT, saveLmModel } from "../tasks/clara/model_dir.ts";
@@ -77,6 +78,16 @@ async function tinyClaraDir(dir: string, memory: MemoryOptions): Promise<TextTok
   };
   const lm = new DecoderOnly(base);
   const model = memoryModel(lm, memory);
+  // Every LoRA B drawn (zero at init), so that both adapters change what their phase computes.
+  const live = Object.fromEntries(
+    model.namedParameters().filter(([n]) => /\.lora_\w+\.B$/.test(n)).map((
+      [n, p],
+      i,
+    ) => [n, randn([...p.shape], { std: 0.3, seed: 20 + i })]),
+  );
+  assert(Object.keys(live).length > 0, "the model has adapters");
+  model.loadStateDict(live, false);
+  for (const t of Object.values(live)) t.dispose();
   await saveLmModel(`${dir}/lm`, lm, { format: LM_FORMAT, model: base, seqLen: 64 }, tokenizer);
   lm.dispose();
   await saveMemoryModel(
@@ -108,7 +119,10 @@ gpuTest(
     for (let i = 0; i < 3 * 16; i++) {
       assert(Math.abs(batched.points.data[i] - alone.points.data[i]) < 1e-5, `element ${i}`);
     }
-    // The row is the normalised mean of what the compressor outputs at the memory positions.
+    // The row is the normalised mean of what the compressor outputs at the memory positions. The
+    // embedder's copy has the compressor LoRA merged into the base weights: the same products
+    // summed in another order, a few ulp on unit rows; 1e-4 is far below what a wrong adapter
+    // (the generator's, or none) gives with these drawn adapters (≳ 1e-2).
     const { model } = await loadMemoryModel(claraDir);
     model.eval();
     const doc = documentIds(tokenizer, inputs[2], memory.docTokens);
@@ -124,7 +138,7 @@ gpuTest(
     const norm = Math.hypot(...mean);
     for (let d = 0; d < 16; d++) {
       const got = batched.points.data[2 * 16 + d];
-      assert(Math.abs(got - mean[d] / norm) < 1e-5, `dim ${d}: ${got} vs ${mean[d] / norm}`);
+      assert(Math.abs(got - mean[d] / norm) < 1e-4, `dim ${d}: ${got} vs ${mean[d] / norm}`);
     }
     const cut = inputs.filter((t) => tokenizer.encode(t, false).length > 6).length;
     assertEquals(cut, texts.length);

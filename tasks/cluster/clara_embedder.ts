@@ -5,7 +5,8 @@
  * ⌈tokens / rate⌉ memory tokens after the document, causal); the compressor's final states at
  * those l positions, its output, are averaged into one vector. Texts run in length-sorted
  * batches of one l each under no gradient, one readback per batch, through `MemoryLM.compress`,
- * whose last layer computes the memory positions only (a third less work at 96 + 24 tokens).
+ * whose last layer computes the memory positions only (a third less work at 96 + 24 tokens), on
+ * a copy of the model with the compressor's LoRA merged into the base weights.
  *
  * Its decoder is the seed's labelling idea on CLaRa's own generator: the members' memories are
  * averaged slot by slot (a group of texts with different l gets the median l of its members;
@@ -21,6 +22,7 @@ import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import { Progress } from "../../core/io/progress.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
+import { LoRA } from "../../core/nn/lora.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadMemoryModel } from "../clara/memory_dir.ts";
 import { claraSpecial, decodeAnswer, documentIds, promptIds } from "../clara/tokens.ts";
@@ -50,14 +52,18 @@ export async function embedClaraMemory(
     );
   }
   await device.init();
-  const { model, run, tokenizer } = await loadMemoryModel(dir);
-  model.eval();
+  const { model: encoder, run, tokenizer } = await loadMemoryModel(dir);
+  encoder.eval();
+  // This copy has the compressor adapter merged into its base weights (one product per Linear
+  // instead of three: 13–28 % faster at 32 × (96 + 24)); the generator needs the unmerged base.
+  LoRA.merge(encoder, encoder.adapterNames.encoder);
+  LoRA.use(encoder, null);
   const budget = run.memory.docTokens, dim = run.base.dim;
   // One token past the budget tells a cut text from one that fits, with one tokenization.
   const docs = inputs.map((t) => documentIds(tokenizer, t, budget + 1));
   const truncated = docs.filter((d) => d.length > budget).length;
   for (let i = 0; i < docs.length; i++) docs[i] = docs[i].slice(0, budget);
-  const count = Int32Array.from(docs, (d) => model.memoryCount(d.length));
+  const count = Int32Array.from(docs, (d) => encoder.memoryCount(d.length));
   const offset = new Int32Array(inputs.length);
   for (let i = 1; i < inputs.length; i++) offset[i] = offset[i - 1] + count[i - 1];
   const memories: ClaraMemories = {
@@ -73,18 +79,24 @@ export async function embedClaraMemory(
   );
   const progress = new Progress(inputs.length, { label: "embed clara" });
   let done = 0;
-  for (const rows of batches) {
-    const l = count[rows[0]];
-    const memory = noGrad(() => tidy(() => model.compress(rows.map((r) => docs[r]), l)));
-    const values = await memory.data();
-    memory.dispose();
-    rows.forEach((r, b) =>
-      memories.data.set(values.subarray(b * l * dim, (b + 1) * l * dim), offset[r] * dim)
-    );
-    done += rows.length;
-    if (done < inputs.length) progress.update(done);
+  try {
+    for (const rows of batches) {
+      const l = count[rows[0]];
+      const memory = noGrad(() => tidy(() => encoder.compress(rows.map((r) => docs[r]), l)));
+      const values = await memory.data();
+      memory.dispose();
+      rows.forEach((r, b) =>
+        memories.data.set(values.subarray(b * l * dim, (b + 1) * l * dim), offset[r] * dim)
+      );
+      done += rows.length;
+      if (done < inputs.length) progress.update(done);
+    }
+    progress.finish();
+  } finally {
+    encoder.dispose();
   }
-  progress.finish();
+  const { model } = await loadMemoryModel(dir);
+  model.eval();
   const mean = new Float32Array(inputs.length * dim);
   for (let i = 0; i < inputs.length; i++) {
     for (let j = 0; j < count[i]; j++) {
