@@ -1,7 +1,8 @@
 /**
  * The README's clustering table: every embedder × method on the three labelled sets (50 Wikipedia
  * pages' chunks, MAMS-ACSA val sentences, 2Wiki dev questions), one run each.
- * `deno run --allow-all bench/cluster_table.ts --kb KB.jsonl --data DIR --lm DIR [--absa DIR] --out DIR`
+ * `deno run --allow-all bench/cluster_table.ts --kb KB.jsonl --data DIR --lm DIR [--absa DIR]
+ * [--clara DIR] [--embedders a,b] --out DIR`
  * (KB: `docs:ingest` of `text/wikipedia_pages_2019_sample.txt`). k-means and Ward use k = the
  * number of reference labels; DBSCAN and HDBSCAN sweep their parameters and pick by silhouette
  * (no labels used). Writes OUT/table.json and prints the markdown table.
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     data: { type: "string", default: "../shared/data" },
     lm: { type: "string", default: "runs/clara-lm/best" },
     absa: { type: "string" },
+    clara: { type: "string" },
     embedders: { type: "string", default: EMBEDDERS.join(",") },
     out: { type: "string", default: "runs/cluster-table" },
   },
@@ -48,8 +50,10 @@ const rows: {
 }[] = [];
 for (const [set, texts] of sets) {
   const k = new Set(texts.map((t) => t.label)).size;
-  // The absa embedder needs a trained model; without --absa it is left out of the table.
-  const chosen = values.embedders.split(",").filter((e) => e !== "absa" || values.absa);
+  // The absa and clara embedders need a trained model; without --absa/--clara they are left out.
+  const chosen = values.embedders.split(",").filter((e) =>
+    (e !== "absa" || values.absa) && (e !== "clara" || values.clara)
+  );
   for (const embedder of EMBEDDERS.filter((e) => chosen.includes(e))) {
     for (const method of METHODS) {
       const search = method === "dbscan" || method === "hdbscan";
@@ -66,6 +70,7 @@ for (const [set, texts] of sets) {
           projection: "pca",
           lmDir: values.lm,
           absaDir: values.absa,
+          claraDir: values.clara,
           gloveCache: `${values.out}/${set}_glove.safetensors`,
           out: `${values.out}/${set}/${embedder}-${method}`,
           log: () => {},

@@ -1,6 +1,6 @@
 /**
- * `deno task cluster --input FILE --embedder tfidf|glove|lm|absa --method kmeans|ward|dbscan|hdbscan
- * --out DIR [...]`: clusters a collection of texts into a labelled topic hierarchy with scores and
+ * `deno task cluster --input FILE --embedder tfidf|glove|lm|absa|clara
+ * --method kmeans|ward|dbscan|hdbscan --out DIR [...]`: clusters a collection of texts into a labelled topic hierarchy with scores and
  * a map (see tasks/cluster/run.ts for the stages and README "Clustering" for the outputs).
  *
  * @module
@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { positiveInt } from "./docs/flags.ts";
 import { type InputFormat, readClusterInput } from "./cluster/input.ts";
 import { type EmbedderName, EMBEDDERS } from "./cluster/embedders.ts";
+import { DEFAULT_BATCH_LIMITS } from "./cluster/length_batches.ts";
 import { type MethodName, METHODS, SELECT_METRICS, type SelectMetric } from "./cluster/methods.ts";
 import { type ClusterReport, runClustering } from "./cluster/run.ts";
 import { ChatClient } from "./docs/chat_client.ts";
@@ -18,7 +19,8 @@ const USAGE = "usage: deno task cluster --input FILE (.jsonl | MAMS .xml | QA .j
   "  [--format jsonl|absa-xml|qa-json] [--text-field F (text)] [--label-field F] [--facet-field F]…\n" +
   "  [--facets a,b (embed these facets; 'text' is the text)] [--first-labels N] [--limit N]\n" +
   `  [--embedder ${EMBEDDERS.join("|")} (tfidf)] [--lm DIR (runs/clara-lm/best)] [--glove FILE]\n` +
-  "  [--absa DIR (runs/absa-acsa/best)] [--batch-size N (32, lm/absa texts per GPU batch)]\n" +
+  "  [--absa DIR (runs/absa-acsa/best)] [--clara DIR (runs/clara-pretrain/best)]\n" +
+  "  [--batch-size N (512)] [--batch-tokens N (4096)] (lm/absa/clara: rows, padded tokens per GPU batch)\n" +
   `  [--method ${METHODS.join("|")} (kmeans)] [--k N (10)] [--eps X] [--min-samples N]\n` +
   "  [--min-cluster-size N] [--search] [--select " + SELECT_METRICS.join("|") + " (silhouette)]\n" +
   "  [--max-k N (100)] [--projection umap|pca (umap)] [--seed N (0)] [--json]\n" +
@@ -84,7 +86,9 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
       lm: { type: "string", default: "runs/clara-lm/best" },
       absa: { type: "string", default: "runs/absa-acsa/best" },
       glove: { type: "string" },
-      "batch-size": { type: "string", default: "32" },
+      clara: { type: "string", default: "runs/clara-pretrain/best" },
+      "batch-size": { type: "string", default: String(DEFAULT_BATCH_LIMITS.maxRows) },
+      "batch-tokens": { type: "string", default: String(DEFAULT_BATCH_LIMITS.maxTokens) },
       method: { type: "string", default: "kmeans" },
       k: { type: "string" },
       eps: { type: "string" },
@@ -133,7 +137,11 @@ export async function cluster(args: string[]): Promise<{ report: ClusterReport; 
     projection: oneOf("--projection", values.projection, ["umap", "pca"] as const),
     lmDir: values.lm,
     absaDir: values.absa,
-    batchSize: positiveInt("--batch-size", values["batch-size"]),
+    claraDir: values.clara,
+    batchLimits: {
+      maxRows: positiveInt("--batch-size", values["batch-size"]),
+      maxTokens: positiveInt("--batch-tokens", values["batch-tokens"]),
+    },
     gloveSource: values.glove,
     gloveCache: `${values.out}/glove_rows.safetensors`,
     seed: positiveInt("--seed", values.seed, 0),

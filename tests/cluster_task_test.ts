@@ -14,26 +14,7 @@ import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { FastClaraAbsa } from "../core/models/fast_clara_absa.ts";
 import { saveAbsaModel } from "../tasks/absa/model_dir.ts";
-
-const TOPICS: Record<string, string[]> = {
-  food: ["pizza", "pasta", "cheese", "sauce", "oven", "bread", "garlic", "tomato"],
-  sport: ["football", "goal", "referee", "striker", "stadium", "league", "match", "keeper"],
-  space: ["rocket", "orbit", "planet", "launch", "galaxy", "telescope", "comet", "moon"],
-};
-
-/** 10 texts per topic, each five of its topic's words (seeded choice) plus shared filler. */
-function topicTexts(): { text: string; topic: string }[] {
-  const out: { text: string; topic: string }[] = [];
-  let s = 7;
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (const [topic, vocab] of Object.entries(TOPICS)) {
-    for (let i = 0; i < 10; i++) {
-      const ws = Array.from({ length: 5 }, () => vocab[Math.floor(next() * vocab.length)]);
-      out.push({ text: `today ${ws.join(" ")} people said`, topic });
-    }
-  }
-  return out;
-}
+import { TINY, TOPICS, topicTexts } from "./cluster_fixtures.ts";
 
 function writeTopics(dir: string): string {
   const path = `${dir}/topics.jsonl`;
@@ -46,9 +27,6 @@ function writeTopics(dir: string): string {
 }
 
 const quiet = () => {};
-
-/** The width of the tiny untrained models the GPU tests build. */
-const TINY = { dim: 16, heads: 2, layers: 1, hidden: 32, dropout: 0 };
 
 /** CLI arguments reading the topics file written by {@linkcode writeTopics}. */
 function topicArgs(input: string, out: string): string[] {
@@ -312,8 +290,14 @@ gpuTest(
       "today football goal referee striker stadium league match keeper people said",
       ...texts.map((t) => t.text),
     ];
-    const batched = await embedTexts("lm", inputs, { lmDir: `${dir}/lm`, batchSize: 8 });
-    const alone = await embedTexts("lm", inputs.slice(0, 2), { lmDir: `${dir}/lm`, batchSize: 1 });
+    const batched = await embedTexts("lm", inputs, {
+      lmDir: `${dir}/lm`,
+      batchLimits: { maxRows: 8 },
+    });
+    const alone = await embedTexts("lm", inputs.slice(0, 2), {
+      lmDir: `${dir}/lm`,
+      batchLimits: { maxRows: 1 },
+    });
     // Same weights, rows padded to other widths: causal attention never sees the padding, so only
     // f32 rounding differs.
     for (let i = 0; i < 2 * 16; i++) {
@@ -455,10 +439,13 @@ gpuTest(
     }, tokenizer);
     model.dispose();
     const inputs = ["pizza", ...texts.slice(0, 9)];
-    const batched = await embedTexts("absa", inputs, { absaDir: `${dir}/absa`, batchSize: 10 });
+    const batched = await embedTexts("absa", inputs, {
+      absaDir: `${dir}/absa`,
+      batchLimits: { maxRows: 10 },
+    });
     const alone = await embedTexts("absa", inputs.slice(0, 1), {
       absaDir: `${dir}/absa`,
-      batchSize: 1,
+      batchLimits: { maxRows: 1 },
     });
     // Bidirectional encoder with key padding: the padded row equals the row alone up to f32 rounding.
     for (let d = 0; d < 16; d++) {

@@ -361,3 +361,56 @@ gpuTest(
     assertThrows(() => models.documentBatch([], 2, "after"), "no documents");
   },
 );
+
+gpuTest(
+  "memory LM: compress, whose last layer computes the memory rows only, equals the full pass's memory",
+  async () => {
+    const base = tinyBase(8);
+    for (
+      const [memoryPlacement, encoderAttention] of [["after", "causal"], [
+        "before",
+        "bidirectional",
+      ]] as const
+    ) {
+      const model = clara(base, {
+        memoryPlacement,
+        encoderAttention,
+        compressionRate: 2,
+        memoryTokens: 6,
+      });
+      const l = model.memoryCount(6);
+      const cheap = await host(noGrad(() => model.compress(DOCS)));
+      const full = await host(noGrad(() =>
+        tidy(() => {
+          const b = models.documentBatch(DOCS, l, memoryPlacement);
+          return model.encode(b.ids, b.padding, { memoryTokens: l, positionIds: b.positionIds })
+            .memory;
+        })
+      ));
+      assert(maxDiff(cheap, full) < TOL, `${memoryPlacement}: ${maxDiff(cheap, full)}`);
+      model.dispose();
+    }
+    base.dispose();
+    // One layer: forwardRows equals the rows of forward, with a per-query bias and rotary ids.
+    const layer = new nn.TransformerEncoderLayer({
+      dim: 16,
+      heads: 2,
+      hidden: 32,
+      dropout: 0,
+      seed: 9,
+    });
+    const rotary = new nn.Rotary(16, 8);
+    const x = randn([2, 5, 16], { seed: 10 });
+    const bias = randn([2, 2, 5, 5], { seed: 11 });
+    const ids = tensor(Int32Array.from([0, 1, 2, 3, 4, 2, 3, 4, 5, 6]), [2, 5], "i32");
+    const masks = { bias, positions: rotary.apply, positionIds: ids };
+    const rows = await host(noGrad(() => layer.forwardRows(x, 1, 3, masks)));
+    const all = await host(noGrad(() => ops.slice(layer.forward(x, masks), 1, 1, 3)));
+    assert(maxDiff(rows, all) < TOL, `forwardRows vs forward ${maxDiff(rows, all)}`);
+    assertThrows(() => layer.forwardRows(x, 1, 3, { causal: true }), "causal rows must end");
+    assertThrows(() => layer.forwardRows(x, 3, 3), "rows 3…3 of a sequence of 5");
+    [x, bias, ids].forEach((t) => t.dispose());
+    layer.dispose();
+    rotary.dispose();
+  },
+);

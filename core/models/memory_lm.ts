@@ -232,6 +232,32 @@ export class MemoryLM extends Module implements CachedDecoder {
   }
 
   /**
+   * The memory [B, l, D] of {@linkcode encodeEmbeddings} alone, cheaper: the last layer computes
+   * only the memory positions (their keys and values still come from every position). With the
+   * memory before the document under causal attention it is the full pass, sliced.
+   */
+  encodeMemory(x: Tensor, padding: Tensor, options: MemoryEncodeOptions = {}): Tensor {
+    const after = this.config.memoryPlacement === "after";
+    const causal = this.config.encoderAttention === "causal";
+    if (!after && causal) return this.encodeEmbeddings(x, padding, options).memory;
+    this.usePhase("encoder");
+    const l = options.memoryTokens ?? this.config.memoryTokens;
+    const width = x.shape[1];
+    if (l < 1 || l >= width) {
+      throw new Error(`MemoryLM.encode: ${l} memory tokens in a sequence of ${width}`);
+    }
+    const rows: [number, number] = after ? [width - l, width] : [0, l];
+    return this.backbone.forwardEmbeddings(
+      x,
+      padding,
+      causal,
+      options.bias,
+      options.positionIds,
+      rows,
+    );
+  }
+
+  /**
    * Encoder phase over token ids [B, T] with key padding [B, T]. With `memoryEmbeddings` the ids
    * are the document alone and l learned memory vectors join it (l from the options, default the
    * config's count; pad documents with {@linkcode documentBatch}); otherwise the ids already hold
@@ -250,6 +276,17 @@ export class MemoryLM extends Module implements CachedDecoder {
       }
       return this.encodeEmbeddings(this.embed(ids), padding, options);
     }
+    const { x, keys, l } = this.#joinMemory(this.memoryEmbeddings, ids, padding, options);
+    return this.encodeEmbeddings(x, keys, { ...options, memoryTokens: l });
+  }
+
+  /** Document embeddings of ids [B, T] with l learned memory vectors joined, and their padding. */
+  #joinMemory(
+    table: Embedding,
+    ids: Tensor,
+    padding: Tensor,
+    options: MemoryEncodeOptions,
+  ): { x: Tensor; keys: Tensor; l: number } {
     const l = options.memoryTokens ?? this.config.memoryTokens;
     if (!Number.isInteger(l) || l < 1 || l > this.config.memoryTokens) {
       throw new Error(
@@ -258,18 +295,19 @@ export class MemoryLM extends Module implements CachedDecoder {
     }
     const b = ids.shape[0];
     const slots = tensor(Array.from({ length: b * l }, (_, i) => i % l), [b, l], "i32");
-    const memory = this.memoryEmbeddings.forward(slots);
+    const memory = table.forward(slots);
     const ones = full([b, l], 1);
     const after = this.config.memoryPlacement === "after";
     const tokens = this.embed(ids);
     const x = ops.concat(after ? [tokens, memory] : [memory, tokens], 1);
     const keys = ops.concat(after ? [padding, ones] : [ones, padding], 1);
-    return this.encodeEmbeddings(x, keys, { ...options, memoryTokens: l });
+    return { x, keys, l };
   }
 
   /**
    * Memories [B, l, D] of token-id documents, each padded to encode as it would alone, with
-   * l = {@linkcode memoryCount} of the longest (or `memoryTokens`). Needs `memoryEmbeddings`.
+   * l = {@linkcode memoryCount} of the longest (or `memoryTokens`), by
+   * {@linkcode encodeMemory}. Needs `memoryEmbeddings`.
    */
   compress(docs: readonly (readonly number[])[], memoryTokens?: number): Tensor {
     if (!this.memoryEmbeddings) {
@@ -277,10 +315,13 @@ export class MemoryLM extends Module implements CachedDecoder {
     }
     const l = memoryTokens ?? this.memoryCount(Math.max(...docs.map((d) => d.length)));
     const batch = documentBatch(docs, l, this.config.memoryPlacement ?? "before");
-    return this.encode(batch.ids, batch.padding, {
+    const joined = this.#joinMemory(this.memoryEmbeddings, batch.ids, batch.padding, {
+      memoryTokens: l,
+    });
+    return this.encodeMemory(joined.x, joined.keys, {
       memoryTokens: l,
       positionIds: batch.positionIds,
-    }).memory;
+    });
   }
 
   /**

@@ -74,6 +74,11 @@ export interface AttendOptions extends AttentionMasks {
   positions?: PositionTransform;
   /** Per-row position ids [B, T] of x's tokens (i32), instead of counting from the cache length. */
   positionIds?: Tensor;
+  /**
+   * Positions of the queries when x holds only some rows of `context` (the first position, or
+   * per-row ids [B, T]); `positionIds` then places the keys. Default: as the keys.
+   */
+  queryPositions?: number | Tensor;
   /** Incremental decoding: earlier keys/values are read from and this call's written to here. */
   cache?: KVSlot;
 }
@@ -150,7 +155,9 @@ export class MultiHeadAttention extends Module {
     let q = this.#split(this.q.forward(x));
     const { k, v } = this.#keysValues(options.context ?? x, options);
     const s = k.shape[2];
-    if (options.positions) q = options.positions(q, options.positionIds ?? s - t);
+    if (options.positions) {
+      q = options.positions(q, options.queryPositions ?? options.positionIds ?? s - t);
+    }
     const scaled = ops.mul(ops.matmul(q, k, { transB: true }), 1 / Math.sqrt(this.headDim));
     const scores = options.bias ? ops.add(scaled, options.bias) : scaled;
     const weights = ops.softmax(scores, additiveMask(options, t, s));

@@ -114,7 +114,9 @@ export class TransformerEncoder extends Module {
   /**
    * Encodes embeddings [B, T, D] (already token-embedded) under a key-padding mask [B, T], with an
    * optional additive attention bias broadcastable to [B, heads, T, T] shared by all layers, at
-   * positions 0…T−1 or at per-row position ids [B, T] (i32).
+   * positions 0…T−1 or at per-row position ids [B, T] (i32). With `rows` [start, end] only those
+   * rows' final states are returned, [B, end − start, D], and the last layer computes only them
+   * (see `TransformerEncoderLayer.forwardRows`).
    */
   forwardEmbeddings(
     x: Tensor,
@@ -122,17 +124,15 @@ export class TransformerEncoder extends Module {
     causal = false,
     bias?: Tensor,
     positionIds?: Tensor,
+    rows?: readonly [number, number],
   ): Tensor {
     let h = this.embed.place(x, positionIds);
-    for (const layer of this.layers) {
-      h = layer.forward(h, {
-        keyPadding,
-        causal,
-        bias,
-        positions: this.embed.transform,
-        positionIds,
-      });
-    }
+    const masks = { keyPadding, causal, bias, positions: this.embed.transform, positionIds };
+    this.layers.forEach((layer, i) => {
+      h = rows && i === this.layers.length - 1
+        ? layer.forwardRows(h, rows[0], rows[1], masks)
+        : layer.forward(h, masks);
+    });
     return this.norm.forward(h);
   }
 

@@ -67,6 +67,38 @@ export class TransformerEncoderLayer extends Module {
     const h = ops.add(x, this.drop.forward(this.attn.forward(this.norm1.forward(x), masks)));
     return ops.add(h, this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }
+
+  /**
+   * The rows `start…end − 1` of {@linkcode forward} alone, [B, end − start, D]: keys and values
+   * from every row of x, but queries, attention output, MLP and residuals for those rows only
+   * (for a last layer whose other rows nobody reads). Causal masking needs the rows at the end.
+   */
+  forwardRows(
+    x: Tensor,
+    start: number,
+    end: number,
+    masks: Omit<AttendOptions, "context" | "cache" | "queryPositions"> = {},
+  ): Tensor {
+    const t = x.shape[1];
+    if (!(0 <= start && start < end && end <= t)) {
+      throw new Error(`forwardRows: rows ${start}…${end} of a sequence of ${t}`);
+    }
+    if (masks.causal && end !== t) {
+      throw new Error(`forwardRows: causal rows must end the sequence (${end} of ${t})`);
+    }
+    const normed = this.norm1.forward(x);
+    const bias = masks.bias && masks.bias.shape.at(-2) === t
+      ? ops.slice(masks.bias, masks.bias.rank - 2, start, end)
+      : masks.bias;
+    const attended = this.attn.forward(ops.slice(normed, 1, start, end), {
+      ...masks,
+      bias,
+      context: normed,
+      queryPositions: masks.positionIds ? ops.slice(masks.positionIds, 1, start, end) : start,
+    });
+    const h = ops.add(ops.slice(x, 1, start, end), this.drop.forward(attended));
+    return ops.add(h, this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
+  }
 }
 
 /** One decoding step's state for a {@linkcode TransformerDecoderLayer}. */

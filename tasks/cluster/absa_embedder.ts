@@ -22,6 +22,7 @@ import { loadAbsaModel } from "../absa/model_dir.ts";
 import { type AbsaSpecialIds, absaSpecialIds, tokenizeWithSpans } from "../absa/examples.ts";
 import type { FastClaraAbsa } from "../../core/models/fast_clara_absa.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
+import { DEFAULT_BATCH_LIMITS, lengthBatches } from "./length_batches.ts";
 import type { Embedding, EmbedOptions, GroupDecoder } from "./embedders.ts";
 
 /** Embeds `inputs` as the mean memory of the ABSA model in `options.absaDir`. */
@@ -48,13 +49,10 @@ export async function embedAbsaMemory(
     return all.slice(0, run.maxTokens);
   });
   const memories = new Float32Array(inputs.length * m * dim);
-  const order = tokens.map((_, i) => i).sort((a, b) =>
-    tokens[a].length - tokens[b].length || a - b
-  );
-  const batch = options.batchSize ?? 32;
   const progress = new Progress(inputs.length, { label: "embed absa" });
-  for (let start = 0; start < order.length; start += batch) {
-    const rows = order.slice(start, start + batch);
+  let done = 0;
+  const limits = { ...DEFAULT_BATCH_LIMITS, ...options.batchLimits };
+  for (const rows of lengthBatches(tokens.map((t) => m + 2 + t.length), limits)) {
     const width = m + 2 + Math.max(...rows.map((r) => tokens[r].length));
     const ids = new Int32Array(rows.length * width).fill(special.pad);
     const mask = new Float32Array(rows.length * width);
@@ -75,7 +73,8 @@ export async function embedAbsaMemory(
     rows.forEach((r, b) =>
       memories.set(values.subarray(b * m * dim, (b + 1) * m * dim), r * m * dim)
     );
-    if (start + batch < order.length) progress.update(start + batch);
+    done += rows.length;
+    if (done < inputs.length) progress.update(done);
   }
   progress.finish();
   const mean = new Float32Array(inputs.length * dim);

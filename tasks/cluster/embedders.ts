@@ -4,7 +4,8 @@
  * - `glove`: mean GloVe 6B 100-d vector of the text's words (stop words out; the npm package's
  *   file, or any file in its layout), on the CPU;
  * - `lm`: the mean last-layer state of a CLaRa base LM (lm_embedder.ts), on the GPU;
- * - `absa`: the mean memory of a trained Fast CLaRa ABSA encoder (absa_embedder.ts), on the GPU.
+ * - `absa`: the mean memory of a trained Fast CLaRa ABSA encoder (absa_embedder.ts), on the GPU;
+ * - `clara`: the mean memory of a trained CLaRa compressor (clara_embedder.ts), on the GPU.
  * Every embedding is returned L2-normalised (clustering works on cosine geometry). The GPU
  * embedders also bring a decoder that turns a group's mean state back into words (labels).
  *
@@ -14,10 +15,12 @@ import { normalizeRows, type Points } from "../../core/cluster/points.ts";
 import { loadWordVectors } from "../../datasets/glove.ts";
 import { embedLm } from "./lm_embedder.ts";
 import { embedAbsaMemory } from "./absa_embedder.ts";
+import { embedClaraMemory } from "./clara_embedder.ts";
+import type { BatchLimits } from "./length_batches.ts";
 import { tfidf, type TfidfMatrix, tfidfSvd, words } from "./tfidf.ts";
 
 /** The embedder names. */
-export const EMBEDDERS = ["tfidf", "glove", "lm", "absa"] as const;
+export const EMBEDDERS = ["tfidf", "glove", "lm", "absa", "clara"] as const;
 /** One embedder name. */
 export type EmbedderName = typeof EMBEDDERS[number];
 
@@ -27,7 +30,7 @@ export interface Embedding {
   points: Points;
   /** Texts that had nothing to embed (no known word, no token): their row is zero. */
   empty: number;
-  /** With `lm` and `absa`: names groups of texts from their mean state (see GroupDecoder). */
+  /** With `lm`, `absa` and `clara`: names groups of texts from their mean state (see GroupDecoder). */
   decoder?: GroupDecoder;
   /** A line about what was embedded. */
   note: string;
@@ -57,8 +60,10 @@ export interface EmbedOptions {
   lmDir?: string;
   /** `absa`: a Fast CLaRa ABSA model directory (train:absa's `best/`). */
   absaDir?: string;
-  /** `lm`, `absa`: texts per GPU batch (default 32). */
-  batchSize?: number;
+  /** `clara`: a CLaRa memory-model directory (train:clara --stage pretrain's `best/`). */
+  claraDir?: string;
+  /** `lm`, `absa`, `clara`: rows and padded tokens per GPU batch (see length_batches.ts). */
+  batchLimits?: Partial<BatchLimits>;
   seed?: number;
 }
 
@@ -80,6 +85,7 @@ export async function embedTexts(
   }
   if (name === "glove") return await embedGlove(inputs, options);
   if (name === "absa") return await embedAbsaMemory(inputs, options);
+  if (name === "clara") return await embedClaraMemory(inputs, options);
   return await embedLm(inputs, options);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The `lm` embedder: the mean over tokens of the last layer (after the final LayerNorm) of a CLaRa
- * base LM directory (`train:clara --stage lm`), run on the GPU in length-sorted batches with one
- * readback per batch. These are the LM's output states, not its input embeddings. It is a raw
+ * base LM directory (`train:clara --stage lm`), run on the GPU in length-sorted batches under a
+ * token budget (length_batches.ts) with one readback per batch; the LM head is never run. These are the LM's output states, not its input embeddings. It is a raw
  * language model, not a trained memory compressor: its vectors answer "what does the raw last
  * layer give", the baseline a compressor's mean memory must beat.
  *
@@ -20,6 +20,7 @@ import { tensor } from "../../core/tensor.ts";
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import { Progress } from "../../core/io/progress.ts";
+import { DEFAULT_BATCH_LIMITS, lengthBatches } from "./length_batches.ts";
 import type { Embedding, EmbedOptions, GroupDecoder } from "./embedders.ts";
 
 /** Mean of the rows of `raw` listed in each group, `[groups, dim]` row-major. */
@@ -48,15 +49,18 @@ export async function embedLm(
   model.eval();
   const maxLength = run.model.maxLength;
   const pad = tokenizer.tokenId("[PAD]");
-  const ids = inputs.map((t) => tokenizer.encode(t, false).slice(0, maxLength));
-  const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
-  const dim = run.model.dim, batch = options.batchSize ?? 32;
+  let empty = 0, truncated = 0;
+  const ids = inputs.map((t) => {
+    const all = tokenizer.encode(t, false);
+    if (all.length > maxLength) truncated++;
+    return all.slice(0, maxLength);
+  });
+  const dim = run.model.dim;
   const raw = new Float32Array(inputs.length * dim);
   const progress = new Progress(inputs.length, { label: "embed lm" });
-  let empty = 0, truncated = 0;
-  for (const t of inputs) if (tokenizer.encode(t, false).length > maxLength) truncated++;
-  for (let start = 0; start < order.length; start += batch) {
-    const rows = order.slice(start, start + batch);
+  let done = 0;
+  const limits = { ...DEFAULT_BATCH_LIMITS, ...options.batchLimits };
+  for (const rows of lengthBatches(ids.map((r) => r.length), limits)) {
     const width = Math.max(1, ...rows.map((r) => ids[r].length));
     const flat = new Int32Array(rows.length * width).fill(pad);
     rows.forEach((r, b) => flat.set(ids[r], b * width));
@@ -77,7 +81,8 @@ export async function embedLm(
         for (let d = 0; d < dim; d++) raw[r * dim + d] += states[o + d] / len;
       }
     });
-    if (start + batch < order.length) progress.update(start + batch);
+    done += rows.length;
+    if (done < inputs.length) progress.update(done);
   }
   progress.finish();
   const rawPoints = { n: inputs.length, dim, data: raw };
