@@ -12,8 +12,8 @@ import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { paragraphDoc } from "../docs/from_qa.ts";
-import type { ClaraE2E } from "./e2e_model.ts";
-import type { E2ERunConfig } from "./e2e_dir.ts";
+import type { ClaraE2E, Selection } from "./e2e_model.ts";
+import { type E2ERunConfig, runSelection } from "./e2e_dir.ts";
 import { type E2EExample, hostMemories } from "./e2e_data.ts";
 import { answersFromRanked, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { answerFromMemories } from "./answer.ts";
@@ -26,6 +26,8 @@ export interface E2EEvalReport {
   setting: "e2e";
   k: number;
   tau: number;
+  /** The training selection (config.json), which the `e2e` row's generator reads by. */
+  selection: Selection;
   /** Questions (all answered; Recall@k over the `with_gold` ones). */
   n: number;
   with_gold: number;
@@ -33,7 +35,7 @@ export interface E2EEvalReport {
   e2e_recall: Record<string, number>;
   /** Recall@1/2/5 of BM25 over the same candidates. */
   bm25_recall: Record<string, number>;
-  /** The e2e generator reading the reasoner's top k. */
+  /** The e2e generator reading the reasoner's top k (`soft`: the softmax mixture of its k slots). */
   e2e: SystemScores;
   /** The same generator reading BM25's top k. */
   e2e_generator_bm25: SystemScores;
@@ -84,12 +86,15 @@ export async function evaluateE2E(
   const gold = items.map((e, i) => (e.gold.length ? i : -1)).filter((i) => i >= 0);
   const recalls = (ranks: number[][]) =>
     gold.length ? meanRecalls(gold.map((i) => ranks[i]), gold.map((i) => items[i].gold)) : {};
-  const answer = (ranks: number[][]) =>
-    answersFromRanked(model, tokenizer, items, memories, ranks, { ...o, k: o.k });
   o.onProgress?.("e2e answers");
-  const e2e = await answer(e2eRanks);
+  const selection = runSelection(run);
+  const e2e = await answersFromRanked(model, tokenizer, items, memories, e2eRanks, {
+    ...o,
+    tau: run.tau,
+    selection,
+  });
   o.onProgress?.("e2e generator + BM25 answers");
-  const bm25 = await answer(bm25Ranks);
+  const bm25 = await answersFromRanked(model, tokenizer, items, memories, bm25Ranks, o);
   let stage2: string[] | null = null;
   if (o.stage2) {
     o.onProgress?.("stage-2 + BM25 answers");
@@ -108,6 +113,7 @@ export async function evaluateE2E(
     setting: "e2e",
     k: o.k,
     tau: run.tau,
+    selection,
     n: examples.length,
     with_gold: gold.length,
     e2e_recall: recalls(e2eRanks),
