@@ -17,42 +17,7 @@ import { encodeSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
 import { writeTextFileAtomic } from "../core/io/atomic.ts";
 import { loadMemoryModel } from "./clara/memory_dir.ts";
 import { documentIds } from "./clara/tokens.ts";
-
-/** One corpus document. */
-export interface IndexDocument {
-  id: string;
-  title: string;
-  text: string;
-}
-
-/** Parses a docs JSONL file; errors name the file and line. */
-export function parseIndexDocuments(file: string, text: string): IndexDocument[] {
-  const docs: IndexDocument[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof r?.text !== "string") {
-      throw new Error(`${file}: line ${i + 1}: expected a string field "text"`);
-    }
-    for (const key of ["id", "title"]) {
-      if (r[key] !== undefined && typeof r[key] !== "string") {
-        throw new Error(`${file}: line ${i + 1}: field "${key}" must be a string`);
-      }
-    }
-    docs.push({
-      id: (r.id as string | undefined) ?? `${docs.length}`,
-      title: (r.title as string | undefined) ?? "",
-      text: r.text,
-    });
-  });
-  if (docs.length === 0) throw new Error(`${file}: no documents`);
-  return docs;
-}
+import { corpusDocText, parseIndexDocuments } from "./clara/corpus_docs.ts";
 
 /** What index:clara wrote. */
 export interface IndexSummary {
@@ -74,9 +39,7 @@ export async function indexClara(
   const { model, run, tokenizer } = await loadMemoryModel(checkpoint);
   try {
     model.eval();
-    const ids = docs.map((d) =>
-      documentIds(tokenizer, d.title ? `${d.title}: ${d.text}` : d.text, run.memory.docTokens)
-    );
+    const ids = docs.map((d) => documentIds(tokenizer, corpusDocText(d), run.memory.docTokens));
     const counts = ids.map((d) => model.memoryCount(d.length));
     const lMax = Math.max(...counts), dim = model.config.dim;
     const memories = new Float32Array(docs.length * lMax * dim);

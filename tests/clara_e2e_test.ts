@@ -1,11 +1,15 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { killMidRun, QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
-import * as device from "../core/device.ts";
+import {
+  killMidRun,
+  MEMORY,
+  QA_EXAMPLES,
+  runTask as cli,
+  stage2Fixture,
+} from "./clara_fixtures.ts";
 import { noGrad } from "../core/autograd.ts";
 import { recallAtK } from "../core/metrics/qa.ts";
 import { bm25Rank } from "../datasets/bm25.ts";
-import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
 import { qaInstructionRecords } from "../tasks/clara/instruct_data.ts";
 import { paragraphDoc } from "../tasks/docs/from_qa.ts";
 import { ClaraE2E, E2E_TRAINABLE } from "../tasks/clara/e2e_model.ts";
@@ -16,34 +20,7 @@ import * as ops from "../core/ops/mod.ts";
 import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
 import { loadE2EModel } from "../tasks/clara/e2e_dir.ts";
 
-const MEMORY = { memoryTokens: 6, compressionRate: 4, rank: 4, docTokens: 24 };
 const quiet = () => {};
-
-/** A fixture with an untrained memory model saved as a stage-2 (instruct) directory. */
-async function stage2Fixture() {
-  const f = await writeClaraFixture();
-  await device.init();
-  const { model, base, tokenizer } = await memoryModelFromBase(f.base, MEMORY, 1024);
-  const stage2 = `${f.dir}/instruct`;
-  await saveMemoryModel(stage2, model, {
-    format: "fast-clara-memory/1",
-    stage: "instruct",
-    base,
-    memory: MEMORY,
-  }, tokenizer);
-  return { f, model, tokenizer, stage2 };
-}
-
-async function cli(
-  script: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(`../tasks/${script}`, import.meta.url).pathname, ...args],
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
 
 gpuTest(
   "e2e loss: the forward reads exactly the hard top-k memories; the gradient reaches the reasoner and generator, not the compressor or the memories",

@@ -56,10 +56,10 @@ export async function reasonerRankings(
   return out;
 }
 
-/** Mean Recall@k of the gold candidates under `rankings`, for each k of {@linkcode RECALL_KS}. */
-export function meanRecalls(
-  rankings: readonly (readonly number[])[],
-  gold: readonly (readonly number[])[],
+/** Mean Recall@k of the gold items (candidate indices, titles) under `rankings`, each k of {@linkcode RECALL_KS}. */
+export function meanRecalls<T>(
+  rankings: readonly (readonly T[])[],
+  gold: readonly (readonly T[])[],
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of RECALL_KS) {
