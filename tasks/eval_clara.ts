@@ -22,7 +22,7 @@ import { readCorpusIndex } from "./clara/corpus.ts";
 import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts";
 
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
-  "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
+  "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
   "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
 
 /** Parsed flags of eval:clara. */
@@ -34,6 +34,8 @@ export interface EvalClaraOptions {
   stage2?: string;
   /** With `--setting e2e`: retrieve from this index:clara output instead of each example's own paragraphs. */
   corpus?: string;
+  /** With `--setting e2e`: a directory caching the candidates' memories across runs. */
+  memoryCache?: string;
   k: number;
   limit: number;
   batchSize: number;
@@ -63,6 +65,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       json: { type: "boolean", default: false },
       stage2: { type: "string" },
       corpus: { type: "string" },
+      "memory-cache": { type: "string" },
     },
   });
   if (!v.checkpoint || !v.file) throw new Error(`--checkpoint and --file are required\n${USAGE}`);
@@ -71,6 +74,9 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
   }
   if (v.stage2 && v.setting !== "e2e") throw new Error("--stage2 DIR is for --setting e2e");
   if (v.corpus && v.setting !== "e2e") throw new Error("--corpus INDEX is for --setting e2e");
+  if (v["memory-cache"] && v.setting !== "e2e") {
+    throw new Error("--memory-cache DIR is for --setting e2e");
+  }
   const int = (name: string, min: number): number => {
     const raw = (v as Record<string, unknown>)[name] as string;
     const n = Number(raw);
@@ -85,6 +91,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     setting: v.setting,
     stage2: v.stage2,
     corpus: v.corpus,
+    memoryCache: v["memory-cache"],
     k: int("k", 1),
     limit: int("limit", 0),
     batchSize: int("batch-size", 1),
@@ -159,6 +166,12 @@ export async function evalClaraE2E(
   try {
     if (o.corpus) {
       const index = await readCorpusIndex(o.corpus);
+      if (run.unfreezeCompressor && index.checkpoint !== o.checkpoint) {
+        progress(
+          `warning: ${o.checkpoint} trained its compressor, but ${o.corpus} was written with ` +
+            `${index.checkpoint}'s; index the corpus with --checkpoint ${o.checkpoint}`,
+        );
+      }
       return await evaluateE2ECorpus(model, tokenizer, run, o.file, examples, index, {
         k: o.k,
         batchSize: o.batchSize,
@@ -172,6 +185,7 @@ export async function evalClaraE2E(
       batchSize: o.batchSize,
       maxNewTokens: o.maxNewTokens,
       stage2,
+      memoryCache: o.memoryCache,
       onProgress: progress,
     });
   } finally {

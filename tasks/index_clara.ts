@@ -1,5 +1,6 @@
 /**
  * `deno task index:clara --checkpoint DIR --docs F.jsonl --out INDEX`: compresses a corpus once
+ * (with the compressor of a stage-2 or an e2e directory)
  * into `INDEX.safetensors` (`memories` f32 [N, l_max, D], each document's l memory vectors first
  * and zeros after; `lengths` i32 [N]) and `INDEX.jsonl` (one `{"row", "id", "title", "l"}` per
  * document), for retrieval over frozen memories in the next stage. A docs line is a JSON object
@@ -15,7 +16,7 @@ import { noGrad } from "../core/autograd.ts";
 import { tidy } from "../core/scope.ts";
 import { encodeSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
 import { writeTextFileAtomic } from "../core/io/atomic.ts";
-import { loadMemoryModel } from "./clara/memory_dir.ts";
+import { loadMemoryModelOf } from "./clara/e2e_dir.ts";
 import { documentIds } from "./clara/tokens.ts";
 import { corpusDocText, parseIndexDocuments } from "./clara/corpus_docs.ts";
 
@@ -36,7 +37,7 @@ export async function indexClara(
 ): Promise<IndexSummary> {
   const docs = parseIndexDocuments(docsFile, await Deno.readTextFile(docsFile));
   await device.init();
-  const { model, run, tokenizer } = await loadMemoryModel(checkpoint);
+  const { model, run, tokenizer, dispose } = await loadMemoryModelOf(checkpoint);
   try {
     model.eval();
     const ids = docs.map((d) => documentIds(tokenizer, corpusDocText(d), run.memory.docTokens));
@@ -81,7 +82,7 @@ export async function indexClara(
       files: [`${out}.safetensors`, `${out}.jsonl`],
     };
   } finally {
-    model.dispose();
+    dispose();
   }
 }
 

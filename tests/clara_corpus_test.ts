@@ -51,6 +51,13 @@ gpuTest(
     const docsFile = `${f.dir}/corpus.jsonl`;
     await Deno.writeTextFile(docsFile, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
     await indexClara(stage2, docsFile, `${f.dir}/index`);
+    // index:clara also takes an e2e directory: its compressor (here still the stage-2 one).
+    await indexClara(checkpoint, docsFile, `${f.dir}/index-e2e`);
+    const [a, b] = await Promise.all(
+      [`${f.dir}/index`, `${f.dir}/index-e2e`].map((p) => readCorpusIndex(p)),
+    );
+    assertEquals(Array.from(b.memories), Array.from(a.memories));
+    assertEquals([a.checkpoint, b.checkpoint, a.docsFile], [stage2, checkpoint, docsFile]);
 
     const r = await cli("eval_clara.ts", [
       ...["--checkpoint", checkpoint, "--file", f.dev, "--setting", "e2e"],

@@ -15,6 +15,7 @@ import { paragraphDoc } from "../tasks/docs/from_qa.ts";
 import { ClaraE2E, E2E_TRAINABLE } from "../tasks/clara/e2e_model.ts";
 import { type E2EExample, e2eExample, hostMemories } from "../tasks/clara/e2e_data.ts";
 import { e2eLosses } from "../tasks/clara/e2e_training.ts";
+import { cachedHostMemories } from "../tasks/clara/memory_cache.ts";
 import { e2eTrainable, parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
 import * as ops from "../core/ops/mod.ts";
 import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
@@ -412,5 +413,44 @@ gpuTest(
     const bad = await evalE2E(`${out}/best`, f.dev);
     assertEquals(bad.code, 1);
     assert(/config\.json: "selection" must be one of/.test(bad.stderr), bad.stderr);
+  },
+);
+
+gpuTest(
+  "--memory-cache: the cached memories equal fresh ones, are read back, and a file from another compressor is rebuilt",
+  async () => {
+    const { f, model: lm, tokenizer } = await stage2Fixture();
+    const examples = (await qaInstructionRecords([f.train])).map((r) =>
+      e2eExample(tokenizer, r, MEMORY.docTokens, 4)
+    ).filter((e): e is E2EExample => e !== null).slice(0, 3);
+    const dir = `${f.dir}/cache`;
+    const lines: string[] = [];
+    const log = (s: string) => lines.push(s);
+    const fresh = await hostMemories(lm, examples, MEMORY.docTokens);
+    const written = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    const read = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    assert(/written to/.test(lines[0]) && /read from/.test(lines[1]), lines.join("\n"));
+    for (const got of [written, read]) {
+      assertEquals(got.map((m) => [m.n, m.l, m.d]), fresh.map((m) => [m.n, m.l, m.d]));
+      got.forEach((m, i) => {
+        assertEquals(Array.from(m.memory), Array.from(fresh[i].memory));
+        assertEquals(Array.from(m.means), Array.from(fresh[i].means));
+      });
+    }
+    // Another compressor (one memory-token vector changed) gives other memories: the file is
+    // not trusted, it is rebuilt with this compressor's memories.
+    const [, token] = lm.namedParameters().find(([n]) => /^memory_embeddings\./.test(n))!;
+    token.write(new Float32Array(token.size).fill(0.5));
+    const other = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    assert(/another compressor/.test(lines[2]), lines.join("\n"));
+    assert(
+      other[0].memory.some((v, i) => v !== fresh[0].memory[i]),
+      "the changed compressor gave the old memories",
+    );
+    assertEquals(
+      Array.from(other[1].memory),
+      Array.from((await hostMemories(lm, examples, MEMORY.docTokens))[1].memory),
+    );
+    noGrad(() => lm.dispose());
   },
 );

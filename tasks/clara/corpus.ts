@@ -36,6 +36,8 @@ export interface CorpusIndex {
   means: Float32Array;
   /** The docs file index:clara read (from the metadata), for BM25 over the same corpus. */
   docsFile?: string;
+  /** The checkpoint whose compressor wrote the memories (from the metadata). */
+  checkpoint?: string;
 }
 
 /** `INDEX` from `INDEX`, `INDEX.safetensors` or `INDEX.jsonl`. */
@@ -98,7 +100,8 @@ export async function readCorpusIndex(index: string): Promise<CorpusIndex> {
       }
     }
   }
-  return { path, n, lMax, dim, memories, lengths, rows, means, docsFile: host.metadata.docs };
+  const { docs: docsFile, checkpoint } = host.metadata;
+  return { path, n, lMax, dim, memories, lengths, rows, means, docsFile, checkpoint };
 }
 
 /**

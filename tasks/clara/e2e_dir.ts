@@ -10,7 +10,8 @@ import { DecoderOnly } from "../../core/nn/stacks.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
 import { ClaraE2E, type ReasonerOptions, type Selection, SELECTIONS } from "./e2e_model.ts";
-import { memoryModel, type MemoryRunConfig } from "./memory_dir.ts";
+import { loadMemoryModel, memoryModel, type MemoryRunConfig } from "./memory_dir.ts";
+import type { MemoryLM } from "../../core/models/memory_lm.ts";
 
 /** The format tag of an e2e model directory. */
 export const E2E_FORMAT = "fast-clara-e2e/1";
@@ -70,4 +71,30 @@ export async function loadE2EModel(
   lm.dispose();
   await loadRunWeights(dir, model);
   return { model, run, tokenizer };
+}
+
+/**
+ * The compressor + generator of a stage-2 directory or of an e2e directory (whose compressor may
+ * have trained in stage 3): what index:clara compresses a corpus with. `dispose` frees all of it.
+ */
+export async function loadMemoryModelOf(
+  dir: string,
+): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer; dispose(): void }> {
+  let format: unknown;
+  try {
+    format = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).format;
+  } catch {
+    format = undefined; // loadMemoryModel reports the unreadable file
+  }
+  if (format === E2E_FORMAT) {
+    const e2e = await loadE2EModel(dir);
+    return {
+      model: e2e.model.lm,
+      run: e2e.run.memoryRun,
+      tokenizer: e2e.tokenizer,
+      dispose: () => e2e.model.dispose(),
+    };
+  }
+  const m = await loadMemoryModel(dir);
+  return { ...m, dispose: () => m.model.dispose() };
 }

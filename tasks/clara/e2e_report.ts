@@ -14,7 +14,8 @@ import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { paragraphDoc } from "../docs/from_qa.ts";
 import type { ClaraE2E, Selection } from "./e2e_model.ts";
 import { type E2ERunConfig, runSelection } from "./e2e_dir.ts";
-import { type E2EExample, hostMemories } from "./e2e_data.ts";
+import type { E2EExample } from "./e2e_data.ts";
+import { cachedHostMemories } from "./memory_cache.ts";
 import { answersFromRanked, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { answerFromMemories } from "./answer.ts";
 import { scoreByType, type SystemScores } from "./evaluate.ts";
@@ -52,6 +53,8 @@ export interface E2EEvalOptions {
   maxNewTokens: number;
   /** The stage-2 model (compressor + generator) for the stage-2 + BM25 row. */
   stage2?: MemoryLM;
+  /** A directory caching the candidates' memories across runs (see memory_cache.ts). */
+  memoryCache?: string;
   onProgress?: (what: string) => void;
 }
 
@@ -79,7 +82,13 @@ export async function evaluateE2E(
     };
   });
   o.onProgress?.("memories");
-  const memories = await hostMemories(model.lm, items, docTokens);
+  const memories = await cachedHostMemories(
+    model.lm,
+    items,
+    docTokens,
+    o.memoryCache,
+    o.onProgress,
+  );
   o.onProgress?.("retrieval");
   const e2eRanks = await reasonerRankings(model, items, memories, o.batchSize);
   const bm25Ranks = examples.map((e, i) => bm25Rank(e.question, texts[i]));

@@ -28,6 +28,7 @@ import {
   SELECTIONS,
 } from "./e2e_model.ts";
 import { type E2EExample, e2eExample, hostMemories } from "./e2e_data.ts";
+import { cachedHostMemories } from "./memory_cache.ts";
 import { e2eTrainingTask } from "./e2e_training.ts";
 import { answersFromRanked, meanQa, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { type E2ERunConfig, saveE2EModel } from "./e2e_dir.ts";
@@ -45,6 +46,8 @@ export interface E2EStageOptions {
   tau: number;
   selection: Selection;
   unfreezeCompressor: boolean;
+  /** A directory caching the frozen candidate memories across runs (`--memory-cache`). */
+  memoryCache?: string;
   queryTokens: number;
   rank: number;
   answerTokens: number;
@@ -78,6 +81,7 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
       tau: { type: "string", default: "0.02" },
       selection: { type: "string", default: "ste" },
       "unfreeze-compressor": { type: "boolean", default: false },
+      "memory-cache": { type: "string" },
       "query-tokens": { type: "string", default: "8" },
       rank: { type: "string", default: "8" },
       "answer-tokens": { type: "string", default: "16" },
@@ -114,6 +118,7 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
     tau: num("tau", false),
     selection: v.selection as Selection,
     unfreezeCompressor: v["unfreeze-compressor"]!,
+    memoryCache: v["memory-cache"],
     queryTokens: num("query-tokens"),
     rank: num("rank"),
     answerTokens: num("answer-tokens"),
@@ -210,8 +215,8 @@ export async function runE2EStage(
   // ones again at each evaluation.
   const trainMemories = o.unfreezeCompressor
     ? null
-    : await hostMemories(model.lm, train, docTokens);
-  let heldMemories = await hostMemories(model.lm, held, docTokens);
+    : await cachedHostMemories(model.lm, train, docTokens, o.memoryCache, log);
+  let heldMemories = await cachedHostMemories(model.lm, held, docTokens, o.memoryCache, log);
   log(
     `${o.unfreezeCompressor ? "initial" : "frozen"} memories of ${
       [...(trainMemories ? train : []), ...held].reduce((n, e) => n + e.candidates.length, 0)
