@@ -1,5 +1,6 @@
 /**
- * `deno task bench [kernels|step|memory|retrieval …] [--json] [--write] [--tiny] [--no-peers] [--breakdown]`
+ * `deno task bench [kernels|step|memory|retrieval …] [--json] [--write] [--tiny] [--no-peers]
+ * [--breakdown]`
  *
  * Measures our kernels and training steps, then the peers (tfjs-webgpu, jax-js on WebGPU and
  * WASM, PyTorch on the CPU) on the same shapes in the same run. Prints a table with ours/peer

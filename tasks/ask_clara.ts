@@ -88,7 +88,8 @@ if (import.meta.main) {
     });
     if (!v.checkpoint || !v.question) {
       throw new Error(
-        'usage: deno task ask:clara --checkpoint DIR --question "…" (--doc "…" … | --corpus INDEX [--k 5]) [--json]',
+        'usage: deno task ask:clara --checkpoint DIR --question "…" ' +
+          '(--doc "…" … | --corpus INDEX [--k 5]) [--json]',
       );
     }
     const n = Number(v["max-new-tokens"]);

@@ -22,7 +22,8 @@ import { readCorpusIndex } from "./clara/corpus.ts";
 import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts";
 
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
-  "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
+  "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] " +
+  "[--limit N] [--batch-size 16] [--max-new-tokens 16] " +
   "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
 
 /** Parsed flags of eval:clara. */
@@ -32,7 +33,7 @@ export interface EvalClaraOptions {
   setting: "oracle" | "normal" | "e2e";
   /** With `--setting e2e`: a stage-2 directory for the stage-2 + BM25 row. */
   stage2?: string;
-  /** With `--setting e2e`: retrieve from this index:clara output instead of each example's own paragraphs. */
+  /** With `--setting e2e`: retrieve from this index:clara output, not each example's paragraphs. */
   corpus?: string;
   /** With `--setting e2e`: a directory caching the candidates' memories across runs. */
   memoryCache?: string;

@@ -56,7 +56,10 @@ export async function reasonerRankings(
   return out;
 }
 
-/** Mean Recall@k of the gold items (candidate indices, titles) under `rankings`, each k of {@linkcode RECALL_KS}. */
+/**
+ * Mean Recall@k of the gold items (candidate indices, or titles) under `rankings`, for each k
+ * of {@linkcode RECALL_KS}.
+ */
 export function meanRecalls<T>(
   rankings: readonly (readonly T[])[],
   gold: readonly (readonly T[])[],

@@ -21,7 +21,7 @@ import * as ops from "../../core/ops/mod.ts";
 export const REASONER = "reasoner";
 /** Parameters stage 3 trains by default: the reasoner, its query tokens and the generator. */
 export const E2E_TRAINABLE = /(\.lora_reasoner\.|^queries\.|\.lora_generator\.)/;
-/** The compressor's parameters (adapter + memory tokens): trained too with `--unfreeze-compressor`. */
+/** The compressor's parameters (adapter + memory tokens), trained with `--unfreeze-compressor`. */
 export const E2E_COMPRESSOR = /(\.lora_compressor\.|^lm\.memory_embeddings\.)/;
 
 /**

@@ -36,7 +36,7 @@ export interface E2EEvalReport {
   e2e_recall: Record<string, number>;
   /** Recall@1/2/5 of BM25 over the same candidates. */
   bm25_recall: Record<string, number>;
-  /** The e2e generator reading the reasoner's top k (`soft`: the softmax mixture of its k slots). */
+  /** The e2e generator reading the reasoner's top k (`soft`: the softmax mixture of k slots). */
   e2e: SystemScores;
   /** The same generator reading BM25's top k. */
   e2e_generator_bm25: SystemScores;

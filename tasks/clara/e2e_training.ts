@@ -4,8 +4,8 @@
  * them (or, as ablations, the soft mixture alone or the hard top k with no gradient), and the
  * generator answers from the selected memories; **the only loss** is the answer's next-token
  * cross-entropy. With the compressor unfrozen the candidates are re-encoded in every step, so the
- * loss reaches the compressor too. The Recall@k of the gold candidates among the k selected is logged
- * beside it (reporting only, it carries no gradient).
+ * loss reaches the compressor too. The Recall@k of the gold candidates among the k selected is
+ * logged beside it (reporting only, it carries no gradient).
  *
  * @module
  */
