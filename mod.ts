@@ -44,3 +44,4 @@ export * as nn from "./core/nn/mod.ts";
 export * as models from "./core/models/mod.ts";
 export * as metrics from "./core/metrics/mod.ts";
 export * as cluster from "./core/cluster/mod.ts";
+export * as retrieval from "./core/retrieval/cosine_index.ts";

@@ -7,10 +7,10 @@
  */
 
 /** Bench groups, selectable on the command line. */
-export type Group = "kernels" | "step" | "memory";
+export type Group = "kernels" | "step" | "memory" | "retrieval";
 
 /** The groups in their run order. */
-export const GROUPS: readonly Group[] = ["kernels", "step", "memory"];
+export const GROUPS: readonly Group[] = ["kernels", "step", "memory", "retrieval"];
 
 /** One measured case of one implementation: the line `--json` prints. */
 export interface BenchRecord {

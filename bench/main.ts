@@ -1,11 +1,13 @@
 /**
- * `deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] [--no-peers] [--breakdown]`
+ * `deno task bench [kernels|step|memory|retrieval …] [--json] [--write] [--tiny] [--no-peers]
+ * [--breakdown]`
  *
  * Measures our kernels and training steps, then the peers (tfjs-webgpu, jax-js on WebGPU and
  * WASM, PyTorch on the CPU) on the same shapes in the same run. Prints a table with ours/peer
  * ratios, or one JSON record per line with `--json`; `--write` also writes bench/RESULTS.md.
  * `--breakdown` adds where the train:absa step's time goes (bench/breakdown.ts); the memory group
- * adds the process RSS over a run of train:absa steps (bench/rss.ts).
+ * adds the process RSS over a run of train:absa steps (bench/rss.ts); the retrieval group times
+ * cosine top-k over 10 k and 100 k memories on the GPU beside a CPU loop (bench/ours_retrieval.ts).
  *
  * @module
  */
@@ -27,8 +29,10 @@ import { PEERS, runPeer } from "./peers.ts";
 import { cpuWins, formatTable, OURS, resultsMarkdown } from "./report.ts";
 import { stepBreakdownSection } from "./breakdown.ts";
 import { rssSection } from "./rss.ts";
+import { CPU_LOOP, cpuRetrievalCases, retrievalCases } from "./ours_retrieval.ts";
 
-const USAGE = "usage: deno task bench [kernels|step|memory …] [--json] [--write] [--tiny] " +
+const USAGE =
+  "usage: deno task bench [kernels|step|memory|retrieval …] [--json] [--write] [--tiny] " +
   "[--no-peers] [--breakdown]";
 
 function parseGroups(names: string[]): Group[] {
@@ -45,6 +49,7 @@ export function ourCases(groups: Group[], tiny: boolean): BenchCase[] {
     ...(groups.includes("kernels") ? kernelCases(shapes) : []),
     ...(groups.includes("step") ? stepCases(shapes, "step") : []),
     ...(groups.includes("memory") ? stepCases(shapes, "memory") : []),
+    ...(groups.includes("retrieval") ? retrievalCases(tiny) : []),
   ];
 }
 
@@ -96,7 +101,17 @@ async function main(): Promise<void> {
     emit,
     (c, e) => note(`ours: ${c.name} ${c.shape} failed: ${(e as Error).message}`),
   );
-  const peerGroups = groups.filter((g) => g !== "memory");
+  if (groups.includes("retrieval")) {
+    await runCases(
+      cpuRetrievalCases(values.tiny),
+      CPU_LOOP,
+      "JS loop on the CPU (1 thread)",
+      values.tiny ? TINY_TIMING : FULL_TIMING,
+      emit,
+      (c, e) => note(`${CPU_LOOP}: ${c.name} ${c.shape} failed: ${(e as Error).message}`),
+    );
+  }
+  const peerGroups = groups.filter((g) => g !== "memory" && g !== "retrieval");
   if (!values["no-peers"] && peerGroups.length) {
     for (const peer of PEERS) await runPeer(peer, peerGroups, values.tiny, emit, note);
   }

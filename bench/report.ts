@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { CPU_LOOP } from "./ours_retrieval.ts";
 import type { BenchRecord } from "./harness.ts";
 
 /** The implementation every ratio compares against the peers. */
@@ -32,7 +33,7 @@ export function speedup(records: BenchRecord[], peer: BenchRecord): number | und
 }
 
 /** Implementations that run on the CPU rather than through WebGPU. */
-export const CPU_IMPLS: readonly string[] = ["jax-js-wasm", "pytorch-cpu"];
+export const CPU_IMPLS: readonly string[] = ["jax-js-wasm", "pytorch-cpu", CPU_LOOP];
 
 /**
  * Plain statements of the cases where a CPU implementation beats every WebGPU path (ours and the

@@ -55,3 +55,84 @@ export function topkSlots(
 ): void {
   dispatch(kernel, [scores, hard, mask], [rows, n, k], grid(Math.ceil(rows / WG)));
 }
+
+/** The largest k {@linkcode topkIndicesRaw} takes (each lane keeps this many in registers). */
+export const TOPK_INDICES_MAX = 16;
+const LANES = 64;
+
+const indicesKernel: Kernel = {
+  name: "topk_indices",
+  code: `
+struct Params { rows: u32, n: u32, k: u32 }
+const KMAX = ${TOPK_INDICES_MAX}u;
+const LANES = ${LANES}u;
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> scores: array<f32>;
+@group(0) @binding(2) var<storage, read_write> indices: array<i32>;
+@group(0) @binding(3) var<storage, read_write> values: array<f32>;
+var<workgroup> laneV: array<f32, ${LANES * TOPK_INDICES_MAX}>;
+var<workgroup> laneI: array<u32, ${LANES * TOPK_INDICES_MAX}>;
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; }
+  let s0 = row * p.n;
+  // This lane's top k of candidates lid, lid + LANES, …, sorted best first. Visited in increasing
+  // index, so a later equal score never displaces an earlier one (ties keep the lower index).
+  var v: array<f32, KMAX>;
+  var ix: array<u32, KMAX>;
+  var have = 0u;
+  for (var i = lid; i < p.n; i += LANES) {
+    let s = scores[s0 + i];
+    if (have == p.k && !(s > v[p.k - 1u])) { continue; }
+    var j = select(have, p.k - 1u, have == p.k);
+    if (have < p.k) { have++; }
+    while (j > 0u && s > v[j - 1u]) { v[j] = v[j - 1u]; ix[j] = ix[j - 1u]; j--; }
+    v[j] = s;
+    ix[j] = i;
+  }
+  for (var j = 0u; j < KMAX; j++) {
+    laneV[lid * KMAX + j] = v[j];
+    laneI[lid * KMAX + j] = select(0xffffffffu, ix[j], j < have);
+  }
+  workgroupBarrier();
+  if (lid != 0u) { return; }
+  // Lane 0 merges the sorted lane lists: k times, the best head (equal scores: lower index).
+  var head: array<u32, LANES>;
+  for (var j = 0u; j < p.k; j++) {
+    var best = 0u;
+    var bestV = 0.0;
+    var bestI = 0xffffffffu;
+    for (var l = 0u; l < LANES; l++) {
+      if (head[l] >= KMAX) { continue; }
+      let c = laneI[l * KMAX + head[l]];
+      if (c == 0xffffffffu) { continue; }
+      let s = laneV[l * KMAX + head[l]];
+      if (bestI == 0xffffffffu || s > bestV || (s == bestV && c < bestI)) {
+        best = l;
+        bestV = s;
+        bestI = c;
+      }
+    }
+    head[best]++;
+    indices[row * p.k + j] = i32(bestI);
+    values[row * p.k + j] = bestV;
+  }
+}`,
+};
+
+/**
+ * Writes the k best entries of each row of `scores` [rows, n] (best first, ties to the lower
+ * index) to `indices` (i32) and `values` (f32), both [rows, k]; requires k ≤ min(n, 16).
+ */
+export function topkIndicesRaw(
+  scores: GPUBuffer,
+  indices: GPUBuffer,
+  values: GPUBuffer,
+  rows: number,
+  n: number,
+  k: number,
+): void {
+  dispatch(indicesKernel, [scores, indices, values], [rows, n, k], grid(rows));
+}

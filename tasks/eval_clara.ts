@@ -18,9 +18,12 @@ import { type ClaraEvalReport, evaluateClara, type SystemScores } from "./clara/
 import { loadMemoryModel } from "./clara/memory_dir.ts";
 import { loadE2EModel } from "./clara/e2e_dir.ts";
 import { type E2EEvalReport, evaluateE2E } from "./clara/e2e_report.ts";
+import { readCorpusIndex } from "./clara/corpus.ts";
+import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts";
 
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
-  "[--setting oracle|normal|e2e] [--stage2 DIR] [--k 5] [--limit N] [--batch-size 16] [--max-new-tokens 16] " +
+  "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] " +
+  "[--limit N] [--batch-size 16] [--max-new-tokens 16] " +
   "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
 
 /** Parsed flags of eval:clara. */
@@ -30,6 +33,10 @@ export interface EvalClaraOptions {
   setting: "oracle" | "normal" | "e2e";
   /** With `--setting e2e`: a stage-2 directory for the stage-2 + BM25 row. */
   stage2?: string;
+  /** With `--setting e2e`: retrieve from this index:clara output, not each example's paragraphs. */
+  corpus?: string;
+  /** With `--setting e2e`: a directory caching the candidates' memories across runs. */
+  memoryCache?: string;
   k: number;
   limit: number;
   batchSize: number;
@@ -58,6 +65,8 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       data: { type: "string" },
       json: { type: "boolean", default: false },
       stage2: { type: "string" },
+      corpus: { type: "string" },
+      "memory-cache": { type: "string" },
     },
   });
   if (!v.checkpoint || !v.file) throw new Error(`--checkpoint and --file are required\n${USAGE}`);
@@ -65,6 +74,10 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     throw new Error(`--setting: expected oracle, normal or e2e, got "${v.setting}"`);
   }
   if (v.stage2 && v.setting !== "e2e") throw new Error("--stage2 DIR is for --setting e2e");
+  if (v.corpus && v.setting !== "e2e") throw new Error("--corpus INDEX is for --setting e2e");
+  if (v["memory-cache"] && v.setting !== "e2e") {
+    throw new Error("--memory-cache DIR is for --setting e2e");
+  }
   const int = (name: string, min: number): number => {
     const raw = (v as Record<string, unknown>)[name] as string;
     const n = Number(raw);
@@ -78,6 +91,8 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     file: v.file,
     setting: v.setting,
     stage2: v.stage2,
+    corpus: v.corpus,
+    memoryCache: v["memory-cache"],
     k: int("k", 1),
     limit: int("limit", 0),
     batchSize: int("batch-size", 1),
@@ -135,11 +150,14 @@ export async function evalClara(
   }
 }
 
-/** Runs `--setting e2e` on an e2e checkpoint (see tasks/clara/e2e_report.ts). */
+/**
+ * Runs `--setting e2e` on an e2e checkpoint: over each example's own paragraphs
+ * (tasks/clara/e2e_report.ts) or, with `--corpus`, over a whole index (tasks/clara/corpus_eval.ts).
+ */
 export async function evalClaraE2E(
   o: EvalClaraOptions,
   progress: (what: string) => void = () => {},
-): Promise<E2EEvalReport> {
+): Promise<E2EEvalReport | E2ECorpusReport> {
   const all = await readMultiHopJson(o.file);
   const examples = o.limit ? all.slice(0, o.limit) : all;
   if (examples.length === 0) throw new Error(`${o.file}: no examples`);
@@ -147,11 +165,28 @@ export async function evalClaraE2E(
   const { model, run, tokenizer } = await loadE2EModel(o.checkpoint);
   const stage2 = o.stage2 ? (await loadMemoryModel(o.stage2)).model : undefined;
   try {
+    if (o.corpus) {
+      const index = await readCorpusIndex(o.corpus);
+      if (run.unfreezeCompressor && index.checkpoint !== o.checkpoint) {
+        progress(
+          `warning: ${o.checkpoint} trained its compressor, but ${o.corpus} was written with ` +
+            `${index.checkpoint}'s; index the corpus with --checkpoint ${o.checkpoint}`,
+        );
+      }
+      return await evaluateE2ECorpus(model, tokenizer, run, o.file, examples, index, {
+        k: o.k,
+        batchSize: o.batchSize,
+        maxNewTokens: o.maxNewTokens,
+        stage2,
+        onProgress: progress,
+      });
+    }
     return await evaluateE2E(model, tokenizer, run, o.file, examples, {
       k: o.k,
       batchSize: o.batchSize,
       maxNewTokens: o.maxNewTokens,
       stage2,
+      memoryCache: o.memoryCache,
       onProgress: progress,
     });
   } finally {

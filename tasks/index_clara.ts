@@ -1,5 +1,6 @@
 /**
  * `deno task index:clara --checkpoint DIR --docs F.jsonl --out INDEX`: compresses a corpus once
+ * (with the compressor of a stage-2 or an e2e directory)
  * into `INDEX.safetensors` (`memories` f32 [N, l_max, D], each document's l memory vectors first
  * and zeros after; `lengths` i32 [N]) and `INDEX.jsonl` (one `{"row", "id", "title", "l"}` per
  * document), for retrieval over frozen memories in the next stage. A docs line is a JSON object
@@ -15,44 +16,9 @@ import { noGrad } from "../core/autograd.ts";
 import { tidy } from "../core/scope.ts";
 import { encodeSafetensors, writeFileAtomic } from "../core/io/safetensors.ts";
 import { writeTextFileAtomic } from "../core/io/atomic.ts";
-import { loadMemoryModel } from "./clara/memory_dir.ts";
+import { loadMemoryModelOf } from "./clara/e2e_dir.ts";
 import { documentIds } from "./clara/tokens.ts";
-
-/** One corpus document. */
-export interface IndexDocument {
-  id: string;
-  title: string;
-  text: string;
-}
-
-/** Parses a docs JSONL file; errors name the file and line. */
-export function parseIndexDocuments(file: string, text: string): IndexDocument[] {
-  const docs: IndexDocument[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof r?.text !== "string") {
-      throw new Error(`${file}: line ${i + 1}: expected a string field "text"`);
-    }
-    for (const key of ["id", "title"]) {
-      if (r[key] !== undefined && typeof r[key] !== "string") {
-        throw new Error(`${file}: line ${i + 1}: field "${key}" must be a string`);
-      }
-    }
-    docs.push({
-      id: (r.id as string | undefined) ?? `${docs.length}`,
-      title: (r.title as string | undefined) ?? "",
-      text: r.text,
-    });
-  });
-  if (docs.length === 0) throw new Error(`${file}: no documents`);
-  return docs;
-}
+import { corpusDocText, parseIndexDocuments } from "./clara/corpus_docs.ts";
 
 /** What index:clara wrote. */
 export interface IndexSummary {
@@ -71,12 +37,10 @@ export async function indexClara(
 ): Promise<IndexSummary> {
   const docs = parseIndexDocuments(docsFile, await Deno.readTextFile(docsFile));
   await device.init();
-  const { model, run, tokenizer } = await loadMemoryModel(checkpoint);
+  const { model, run, tokenizer, dispose } = await loadMemoryModelOf(checkpoint);
   try {
     model.eval();
-    const ids = docs.map((d) =>
-      documentIds(tokenizer, d.title ? `${d.title}: ${d.text}` : d.text, run.memory.docTokens)
-    );
+    const ids = docs.map((d) => documentIds(tokenizer, corpusDocText(d), run.memory.docTokens));
     const counts = ids.map((d) => model.memoryCount(d.length));
     const lMax = Math.max(...counts), dim = model.config.dim;
     const memories = new Float32Array(docs.length * lMax * dim);
@@ -118,7 +82,7 @@ export async function indexClara(
       files: [`${out}.safetensors`, `${out}.jsonl`],
     };
   } finally {
-    model.dispose();
+    dispose();
   }
 }
 

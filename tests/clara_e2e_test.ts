@@ -1,48 +1,27 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { killMidRun, QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
-import * as device from "../core/device.ts";
+import {
+  killMidRun,
+  MEMORY,
+  QA_EXAMPLES,
+  runTask as cli,
+  stage2Fixture,
+} from "./clara_fixtures.ts";
 import { noGrad } from "../core/autograd.ts";
 import { recallAtK } from "../core/metrics/qa.ts";
 import { bm25Rank } from "../datasets/bm25.ts";
-import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
 import { qaInstructionRecords } from "../tasks/clara/instruct_data.ts";
 import { paragraphDoc } from "../tasks/docs/from_qa.ts";
 import { ClaraE2E, E2E_TRAINABLE } from "../tasks/clara/e2e_model.ts";
 import { type E2EExample, e2eExample, hostMemories } from "../tasks/clara/e2e_data.ts";
 import { e2eLosses } from "../tasks/clara/e2e_training.ts";
-import { parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
+import { cachedHostMemories } from "../tasks/clara/memory_cache.ts";
+import { e2eTrainable, parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
+import * as ops from "../core/ops/mod.ts";
 import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
 import { loadE2EModel } from "../tasks/clara/e2e_dir.ts";
 
-const MEMORY = { memoryTokens: 6, compressionRate: 4, rank: 4, docTokens: 24 };
 const quiet = () => {};
-
-/** A fixture with an untrained memory model saved as a stage-2 (instruct) directory. */
-async function stage2Fixture() {
-  const f = await writeClaraFixture();
-  await device.init();
-  const { model, base, tokenizer } = await memoryModelFromBase(f.base, MEMORY, 1024);
-  const stage2 = `${f.dir}/instruct`;
-  await saveMemoryModel(stage2, model, {
-    format: "fast-clara-memory/1",
-    stage: "instruct",
-    base,
-    memory: MEMORY,
-  }, tokenizer);
-  return { f, model, tokenizer, stage2 };
-}
-
-async function cli(
-  script: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(`../tasks/${script}`, import.meta.url).pathname, ...args],
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
 
 gpuTest(
   "e2e loss: the forward reads exactly the hard top-k memories; the gradient reaches the reasoner and generator, not the compressor or the memories",
@@ -101,6 +80,14 @@ gpuTest(
     noGrad(() => model.dispose());
   },
 );
+
+/** eval:clara --setting e2e --k 2 --max-new-tokens 3 --json on a checkpoint, plus `extra`. */
+function evalE2E(checkpoint: string, file: string, extra: string[] = []) {
+  return cli("eval_clara.ts", [
+    ...["--checkpoint", checkpoint, "--file", file, "--setting", "e2e"],
+    ...["--k", "2", "--max-new-tokens", "3", "--json", ...extra],
+  ]);
+}
 
 /** train:clara --stage e2e flags of a tiny run on the fixture. */
 function e2eArgs(stage2: string, train: string, out: string): string[] {
@@ -176,24 +163,11 @@ gpuTest(
     assertEquals(resumed.metrics, full.metrics);
 
     // eval:clara --setting e2e: one JSON with both retrievers' Recall@1/2/5 and the EM/F1 rows.
-    const r = await cli("eval_clara.ts", [
-      "--checkpoint",
-      `${out}/best`,
-      "--file",
-      f.dev,
-      "--setting",
-      "e2e",
-      "--stage2",
-      stage2,
-      "--k",
-      "2",
-      "--max-new-tokens",
-      "3",
-      "--json",
-    ]);
+    const r = await evalE2E(`${out}/best`, f.dev, ["--stage2", stage2]);
     assertEquals(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assertEquals([report.n, report.with_gold, report.k, report.setting], [4, 4, 2, "e2e"]);
+    assertEquals([report.selection, report.tau], ["ste", 0.1]);
     for (const row of ["e2e", "e2e_generator_bm25", "stage2_bm25"]) {
       assertEquals(report[row].n, 4, row);
       assert(report[row].f1 >= 0 && report[row].f1 <= 1, `${row}.f1 = ${report[row].f1}`);
@@ -259,8 +233,224 @@ Deno.test("train:clara --stage e2e flags: defaults, and errors name the flag", (
     0.02,
     8,
   ]);
+  assertEquals([o.selection, o.unfreezeCompressor], ["ste", false]);
+  const ablation = parseE2EArgs(["--stage", "e2e", "--selection", "soft", "--unfreeze-compressor"]);
+  assertEquals([ablation.selection, ablation.unfreezeCompressor], ["soft", true]);
+  assertThrows(() => parseE2EArgs(["--stage", "e2e", "--selection", "topk"]), "--selection");
   assertThrows(() => parseE2EArgs(["--stage", "e2e", "--tau", "0"]), "--tau");
   assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "0"]), "--k");
   assertThrows(() => parseE2EArgs(["--stage", "e2e", "--k", "two"]), "--k");
   assertThrows(() => parseE2EArgs(["--stage", "instruct"]), "--stage");
 });
+
+gpuTest(
+  "e2e selection modes: soft reads the softmax mixture and trains the reasoner; hard gives the reasoner exactly no gradient",
+  async () => {
+    const { f, model: lm, tokenizer } = await stage2Fixture();
+    const model = new ClaraE2E(lm, { queryTokens: 3, rank: 4 });
+    e2eTrainable(model, false);
+    const examples = (await qaInstructionRecords([f.train])).map((r) =>
+      e2eExample(tokenizer, r, MEMORY.docTokens, 4)
+    ).filter((e): e is E2EExample => e !== null).slice(0, 3);
+    const memories = await hostMemories(lm, examples, MEMORY.docTokens);
+    model.train();
+    const k = 2, tau = 0.5;
+    const reasonerGrads = async (): Promise<number[]> => {
+      const out: number[] = [];
+      for (const [name, p] of model.namedParameters()) {
+        if (/\.lora_reasoner\.|^queries\./.test(name)) {
+          out.push(p.grad ? Math.max(...(await p.grad.data()).map(Math.abs)) : 0);
+        }
+      }
+      return out;
+    };
+    const generatorGrad = async (): Promise<number> => {
+      let m = 0;
+      for (const [name, p] of model.namedParameters()) {
+        if (/\.lora_generator\./.test(name) && p.grad) {
+          m = Math.max(m, ...(await p.grad.data()).map(Math.abs));
+        }
+      }
+      return m;
+    };
+    const pad = claraSpecial(tokenizer).pad;
+
+    const soft = e2eLosses(model, examples, memories, { pad, k, tau, selection: "soft" });
+    // Z is softTopK of the step's own scores (the op is checked against f64 in topk_test.ts),
+    // and the memories read are Σ_i Z_ji · M_i, recomputed here on the host.
+    const z = await soft.z.data();
+    const want = noGrad(() => ops.softTopK(soft.scores.detach(), k, tau));
+    assertEquals(Array.from(z), Array.from(await want.data()));
+    want.dispose();
+    const { n, l, d } = memories[0];
+    assert(z.some((v) => v > 0.01 && v < 0.99), "the soft selection is one-hot");
+    const read = await soft.memory.data();
+    for (let r = 0; r < examples.length; r++) {
+      for (let j = 0; j < k; j++) {
+        for (let t = 0; t < l * d; t++) {
+          let s = 0;
+          for (let c = 0; c < n; c++) {
+            s += z[(r * k + j) * n + c] * memories[r].memory[c * l * d + t];
+          }
+          // f32 sums of n = 10 products of magnitude ≤ a few units: 1e-5 absolute.
+          const got = read[((r * k + j) * l) * d + t];
+          assert(Math.abs(got - s) < 1e-5, `row ${r} slot ${j} value ${t}: ${got} vs ${s}`);
+        }
+      }
+    }
+    soft.ce.backward();
+    assert((await reasonerGrads()).some((g) => g > 0), "soft: no gradient reached the reasoner");
+    for (const [, p] of model.namedParameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+
+    const hard = e2eLosses(model, examples, memories, { pad, k, tau, selection: "hard" });
+    const hz = await hard.z.data();
+    for (let r = 0; r < examples.length * k; r++) {
+      const row = Array.from(hz.subarray(r * n, (r + 1) * n));
+      assertEquals(row.filter((v) => v === 1).length, 1, `hard slot ${r}: ${row}`);
+    }
+    hard.ce.backward();
+    assertEquals(await reasonerGrads(), (await reasonerGrads()).map(() => 0));
+    assert(await generatorGrad() > 0, "hard: no gradient reached the generator");
+    noGrad(() => model.dispose());
+  },
+);
+
+gpuTest(
+  "--unfreeze-compressor: stage 3 trains exactly the reasoner, query tokens, generator and compressor, and the loss reaches the compressor",
+  async () => {
+    const { f, model: lm, tokenizer } = await stage2Fixture();
+    const model = new ClaraE2E(lm, { queryTokens: 3, rank: 4 });
+    const all = model.namedParameters().map(([name]) => name);
+    const trainable = () =>
+      model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+    const reasoner = all.filter((n) => /\.lora_reasoner\./.test(n));
+    const generator = all.filter((n) => /\.lora_generator\./.test(n));
+    const compressor = all.filter((n) => /\.lora_compressor\./.test(n));
+    const queries = all.filter((n) => /^queries\./.test(n));
+    const memoryTokens = all.filter((n) => /^lm\.memory_embeddings\./.test(n));
+    for (
+      const [what, set] of Object.entries({
+        reasoner,
+        generator,
+        compressor,
+        queries,
+        memoryTokens,
+      })
+    ) {
+      assert(set.length > 0, `no ${what} parameters named`);
+    }
+    e2eTrainable(model, false);
+    assertEquals(trainable().sort(), [...reasoner, ...generator, ...queries].sort());
+    e2eTrainable(model, true);
+    assertEquals(
+      trainable().sort(),
+      [...reasoner, ...generator, ...queries, ...compressor, ...memoryTokens].sort(),
+    );
+    assert(trainable().length < all.length, "the base backbone is trainable");
+
+    const examples = (await qaInstructionRecords([f.train])).map((r) =>
+      e2eExample(tokenizer, r, MEMORY.docTokens, 4)
+    ).filter((e): e is E2EExample => e !== null).slice(0, 2);
+    // Memories encoded in the step (null host memories): the same values as the frozen ones. In
+    // eval mode, so that dropout (0.1 in the fixture) draws nothing.
+    const frozen = await hostMemories(lm, examples, MEMORY.docTokens);
+    model.eval();
+    const pad = claraSpecial(tokenizer).pad;
+    const losses = e2eLosses(model, examples, null, {
+      pad,
+      k: 2,
+      tau: 0.1,
+      docTokens: MEMORY.docTokens,
+    });
+    const fromHost = e2eLosses(model, examples, frozen, { pad, k: 2, tau: 0.1 });
+    // Same compressor, same inputs: the step's loss equals the host-memory loss up to f32
+    // reduction order (the memories round-trip through the host unchanged).
+    const [a, b] = [(await losses.ce.data())[0], (await fromHost.ce.data())[0]];
+    assert(Math.abs(a - b) <= 1e-5 * Math.abs(b), `encoded-in-step loss ${a} vs host ${b}`);
+    losses.ce.backward();
+    for (const name of [...compressor, ...memoryTokens]) {
+      const p = model.namedParameters().find(([n]) => n === name)![1];
+      assert(p.grad !== null, `no gradient reached ${name}`);
+    }
+    let max = 0;
+    for (const name of compressor) {
+      const p = model.namedParameters().find(([n]) => n === name)![1];
+      max = Math.max(max, ...(await p.grad!.data()).map(Math.abs));
+    }
+    assert(max > 0, "the compressor's gradient is zero");
+    noGrad(() => model.dispose());
+  },
+);
+
+gpuTest(
+  "--selection soft and --unfreeze-compressor are recorded in config.json and eval:clara --setting e2e reads the selection back",
+  async () => {
+    const { f, model, stage2 } = await stage2Fixture();
+    model.dispose();
+    const out = `${f.dir}/e2e-soft`;
+    const args = [
+      ...e2eArgs(stage2, f.train, out),
+      "--selection",
+      "soft",
+      "--unfreeze-compressor",
+      "--max-steps",
+      "2",
+    ];
+    const result = await runE2EStage(parseE2EArgs(args), quiet);
+    assertEquals(result.steps, 2);
+    const config = JSON.parse(await Deno.readTextFile(`${out}/best/config.json`));
+    assertEquals([config.selection, config.unfreezeCompressor, config.tau], ["soft", true, 0.1]);
+    const r = await evalE2E(`${out}/best`, f.dev);
+    assertEquals(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assertEquals([report.selection, report.e2e.n], ["soft", 4]);
+    // A bad selection in config.json is refused with the file and field named.
+    config.selection = "mixture";
+    await Deno.writeTextFile(`${out}/best/config.json`, JSON.stringify(config));
+    const bad = await evalE2E(`${out}/best`, f.dev);
+    assertEquals(bad.code, 1);
+    assert(/config\.json: "selection" must be one of/.test(bad.stderr), bad.stderr);
+  },
+);
+
+gpuTest(
+  "--memory-cache: the cached memories equal fresh ones, are read back, and a file from another compressor is rebuilt",
+  async () => {
+    const { f, model: lm, tokenizer } = await stage2Fixture();
+    const examples = (await qaInstructionRecords([f.train])).map((r) =>
+      e2eExample(tokenizer, r, MEMORY.docTokens, 4)
+    ).filter((e): e is E2EExample => e !== null).slice(0, 3);
+    const dir = `${f.dir}/cache`;
+    const lines: string[] = [];
+    const log = (s: string) => lines.push(s);
+    const fresh = await hostMemories(lm, examples, MEMORY.docTokens);
+    const written = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    const read = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    assert(/written to/.test(lines[0]) && /read from/.test(lines[1]), lines.join("\n"));
+    for (const got of [written, read]) {
+      assertEquals(got.map((m) => [m.n, m.l, m.d]), fresh.map((m) => [m.n, m.l, m.d]));
+      got.forEach((m, i) => {
+        assertEquals(Array.from(m.memory), Array.from(fresh[i].memory));
+        assertEquals(Array.from(m.means), Array.from(fresh[i].means));
+      });
+    }
+    // Another compressor (one memory-token vector changed) gives other memories: the file is
+    // not trusted, it is rebuilt with this compressor's memories.
+    const [, token] = lm.namedParameters().find(([n]) => /^memory_embeddings\./.test(n))!;
+    token.write(new Float32Array(token.size).fill(0.5));
+    const other = await cachedHostMemories(lm, examples, MEMORY.docTokens, dir, log);
+    assert(/another compressor/.test(lines[2]), lines.join("\n"));
+    assert(
+      other[0].memory.some((v, i) => v !== fresh[0].memory[i]),
+      "the changed compressor gave the old memories",
+    );
+    assertEquals(
+      Array.from(other[1].memory),
+      Array.from((await hostMemories(lm, examples, MEMORY.docTokens))[1].memory),
+    );
+    noGrad(() => lm.dispose());
+  },
+);

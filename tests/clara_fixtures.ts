@@ -8,6 +8,9 @@ import { DecoderOnly } from "../core/nn/stacks.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
 import { LM_FORMAT, type LmRunConfig, saveLmModel } from "../tasks/clara/model_dir.ts";
+import * as device from "../core/device.ts";
+import type { MemoryLM } from "../core/models/memory_lm.ts";
+import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
 
 const FACTS = [
   ["Avon", "The Avon is a river that flows north through the old town of Marlow in 1820."],
@@ -166,4 +169,36 @@ export async function killMidRun(args: string[], polls = 1200): Promise<void> {
     killed && status.signal === "SIGKILL",
     `the child was not killed mid-run (${status.code})`,
   );
+}
+
+/** The memory shape of {@linkcode stage2Fixture}'s model. */
+export const MEMORY = { memoryTokens: 6, compressionRate: 4, rank: 4, docTokens: 24 };
+
+/** A fixture with an untrained memory model saved as a stage-2 (instruct) directory. */
+export async function stage2Fixture(): Promise<
+  { f: ClaraFixture; model: MemoryLM; tokenizer: TextTokenizer; stage2: string }
+> {
+  const f = await writeClaraFixture();
+  await device.init();
+  const { model, base, tokenizer } = await memoryModelFromBase(f.base, MEMORY, 1024);
+  const stage2 = `${f.dir}/instruct`;
+  await saveMemoryModel(stage2, model, {
+    format: "fast-clara-memory/1",
+    stage: "instruct",
+    base,
+    memory: MEMORY,
+  }, tokenizer);
+  return { f, model, tokenizer, stage2 };
+}
+
+/** Runs `tasks/SCRIPT` with `args` in a child process; its exit code and output. */
+export async function runTask(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL(`../tasks/${script}`, import.meta.url).pathname, ...args],
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }

@@ -55,6 +55,17 @@ export interface HostMemories {
   d: number;
 }
 
+/** The host memories of n candidates from their memory values [n, l, d], with their means. */
+export function hostMemoryOf(memory: Float32Array, n: number, l: number, d: number): HostMemories {
+  const means = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < l; j++) {
+      for (let c = 0; c < d; c++) means[i * d + c] += memory[(i * l + j) * d + c] / l;
+    }
+  }
+  return { memory, means, n, l, d };
+}
+
 /**
  * The memories of each example's candidates: l = the model's count for `docTokens` (one l for
  * all, so examples batch together), compressed `perCall` documents at a time under no gradient.
@@ -73,14 +84,7 @@ export async function hostMemories(
     const t = noGrad(() => tidy(() => model.compress(e.candidates, l)));
     const memory = await t.data() as Float32Array;
     t.dispose();
-    const n = e.candidates.length;
-    const means = new Float32Array(n * d);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < l; j++) {
-        for (let c = 0; c < d; c++) means[i * d + c] += memory[(i * l + j) * d + c] / l;
-      }
-    }
-    out.push({ memory, means, n, l, d });
+    out.push(hostMemoryOf(memory, e.candidates.length, l, d));
     onProgress?.(out.length);
   }
   return out;

@@ -1,15 +1,17 @@
 /**
  * A stage-3 (e2e) model directory: `model.safetensors` (the whole {@linkcode ClaraE2E}: frozen
  * base and compressor, generator and reasoner adapters, query tokens), `config.json` (the stage-2
- * run config, the reasoner's shape, k and τ) and `tokenizer.json`, swapped in as one directory.
+ * run config, the reasoner's shape, k, τ, the selection mode and whether the compressor trained)
+ * and `tokenizer.json`, swapped in as one directory.
  *
  * @module
  */
 import { DecoderOnly } from "../../core/nn/stacks.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
-import { ClaraE2E, type ReasonerOptions } from "./e2e_model.ts";
-import { memoryModel, type MemoryRunConfig } from "./memory_dir.ts";
+import { ClaraE2E, type ReasonerOptions, type Selection, SELECTIONS } from "./e2e_model.ts";
+import { loadMemoryModel, memoryModel, type MemoryRunConfig } from "./memory_dir.ts";
+import type { MemoryLM } from "../../core/models/memory_lm.ts";
 
 /** The format tag of an e2e model directory. */
 export const E2E_FORMAT = "fast-clara-e2e/1";
@@ -25,6 +27,15 @@ export interface E2ERunConfig {
   k: number;
   /** Temperature of the soft selection. */
   tau: number;
+  /** How training selected the top k (absent in directories written before it: `ste`). */
+  selection?: Selection;
+  /** Whether stage 3 trained the compressor too (absent: false). */
+  unfreezeCompressor?: boolean;
+}
+
+/** The selection mode of a run config (`ste` when the directory predates the field). */
+export function runSelection(run: E2ERunConfig): Selection {
+  return run.selection ?? "ste";
 }
 
 /** Writes weights, config and tokenizer as the directory `dir`. */
@@ -47,10 +58,43 @@ export async function loadE2EModel(
     "a CLaRa e2e directory",
     "a --stage e2e output",
   );
+  if (run.selection !== undefined && !SELECTIONS.includes(run.selection)) {
+    throw new Error(
+      `${dir}/config.json: "selection" must be one of ${SELECTIONS.join(", ")}, got ${
+        JSON.stringify(run.selection)
+      }`,
+    );
+  }
   const tokenizer = await loadRunTokenizer(dir);
   const lm = new DecoderOnly(run.memoryRun.base);
   const model = new ClaraE2E(memoryModel(lm, run.memoryRun.memory), run.reasoner);
   lm.dispose();
   await loadRunWeights(dir, model);
   return { model, run, tokenizer };
+}
+
+/**
+ * The compressor + generator of a stage-2 directory or of an e2e directory (whose compressor may
+ * have trained in stage 3): what index:clara compresses a corpus with. `dispose` frees all of it.
+ */
+export async function loadMemoryModelOf(
+  dir: string,
+): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer; dispose(): void }> {
+  let format: unknown;
+  try {
+    format = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).format;
+  } catch {
+    format = undefined; // loadMemoryModel reports the unreadable file
+  }
+  if (format === E2E_FORMAT) {
+    const e2e = await loadE2EModel(dir);
+    return {
+      model: e2e.model.lm,
+      run: e2e.run.memoryRun,
+      tokenizer: e2e.tokenizer,
+      dispose: () => e2e.model.dispose(),
+    };
+  }
+  const m = await loadMemoryModel(dir);
+  return { ...m, dispose: () => m.model.dispose() };
 }

@@ -8,10 +8,10 @@
  */
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
-import { tensor } from "../../core/tensor.ts";
+import { type Tensor, tensor } from "../../core/tensor.ts";
 import { exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
-import type { ClaraE2E } from "./e2e_model.ts";
+import type { ClaraE2E, Selection } from "./e2e_model.ts";
 import { batchMemories, type E2EExample, type HostMemories } from "./e2e_data.ts";
 import { claraSpecial, decodeAnswer } from "./tokens.ts";
 
@@ -56,10 +56,13 @@ export async function reasonerRankings(
   return out;
 }
 
-/** Mean Recall@k of the gold candidates under `rankings`, for each k of {@linkcode RECALL_KS}. */
-export function meanRecalls(
-  rankings: readonly (readonly number[])[],
-  gold: readonly (readonly number[])[],
+/**
+ * Mean Recall@k of the gold items (candidate indices, or titles) under `rankings`, for each k
+ * of {@linkcode RECALL_KS}.
+ */
+export function meanRecalls<T>(
+  rankings: readonly (readonly T[])[],
+  gold: readonly (readonly T[])[],
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of RECALL_KS) {
@@ -69,34 +72,26 @@ export function meanRecalls(
   return out;
 }
 
-/** Greedy answers from the memories of each example's first k ranked candidates (in rank order). */
-export async function answersFromRanked(
+/**
+ * Greedy answers of the generator, per batch of example indices, from the memory prefix
+ * [rows, L, D] that `prefixOf(rows)` builds (disposed here) before each example's prompt.
+ */
+export async function answersFromPrefixes(
   model: ClaraE2E,
   tokenizer: TextTokenizer,
-  examples: readonly E2EExample[],
-  memories: readonly HostMemories[],
-  rankings: readonly (readonly number[])[],
-  o: { k: number; batchSize: number; maxNewTokens: number },
+  prompts: readonly (readonly number[])[],
+  batches: readonly number[][],
+  prefixOf: (rows: readonly number[]) => Tensor,
+  maxNewTokens: number,
 ): Promise<string[]> {
   model.eval();
-  const out: string[] = new Array(examples.length);
-  for (const rows of sameCountBatches(memories, o.batchSize)) {
-    const { n, l, d } = memories[rows[0]];
-    const k = Math.min(o.k, n);
-    const host = new Float32Array(rows.length * k * l * d);
-    rows.forEach((ex, r) => {
-      rankings[ex].slice(0, k).forEach((c, j) => {
-        host.set(
-          memories[ex].memory.subarray(c * l * d, (c + 1) * l * d),
-          (r * k + j) * l * d,
-        );
-      });
-    });
-    const prefix = tensor(host, [rows.length, k * l, d]);
+  const out: string[] = new Array(prompts.length);
+  for (const rows of batches) {
+    const prefix = prefixOf(rows);
     try {
-      const { tokens } = await model.lm.generate(prefix, rows.map((i) => examples[i].prompt), {
+      const { tokens } = await model.lm.generate(prefix, rows.map((i) => prompts[i]), {
         eos: claraSpecial(tokenizer).sep,
-        maxNewTokens: o.maxNewTokens,
+        maxNewTokens,
       });
       rows.forEach((ex, r) => (out[ex] = decodeAnswer(tokenizer, tokens[r])));
     } finally {
@@ -104,6 +99,53 @@ export async function answersFromRanked(
     }
   }
   return out;
+}
+
+/**
+ * Greedy answers from the memories of each example's first k ranked candidates (in rank order);
+ * with `selection: "soft"` from the soft mixture Z_soft · M of the reasoner's own scores instead
+ * (`softTopK` at `tau`, what a `--selection soft` generator read in training; `rankings` unused).
+ */
+export function answersFromRanked(
+  model: ClaraE2E,
+  tokenizer: TextTokenizer,
+  examples: readonly E2EExample[],
+  memories: readonly HostMemories[],
+  rankings: readonly (readonly number[])[],
+  o: { k: number; batchSize: number; maxNewTokens: number; selection?: Selection; tau?: number },
+): Promise<string[]> {
+  const ranked = (rows: readonly number[]): Tensor => {
+    const { n, l, d } = memories[rows[0]];
+    const k = Math.min(o.k, n);
+    const host = new Float32Array(rows.length * k * l * d);
+    rows.forEach((ex, r) => {
+      rankings[ex].slice(0, k).forEach((c, j) => {
+        host.set(memories[ex].memory.subarray(c * l * d, (c + 1) * l * d), (r * k + j) * l * d);
+      });
+    });
+    return tensor(host, [rows.length, k * l, d]);
+  };
+  const soft = (rows: readonly number[]): Tensor =>
+    noGrad(() =>
+      tidy(() => {
+        const { memories: m, means } = batchMemories(rows.map((i) => memories[i]));
+        const queries = model.queryEmbeddings(rows.map((i) => examples[i].prompt));
+        const k = Math.min(o.k, memories[rows[0]].n);
+        return model.select(model.scores(queries, means), m, k, o.tau ?? 1, "soft").memory;
+      })
+    );
+  if (o.selection === "soft" && o.tau === undefined) {
+    throw new Error("answersFromRanked: the soft selection needs its tau");
+  }
+  model.eval();
+  return answersFromPrefixes(
+    model,
+    tokenizer,
+    examples.map((e) => e.prompt),
+    sameCountBatches(memories, o.batchSize),
+    o.selection === "soft" ? soft : ranked,
+    o.maxNewTokens,
+  );
 }
 
 /** Mean SQuAD EM and F1 of predictions against the examples' answers. */

@@ -21,6 +21,17 @@ import * as ops from "../../core/ops/mod.ts";
 export const REASONER = "reasoner";
 /** Parameters stage 3 trains by default: the reasoner, its query tokens and the generator. */
 export const E2E_TRAINABLE = /(\.lora_reasoner\.|^queries\.|\.lora_generator\.)/;
+/** The compressor's parameters (adapter + memory tokens), trained with `--unfreeze-compressor`. */
+export const E2E_COMPRESSOR = /(\.lora_compressor\.|^lm\.memory_embeddings\.)/;
+
+/**
+ * How the top k is selected in training: `ste` the straight-through estimator (hard forward,
+ * softmax gradient), `soft` the softmax mixture Z_soft alone (forward and backward), `hard` the
+ * hard top k with no gradient to the scores (nothing trains the reasoner).
+ */
+export type Selection = "ste" | "soft" | "hard";
+/** The selection modes, for flag parsing. */
+export const SELECTIONS: readonly Selection[] = ["ste", "soft", "hard"];
 
 /** How the query reasoner is shaped. */
 export interface ReasonerOptions {
@@ -76,12 +87,22 @@ export class ClaraE2E extends Module {
   }
 
   /**
-   * The straight-through selection: Z = steTopK(scores, k, τ) [B, k, N] and the selected
-   * memories Z · M [B, k · l, D] of memories [B, N, l, D].
+   * The selection Z [B, k, N] (`ste`: steTopK(scores, k, τ); `soft`: softTopK; `hard`: hardTopK)
+   * and the selected memories Z · M [B, k · l, D] of memories [B, N, l, D].
    */
-  select(scores: Tensor, memories: Tensor, k: number, tau: number): { z: Tensor; memory: Tensor } {
+  select(
+    scores: Tensor,
+    memories: Tensor,
+    k: number,
+    tau: number,
+    selection: Selection = "ste",
+  ): { z: Tensor; memory: Tensor } {
     const [b, n, l, d] = memories.shape;
-    const z = ops.steTopK(scores, k, tau);
+    const z = selection === "ste"
+      ? ops.steTopK(scores, k, tau)
+      : selection === "soft"
+      ? ops.softTopK(scores, k, tau)
+      : ops.hardTopK(scores, k);
     const picked = ops.matmul(z, memories.reshape([b, n, l * d]));
     return { z, memory: picked.reshape([b, k * l, d]) };
   }

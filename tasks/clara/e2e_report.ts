@@ -12,9 +12,10 @@ import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { paragraphDoc } from "../docs/from_qa.ts";
-import type { ClaraE2E } from "./e2e_model.ts";
-import type { E2ERunConfig } from "./e2e_dir.ts";
-import { type E2EExample, hostMemories } from "./e2e_data.ts";
+import type { ClaraE2E, Selection } from "./e2e_model.ts";
+import { type E2ERunConfig, runSelection } from "./e2e_dir.ts";
+import type { E2EExample } from "./e2e_data.ts";
+import { cachedHostMemories } from "./memory_cache.ts";
 import { answersFromRanked, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { answerFromMemories } from "./answer.ts";
 import { scoreByType, type SystemScores } from "./evaluate.ts";
@@ -26,6 +27,8 @@ export interface E2EEvalReport {
   setting: "e2e";
   k: number;
   tau: number;
+  /** The training selection (config.json), which the `e2e` row's generator reads by. */
+  selection: Selection;
   /** Questions (all answered; Recall@k over the `with_gold` ones). */
   n: number;
   with_gold: number;
@@ -33,7 +36,7 @@ export interface E2EEvalReport {
   e2e_recall: Record<string, number>;
   /** Recall@1/2/5 of BM25 over the same candidates. */
   bm25_recall: Record<string, number>;
-  /** The e2e generator reading the reasoner's top k. */
+  /** The e2e generator reading the reasoner's top k (`soft`: the softmax mixture of k slots). */
   e2e: SystemScores;
   /** The same generator reading BM25's top k. */
   e2e_generator_bm25: SystemScores;
@@ -50,6 +53,8 @@ export interface E2EEvalOptions {
   maxNewTokens: number;
   /** The stage-2 model (compressor + generator) for the stage-2 + BM25 row. */
   stage2?: MemoryLM;
+  /** A directory caching the candidates' memories across runs (see memory_cache.ts). */
+  memoryCache?: string;
   onProgress?: (what: string) => void;
 }
 
@@ -77,19 +82,28 @@ export async function evaluateE2E(
     };
   });
   o.onProgress?.("memories");
-  const memories = await hostMemories(model.lm, items, docTokens);
+  const memories = await cachedHostMemories(
+    model.lm,
+    items,
+    docTokens,
+    o.memoryCache,
+    o.onProgress,
+  );
   o.onProgress?.("retrieval");
   const e2eRanks = await reasonerRankings(model, items, memories, o.batchSize);
   const bm25Ranks = examples.map((e, i) => bm25Rank(e.question, texts[i]));
   const gold = items.map((e, i) => (e.gold.length ? i : -1)).filter((i) => i >= 0);
   const recalls = (ranks: number[][]) =>
     gold.length ? meanRecalls(gold.map((i) => ranks[i]), gold.map((i) => items[i].gold)) : {};
-  const answer = (ranks: number[][]) =>
-    answersFromRanked(model, tokenizer, items, memories, ranks, { ...o, k: o.k });
   o.onProgress?.("e2e answers");
-  const e2e = await answer(e2eRanks);
+  const selection = runSelection(run);
+  const e2e = await answersFromRanked(model, tokenizer, items, memories, e2eRanks, {
+    ...o,
+    tau: run.tau,
+    selection,
+  });
   o.onProgress?.("e2e generator + BM25 answers");
-  const bm25 = await answer(bm25Ranks);
+  const bm25 = await answersFromRanked(model, tokenizer, items, memories, bm25Ranks, o);
   let stage2: string[] | null = null;
   if (o.stage2) {
     o.onProgress?.("stage-2 + BM25 answers");
@@ -108,6 +122,7 @@ export async function evaluateE2E(
     setting: "e2e",
     k: o.k,
     tau: run.tau,
+    selection,
     n: examples.length,
     with_gold: gold.length,
     e2e_recall: recalls(e2eRanks),

@@ -2,8 +2,10 @@
  * `train:clara --stage e2e`: CLaRa stage 3 on the shared trainer. Starts from a stage-2
  * (`--stage instruct`) directory, adds the query reasoner (a third LoRA adapter + query tokens),
  * keeps the base and the compressor frozen (the candidates' memories are computed once, before
- * training) and trains the reasoner and the generator by the answer's next-token loss alone,
- * through the straight-through top-k. Resumable (`--resume`), deterministic per seed.
+ * training; `--unfreeze-compressor` trains the compressor too, re-encoding them in every step)
+ * and trains the reasoner and the generator by the answer's next-token loss alone, through the
+ * straight-through top-k (`--selection soft|hard` for the ablations). Resumable (`--resume`),
+ * deterministic per seed.
  *
  * @module
  */
@@ -18,8 +20,15 @@ import { evenlySpaced, holdOut } from "./lm_data.ts";
 import { qaInstructionRecords } from "./instruct_data.ts";
 import { type InstructionRecord, readInstructionRecords } from "./stage_records.ts";
 import { loadMemoryModel } from "./memory_dir.ts";
-import { ClaraE2E, E2E_TRAINABLE } from "./e2e_model.ts";
+import {
+  ClaraE2E,
+  E2E_COMPRESSOR,
+  E2E_TRAINABLE,
+  type Selection,
+  SELECTIONS,
+} from "./e2e_model.ts";
 import { type E2EExample, e2eExample, hostMemories } from "./e2e_data.ts";
+import { cachedHostMemories } from "./memory_cache.ts";
 import { e2eTrainingTask } from "./e2e_training.ts";
 import { answersFromRanked, meanQa, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { type E2ERunConfig, saveE2EModel } from "./e2e_dir.ts";
@@ -35,6 +44,10 @@ export interface E2EStageOptions {
   qa: string[];
   k: number;
   tau: number;
+  selection: Selection;
+  unfreezeCompressor: boolean;
+  /** A directory caching the frozen candidate memories across runs (`--memory-cache`). */
+  memoryCache?: string;
   queryTokens: number;
   rank: number;
   answerTokens: number;
@@ -66,6 +79,9 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
       qa: { type: "string", multiple: true },
       k: { type: "string", default: "5" },
       tau: { type: "string", default: "0.02" },
+      selection: { type: "string", default: "ste" },
+      "unfreeze-compressor": { type: "boolean", default: false },
+      "memory-cache": { type: "string" },
       "query-tokens": { type: "string", default: "8" },
       rank: { type: "string", default: "8" },
       "answer-tokens": { type: "string", default: "16" },
@@ -100,6 +116,9 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
     qa: v.qa ?? [],
     k: num("k"),
     tau: num("tau", false),
+    selection: v.selection as Selection,
+    unfreezeCompressor: v["unfreeze-compressor"]!,
+    memoryCache: v["memory-cache"],
     queryTokens: num("query-tokens"),
     rank: num("rank"),
     answerTokens: num("answer-tokens"),
@@ -118,7 +137,20 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
   };
   if (o.k < 1) throw new Error(`--k: expected an integer ≥ 1, got ${o.k}`);
   if (!(o.tau > 0)) throw new Error(`--tau: expected a number > 0, got ${o.tau}`);
+  if (!SELECTIONS.includes(o.selection)) {
+    throw new Error(`--selection: expected ${SELECTIONS.join(", ")}, got "${o.selection}"`);
+  }
   return o;
+}
+
+/**
+ * Freezes everything but what stage 3 trains: the reasoner adapter, the query tokens and the
+ * generator adapter, plus the compressor's adapter and memory tokens when `unfreezeCompressor`.
+ */
+export function e2eTrainable(model: ClaraE2E, unfreezeCompressor: boolean): void {
+  model.freeze(/.*/);
+  model.unfreeze(E2E_TRAINABLE);
+  if (unfreezeCompressor) model.unfreeze(E2E_COMPRESSOR);
 }
 
 /** What the e2e stage reports. */
@@ -142,8 +174,7 @@ export async function runE2EStage(
   const loaded = await loadMemoryModel(o.from);
   const { tokenizer } = loaded;
   const model = new ClaraE2E(loaded.model, { queryTokens: o.queryTokens, rank: o.rank });
-  model.freeze(/.*/);
-  model.unfreeze(E2E_TRAINABLE);
+  e2eTrainable(model, o.unfreezeCompressor);
   const docTokens = loaded.run.memory.docTokens;
   const run: E2ERunConfig = {
     format: "fast-clara-e2e/1",
@@ -152,6 +183,8 @@ export async function runE2EStage(
     reasoner: model.reasoner,
     k: o.k,
     tau: o.tau,
+    selection: o.selection,
+    unfreezeCompressor: o.unfreezeCompressor,
   };
   const records: InstructionRecord[] = [];
   if (o.files.length) { for (const f of o.files) records.push(...await readInstructionRecords(f)); }
@@ -173,20 +206,29 @@ export async function runE2EStage(
   if (!train.length || !held.length) {
     throw new Error("--stage e2e: no training or held-out questions with gold documents");
   }
-  log(`e2e: ${train.length} train, ${held.length} held-out questions; k = ${o.k}, τ = ${o.tau}`);
-  const t0 = performance.now();
-  const trainMemories = await hostMemories(model.lm, train, docTokens);
-  const heldMemories = await hostMemories(model.lm, held, docTokens);
   log(
-    `frozen memories of ${
-      [...train, ...held].reduce((n, e) => n + e.candidates.length, 0)
+    `e2e: ${train.length} train, ${held.length} held-out questions; k = ${o.k}, τ = ${o.tau}, ` +
+      `selection ${o.selection}${o.unfreezeCompressor ? ", compressor trained" : ""}`,
+  );
+  const t0 = performance.now();
+  // A trained compressor changes the memories: they are encoded in each step, and the held-out
+  // ones again at each evaluation.
+  const trainMemories = o.unfreezeCompressor
+    ? null
+    : await cachedHostMemories(model.lm, train, docTokens, o.memoryCache, log);
+  let heldMemories = await cachedHostMemories(model.lm, held, docTokens, o.memoryCache, log);
+  log(
+    `${o.unfreezeCompressor ? "initial" : "frozen"} memories of ${
+      [...(trainMemories ? train : []), ...held].reduce((n, e) => n + e.candidates.length, 0)
     } candidates in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const params = model.parameters();
   log(
     `e2e model: ${model.numParameters()} parameters, ${
       params.reduce((n, p) => n + p.size, 0)
-    } trainable (reasoner + query tokens + generator)`,
+    } trainable (reasoner + query tokens + generator${
+      o.unfreezeCompressor ? " + compressor" : ""
+    })`,
   );
   const totalSteps = Math.ceil(train.length / o.batchSize) * o.epochs;
   const opt = new AdamW(params, {
@@ -200,9 +242,12 @@ export async function runE2EStage(
   });
   const evaluate = async (): Promise<Record<string, number>> => {
     const batchSize = Math.max(1, o.batchSize);
+    if (o.unfreezeCompressor) heldMemories = await hostMemories(model.lm, held, docTokens);
     const rankings = await reasonerRankings(model, held, heldMemories, batchSize);
     const answers = await answersFromRanked(model, tokenizer, held, heldMemories, rankings, {
       k: o.k,
+      tau: o.tau,
+      selection: o.selection,
       batchSize,
       maxNewTokens: o.answerTokens,
     });
@@ -217,6 +262,8 @@ export async function runE2EStage(
     pad: claraSpecial(tokenizer).pad,
     k: o.k,
     tau: o.tau,
+    selection: o.selection,
+    docTokens,
     batchSize: o.batchSize,
     seed: o.seed,
     metrics,
