@@ -12,6 +12,7 @@ import { tidy } from "../scope.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 import { matmul } from "../ops/matmul.ts";
 import { topkIndices } from "../ops/topk.ts";
+import { normalizeRows as normalizePoints } from "../cluster/points.ts";
 
 /** The k best rows of each query, best first: `indices` [b, k] and cosines `scores` [b, k]. */
 export interface SearchResult {
@@ -25,14 +26,7 @@ export function normalizeRows(v: Float32Array, n: number, dim: number): Float32A
   if (v.length !== n * dim) {
     throw new Error(`normalizeRows: ${v.length} values are not [${n}, ${dim}]`);
   }
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let c = 0; c < dim; c++) s += v[i * dim + c] ** 2;
-    const scale = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let c = 0; c < dim; c++) out[i * dim + c] = v[i * dim + c] * scale;
-  }
-  return out;
+  return normalizePoints({ n, dim, data: v }).data;
 }
 
 /** Options of {@linkcode CosineIndex}. */
