@@ -81,6 +81,44 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "--reasoner-init compressor: a question's first query embeddings equal its compressor memory; a fresh reasoner's do not; ranks must match",
+  async () => {
+    const { model: lm, tokenizer } = await stage2Fixture();
+    // A trained compressor: non-zero B everywhere, so the copy has something to carry.
+    for (const [name, p] of lm.namedParameters()) {
+      if (/\.lora_compressor\.B$/.test(name)) {
+        p.write(Array.from({ length: p.size }, (_, i) => 0.05 * Math.sin(i + name.length)));
+      }
+    }
+    const prompt = promptIds(tokenizer, "which city hosted the games?");
+    const l = 3;
+    lm.eval();
+    const memory = noGrad(() => lm.compress([prompt], l));
+    const queriesOf = (model: ClaraE2E) => noGrad(() => model.queryEmbeddings([prompt]));
+    const copied = new ClaraE2E(lm, { queryTokens: l, rank: MEMORY.rank });
+    copied.startFromCompressor();
+    const want = await memory.data();
+    const got = await queriesOf(copied).data();
+    // The same kernels over the same rows and weights: only summation order may differ.
+    const diff = Math.max(...want.map((v, i) => Math.abs(v - got[i])));
+    assert(diff < 1e-5, `query embeddings differ from the compressor memory by ${diff}`);
+    const fresh = new ClaraE2E(lm, { queryTokens: l, rank: MEMORY.rank });
+    const other = await queriesOf(fresh).data();
+    assert(Math.max(...want.map((v, i) => Math.abs(v - other[i]))) > 1e-2, "fresh equals copy");
+    assertThrows(
+      () => new ClaraE2E(lm, { queryTokens: l, rank: 2 }).startFromCompressor(),
+      'adapter "compressor" has rank 4',
+    );
+    assertThrows(
+      () =>
+        new ClaraE2E(lm, { queryTokens: MEMORY.memoryTokens + 1, rank: 4 }).startFromCompressor(),
+      "needs ≥ 7 learned memory tokens",
+    );
+    noGrad(() => lm.dispose());
+  },
+);
+
 /** eval:clara --setting e2e --k 2 --max-new-tokens 3 --json on a checkpoint, plus `extra`. */
 function evalE2E(checkpoint: string, file: string, extra: string[] = []) {
   return cli("eval_clara.ts", [
@@ -233,7 +271,11 @@ Deno.test("train:clara --stage e2e flags: defaults, and errors name the flag", (
     0.02,
     8,
   ]);
-  assertEquals([o.selection, o.unfreezeCompressor], ["ste", false]);
+  assertEquals([o.selection, o.unfreezeCompressor, o.reasonerInit], ["ste", false, "fresh"]);
+  assertThrows(
+    () => parseE2EArgs(["--stage", "e2e", "--reasoner-init", "random"]),
+    "--reasoner-init",
+  );
   const ablation = parseE2EArgs(["--stage", "e2e", "--selection", "soft", "--unfreeze-compressor"]);
   assertEquals([ablation.selection, ablation.unfreezeCompressor], ["soft", true]);
   assertThrows(() => parseE2EArgs(["--stage", "e2e", "--selection", "topk"]), "--selection");

@@ -123,6 +123,27 @@ export class LoRA {
     );
   }
 
+  /**
+   * Copies adapter `from`'s A and B into adapter `to` on every Linear of `module` that has both
+   * (same rank required); returns how many layers were copied.
+   */
+  static copy(module: Module, from: string, to: string): number {
+    let copied = 0;
+    for (const [path, linear] of linearsOf(module)) {
+      const src = linear.adapters.get(from), dst = linear.adapters.get(to);
+      if (!(src instanceof LoRAAdapter) || !(dst instanceof LoRAAdapter)) continue;
+      if (src.rank !== dst.rank || src.scale !== dst.scale) {
+        throw new Error(
+          `LoRA.copy: ${path}: adapter "${from}" has rank ${src.rank} (scale ${src.scale}), "${to}" rank ${dst.rank} (scale ${dst.scale})`,
+        );
+      }
+      copyBuffer(src.a.buffer, dst.a.buffer, src.a.byteLength);
+      copyBuffer(src.b.buffer, dst.b.buffer, src.b.byteLength);
+      copied++;
+    }
+    return copied;
+  }
+
   /** Adds (α/r)·B·A of adapter `name` into each base weight and detaches the adapter. */
   static merge(module: Module, name = "default"): void {
     for (const [, linear] of linearsOf(module)) {

@@ -9,7 +9,13 @@
 import { DecoderOnly } from "../../core/nn/stacks.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
-import { ClaraE2E, type ReasonerOptions, type Selection, SELECTIONS } from "./e2e_model.ts";
+import {
+  ClaraE2E,
+  type ReasonerInit,
+  type ReasonerOptions,
+  type Selection,
+  SELECTIONS,
+} from "./e2e_model.ts";
 import { loadMemoryModel, memoryModel, type MemoryRunConfig } from "./memory_dir.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 
@@ -23,6 +29,8 @@ export interface E2ERunConfig {
   /** The stage-2 model's config it started from. */
   memoryRun: MemoryRunConfig;
   reasoner: ReasonerOptions;
+  /** How the reasoner started (absent in directories written before it: `fresh`). */
+  reasonerInit?: ReasonerInit;
   /** Documents selected per question. */
   k: number;
   /** Temperature of the soft selection. */

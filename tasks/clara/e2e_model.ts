@@ -16,6 +16,7 @@ import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import { documentBatch } from "../../core/models/memory_batch.ts";
 import { full, type Tensor, tensor } from "../../core/tensor.ts";
 import * as ops from "../../core/ops/mod.ts";
+import { copyBuffer } from "../../kernels/runtime.ts";
 
 /** The adapter name of the query reasoner. */
 export const REASONER = "reasoner";
@@ -32,6 +33,15 @@ export const E2E_COMPRESSOR = /(\.lora_compressor\.|^lm\.memory_embeddings\.)/;
 export type Selection = "ste" | "soft" | "hard";
 /** The selection modes, for flag parsing. */
 export const SELECTIONS: readonly Selection[] = ["ste", "soft", "hard"];
+
+/**
+ * How stage 3 starts θ_qr and the query tokens: `compressor` copies the compressor's adapter and
+ * its first l_q memory tokens (see {@linkcode ClaraE2E.startFromCompressor}), `fresh` draws a new
+ * adapter (B = 0: the bare base LM) and new query vectors.
+ */
+export type ReasonerInit = "compressor" | "fresh";
+/** The reasoner initialisations, for flag parsing. */
+export const REASONER_INITS: readonly ReasonerInit[] = ["compressor", "fresh"];
 
 /** How the query reasoner is shaped. */
 export interface ReasonerOptions {
@@ -61,6 +71,27 @@ export class ClaraE2E extends Module {
       "queries",
       new Embedding(reasoner.queryTokens, lm.config.dim, { std: 0.02, seed: seed + 1 }),
     );
+  }
+
+  /**
+   * Starts the reasoner as the compressor: its adapter becomes a copy of the compressor's and its
+   * query tokens the first l_q memory tokens, so a question's query embeddings begin as the
+   * memory the compressor would give the question read as a document (plus its `[SEP]`), in the
+   * space of the candidates' memories, instead of the base LM's states at fresh vectors.
+   */
+  startFromCompressor(): void {
+    const table = this.lm.memoryEmbeddings;
+    const l = this.reasoner.queryTokens;
+    if (!table || table.count < l) {
+      throw new Error(
+        `ClaraE2E.startFromCompressor: needs ≥ ${l} learned memory tokens, the model has ${
+          table?.count ?? 0
+        }`,
+      );
+    }
+    const copied = LoRA.copy(this.lm.backbone, this.lm.adapterNames.encoder, REASONER);
+    if (copied === 0) throw new Error("ClaraE2E.startFromCompressor: no compressor adapter found");
+    copyBuffer(table.weight.buffer, this.queries.weight.buffer, l * table.dim * 4);
   }
 
   /**

@@ -24,6 +24,8 @@ import {
   ClaraE2E,
   E2E_COMPRESSOR,
   E2E_TRAINABLE,
+  REASONER_INITS,
+  type ReasonerInit,
   type Selection,
   SELECTIONS,
 } from "./e2e_model.ts";
@@ -49,6 +51,8 @@ export interface E2EStageOptions {
   /** A directory caching the frozen candidate memories across runs (`--memory-cache`). */
   memoryCache?: string;
   queryTokens: number;
+  /** How θ_qr and the query tokens start: a copy of the compressor, or fresh. */
+  reasonerInit: ReasonerInit;
   rank: number;
   answerTokens: number;
   maxTrainExamples: number;
@@ -83,6 +87,7 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
       "unfreeze-compressor": { type: "boolean", default: false },
       "memory-cache": { type: "string" },
       "query-tokens": { type: "string", default: "8" },
+      "reasoner-init": { type: "string", default: "fresh" },
       rank: { type: "string", default: "8" },
       "answer-tokens": { type: "string", default: "16" },
       "max-train-examples": { type: "string", default: "1000" },
@@ -120,6 +125,7 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
     unfreezeCompressor: v["unfreeze-compressor"]!,
     memoryCache: v["memory-cache"],
     queryTokens: num("query-tokens"),
+    reasonerInit: v["reasoner-init"] as ReasonerInit,
     rank: num("rank"),
     answerTokens: num("answer-tokens"),
     maxTrainExamples: num("max-train-examples"),
@@ -139,6 +145,11 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
   if (!(o.tau > 0)) throw new Error(`--tau: expected a number > 0, got ${o.tau}`);
   if (!SELECTIONS.includes(o.selection)) {
     throw new Error(`--selection: expected ${SELECTIONS.join(", ")}, got "${o.selection}"`);
+  }
+  if (!REASONER_INITS.includes(o.reasonerInit)) {
+    throw new Error(
+      `--reasoner-init: expected ${REASONER_INITS.join(", ")}, got "${o.reasonerInit}"`,
+    );
   }
   return o;
 }
@@ -174,6 +185,7 @@ export async function runE2EStage(
   const loaded = await loadMemoryModel(o.from);
   const { tokenizer } = loaded;
   const model = new ClaraE2E(loaded.model, { queryTokens: o.queryTokens, rank: o.rank });
+  if (o.reasonerInit === "compressor") model.startFromCompressor();
   e2eTrainable(model, o.unfreezeCompressor);
   const docTokens = loaded.run.memory.docTokens;
   const run: E2ERunConfig = {
@@ -181,6 +193,7 @@ export async function runE2EStage(
     stage: "e2e",
     memoryRun: loaded.run,
     reasoner: model.reasoner,
+    reasonerInit: o.reasonerInit,
     k: o.k,
     tau: o.tau,
     selection: o.selection,
