@@ -7,10 +7,15 @@ import type { AbsaDataset, AbsaFormat } from "./absa_xml.ts";
 
 /** Counts for one file. `aspects` counts terms where a file has them, else categories. */
 export interface AbsaStats {
+  /** {@linkcode AbsaDataset.file} of the dataset. */
   file: string;
+  /** {@linkcode AbsaDataset.format} of the dataset. */
   format: AbsaFormat;
+  /** Number of sentences. */
   sentences: number;
+  /** Number of aspect terms, or of categories in a file without terms. */
   aspects: number;
+  /** Sentences with neither terms nor categories. */
   sentencesWithoutAspects: number;
   /** Label → count over the aspects counted in `aspects`. */
   labels: Record<string, number>;

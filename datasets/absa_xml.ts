@@ -19,15 +19,21 @@ export type Polarity = typeof POLARITIES[number];
 
 /** An opinion target span: `text.slice(from, to) === term`. */
 export interface AspectTerm {
+  /** The target words as written in the sentence, e.g. "battery life". */
   term: string;
+  /** Sentiment towards the target. */
   polarity: Polarity;
+  /** Start offset in the sentence text (UTF-16 code units, inclusive). */
   from: number;
+  /** End offset in the sentence text (UTF-16 code units, exclusive). */
   to: number;
 }
 
 /** An opinion about a category (e.g. "food"), with no span. */
 export interface AspectCategory {
+  /** The category name as the file spells it, e.g. "food" or "staff". */
   category: string;
+  /** Sentiment towards the category. */
   polarity: Polarity;
 }
 
@@ -35,8 +41,11 @@ export interface AspectCategory {
 export interface AbsaSentence {
   /** The `id` attribute, or `#<index>` (0-based, in file order) where the file has none. */
   id: string;
+  /** The sentence, the content of its `<text>` element. */
   text: string;
+  /** Aspect terms (`<aspectTerm>`), in file order; empty in ACSA files. */
   terms: AspectTerm[];
+  /** Aspect categories (`<aspectCategory>`), in file order; empty in ATSA files. */
   categories: AspectCategory[];
 }
 
@@ -45,8 +54,11 @@ export type AbsaFormat = "mams-atsa" | "mams-acsa" | "semeval2014";
 
 /** A whole file. */
 export interface AbsaDataset {
+  /** Path (or name) of the file, as used in messages. */
   file: string;
+  /** Format detected from the file's elements. */
   format: AbsaFormat;
+  /** Sentences in file order, after {@linkcode ReadAbsaOptions} filtering. */
   sentences: AbsaSentence[];
   /**
    * Unknown or misplaced elements and stray text that were skipped because the file was read with
@@ -57,7 +69,11 @@ export interface AbsaDataset {
 
 /** How to read a file; `conflict` labels and aspect-less sentences are kept by default. */
 export interface ReadAbsaOptions {
+  /** "drop" removes aspects labelled `conflict` (default "keep"). */
   conflict?: "keep" | "drop";
+  /**
+   * "drop" removes sentences left with no aspects, after `conflict` is applied (default "keep").
+   */
   emptySentences?: "keep" | "drop";
   /**
    * Skip elements the format does not define (or that sit in the wrong place) and stray text,
@@ -68,9 +84,13 @@ export interface ReadAbsaOptions {
 
 /** One validation problem, at an XML line, in a sentence (absent for problems outside any). */
 export interface AbsaProblem {
+  /** The file the problem is in. */
   file: string;
+  /** 1-based XML line of the offending element. */
   line: number;
+  /** {@linkcode AbsaSentence.id} of the sentence, when the problem is inside one. */
   sentenceId?: string;
+  /** What is wrong and what was expected. */
   message: string;
 }
 

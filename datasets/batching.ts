@@ -8,7 +8,7 @@
 import { Rng } from "../core/random.ts";
 
 /** Label value that the loss ignores (padding and prompt positions). */
-export const IGNORE_INDEX = -100;
+export const IGNORE_INDEX: number = -100;
 
 /** A copy of `items` in a random order fixed by `seed` (Fisher–Yates over mulberry32). */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
@@ -23,6 +23,7 @@ export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
 
 /** Options for {@linkcode bucketByLength}. */
 export interface BucketOptions {
+  /** Seeds both shuffles (of indices, then of batches); same seed, same batches. */
   seed: number;
   /** Batches per pool that is sorted by length before cutting (default 50). */
   poolBatches?: number;
@@ -51,8 +52,11 @@ export function bucketByLength(
 
 /** A padded [rows, width] block of ids with its 1/0 mask. */
 export interface PaddedBatch {
+  /** Row-major ids, padding filled with the pad id: [rows, width]. */
   ids: Int32Array;
+  /** 1 on real tokens, 0 on padding: [rows, width]. */
   mask: Float32Array;
+  /** [rows, width]. */
   shape: [number, number];
 }
 
@@ -83,6 +87,7 @@ export interface MemoryExample {
 
 /** Options for {@linkcode collateMemoryBatch}. */
 export interface MemoryCollateOptions {
+  /** Id that pads encoder and decoder rows. */
   padId: number;
   /** Ids of the memory tokens `[M0]…[M{m-1}]` appended after the text. */
   memoryTokenIds: number[];

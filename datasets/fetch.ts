@@ -12,7 +12,9 @@ export const MAMS_BASE_URL = "https://raw.githubusercontent.com/siat-nlp/MAMS-fo
 
 /** One file to fetch: its path under the base URL, its path under the data dir, its hash. */
 export interface RemoteFile {
+  /** Path under the base URL, e.g. "MAMS-ATSA/raw/train.xml". */
   remote: string;
+  /** Path under the data directory, e.g. "mams/atsa/train.xml". */
   local: string;
   /** Hex sha256 of the expected bytes, when known. */
   sha256?: string;
@@ -48,7 +50,9 @@ export const MAMS_FILES: readonly RemoteFile[] = [
 export interface FetchOptions {
   /** Destination data directory (created if missing). */
   dest: string;
+  /** URL the `remote` paths are relative to (default {@linkcode MAMS_BASE_URL}). */
   baseUrl?: string;
+  /** Files to fetch (default {@linkcode MAMS_FILES}). */
   files?: readonly RemoteFile[];
   /** Download even when the file already exists. */
   force?: boolean;
@@ -58,8 +62,11 @@ export interface FetchOptions {
 
 /** What happened to one file. */
 export interface FetchResult {
+  /** The file's {@linkcode RemoteFile.local} path. */
   local: string;
+  /** "skipped" when the file already existed and `force` was not set. */
   status: "downloaded" | "skipped";
+  /** Size of the file on disk, in bytes. */
   bytes: number;
 }
 

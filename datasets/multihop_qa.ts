@@ -16,23 +16,33 @@ export type MultiHopSource = "hotpotqa" | "2wiki" | "musique";
 
 /** A titled paragraph split into sentences (a MuSiQue paragraph is one sentence). */
 export interface Paragraph {
+  /** The paragraph's title (a Wikipedia page title in all three datasets). */
   title: string;
+  /** The paragraph's sentences, in order; supporting facts index into this array. */
   sentences: string[];
 }
 
 /** One supporting sentence, by paragraph title and sentence index. */
 export interface SupportingFact {
+  /** {@linkcode Paragraph.title} of the paragraph holding the sentence. */
   title: string;
+  /** 0-based index into that paragraph's {@linkcode Paragraph.sentences}. */
   sentenceIndex: number;
 }
 
 /** A question over several paragraphs, with the sentences that support the answer. */
 export interface MultiHopExample {
+  /** The example's `_id` (HotpotQA, 2Wiki) or `id` (MuSiQue). */
   id: string;
+  /** Which schema the example was read from. */
   source: MultiHopSource;
+  /** The question text. */
   question: string;
+  /** The gold answer string. */
   answer: string;
+  /** The context paragraphs, in file order (HotpotQA/2Wiki `context`, MuSiQue `paragraphs`). */
   paragraphs: Paragraph[];
+  /** The sentences that support the answer; every one points at a sentence of `paragraphs`. */
   supportingFacts: SupportingFact[];
   /** HotpotQA/2Wiki `type` (bridge, comparison, …) when present. */
   type?: string;
@@ -192,7 +202,9 @@ function musique(
 
 /** Context token ids with a 1/0 mask over the tokens of supporting sentences. */
 export interface SupportMask {
+  /** Context token ids, all sentences concatenated. */
   ids: number[];
+  /** 1 on tokens of supporting sentences, 0 elsewhere; same length as `ids`. */
   mask: number[];
   /** [start, end) token span of each sentence, in paragraph then sentence order. */
   spans: { title: string; sentenceIndex: number; start: number; end: number }[];

@@ -20,7 +20,9 @@ export interface EncodeBatchOptions {
 
 /** A padded batch: row-major ids and a 1/0 mask of real tokens. */
 export interface BatchEncoding {
+  /** Token ids per row, right-padded with the pad id to a common width. */
   ids: number[][];
+  /** Per row, 1 for a real token and 0 for padding; same shape as `ids`. */
   attentionMask: number[][];
   /** Real (unpadded) length of each row. */
   lengths: number[];
@@ -118,25 +120,41 @@ export class TextTokenizer {
 
 /** The parts of a tokenizer.json this toolkit writes; the library accepts the full schema. */
 export interface TokenizerJson {
+  /** Schema version of the file, e.g. "1.0". */
   version: string;
+  /** Always null: truncation is done by {@linkcode TextTokenizer.encodeBatch}. */
   truncation: null;
+  /** Always null: padding is done by {@linkcode TextTokenizer.encodeBatch}. */
   padding: null;
+  /** Tokens matched before the model runs (special tokens such as [CLS]). */
   added_tokens: AddedTokenJson[];
+  /** Text normalisation step, e.g. `{ type: "BertNormalizer", … }`; null for none. */
   normalizer: Record<string, unknown> | null;
+  /** How text is split into words, e.g. `{ type: "ByteLevel", … }`; null for none. */
   pre_tokenizer: Record<string, unknown> | null;
+  /** Adds special tokens around a sequence, e.g. `BertProcessing`; null for none. */
   post_processor: Record<string, unknown> | null;
+  /** Turns tokens back into text, e.g. `{ type: "WordPiece", … }`; null for none. */
   decoder: Record<string, unknown> | null;
+  /** The subword model (`type` "WordPiece", "BPE", …) with its `vocab`. */
   model: Record<string, unknown>;
 }
 
 /** One entry of `added_tokens`. */
 export interface AddedTokenJson {
+  /** Id of the token in the vocabulary. */
   id: number;
+  /** The token's text, e.g. "[CLS]". */
   content: string;
+  /** Match only as a whole word, not inside one. */
   single_word: boolean;
+  /** Swallow whitespace to the token's left when matching. */
   lstrip: boolean;
+  /** Swallow whitespace to the token's right when matching. */
   rstrip: boolean;
+  /** Match against the normalised text rather than the raw input. */
   normalized: boolean;
+  /** A special token: dropped by {@linkcode TextTokenizer.decode} with `skipSpecialTokens`. */
   special: boolean;
 }
 

@@ -22,6 +22,7 @@ export interface ChunkOptions {
 
 /** One chunk of a document. */
 export interface DocumentChunk {
+  /** The chunk's sentences: joined by " " within a block and by "\n" between blocks. */
   text: string;
   /** The level-1 heading above the chunk, else the document's title. */
   title: string;
@@ -33,6 +34,7 @@ export interface DocumentChunk {
   offset: number;
   /** Tokens in `text` by `countTokens` (sum over its sentences). */
   tokens: number;
+  /** Images of "image" blocks met since the previous chunk. */
   images: EmbeddedImage[];
 }
 

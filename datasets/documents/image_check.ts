@@ -13,7 +13,9 @@ export const IMAGE_TYPES: readonly string[] = ["png", "jpg", "gif", "webp"];
 export interface ImageInfo {
   /** "png", "jpg", "gif" or "webp". */
   type: string;
+  /** Width in pixels, from the header. */
   width: number;
+  /** Height in pixels, from the header. */
   height: number;
 }
 

@@ -21,6 +21,7 @@ export interface EmbeddedImage {
 
 /** One unit of document structure. */
 export interface DocumentBlock {
+  /** What the block holds, which decides how `text` is laid out. */
   kind: BlockKind;
   /**
    * Heading or paragraph text; for "list" one item per line; for "table" one row per line with
@@ -39,6 +40,7 @@ export interface DocumentBlock {
 export interface ParsedDocument {
   /** The document's own title (metadata, `<title>`, first heading) when it has one. */
   title?: string;
+  /** The document's blocks in reading order. */
   blocks: DocumentBlock[];
 }
 
