@@ -11,7 +11,9 @@ import { type Points, squaredDistance } from "./points.ts";
 
 /** Options of {@linkcode dbscan}. */
 export interface DbscanOptions {
+  /** Neighbourhood radius (Euclidean distance, > 0). */
   eps: number;
+  /** Points within `eps`, the point itself included, that make a core point (integer ≥ 1). */
   minSamples: number;
 }
 

@@ -9,7 +9,9 @@
 
 /** Eigenvalues (descending) and eigenvectors (`vectors[i]` belongs to `values[i]`). */
 export interface Eigen {
+  /** The d eigenvalues, largest first. */
   values: number[];
+  /** The d unit eigenvectors, each of length d, largest-magnitude entry positive. */
   vectors: Float64Array[];
 }
 

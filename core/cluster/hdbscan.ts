@@ -17,6 +17,7 @@ import { kthSmallest } from "./dbscan.ts";
 
 /** Options of {@linkcode hdbscan}. */
 export interface HdbscanOptions {
+  /** Fewest points a condensed cluster may hold (integer ≥ 2); smaller splits fall out. */
   minClusterSize: number;
   /** Neighbours for the core distance, the point itself included (default `minClusterSize`). */
   minSamples?: number;

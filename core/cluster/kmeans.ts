@@ -15,6 +15,7 @@ import { clusterMeans, type Points, squaredDistance } from "./points.ts";
 
 /** Options of {@linkcode kMeans}. */
 export interface KMeansOptions {
+  /** Number of clusters, an integer in [1, n]. */
   k: number;
   /** Seed of the k-means++ draws (default 0). */
   seed?: number;
@@ -28,7 +29,9 @@ export interface KMeansOptions {
 
 /** Nearest centroid of each point and its squared distance. */
 export interface Assignment {
+  /** Index of the nearest centroid of each point: [n]. */
   labels: Int32Array;
+  /** Squared Euclidean distance of each point to that centroid: [n]. */
   distances: Float64Array;
 }
 

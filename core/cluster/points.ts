@@ -8,8 +8,11 @@
 
 /** `n` points of `dim` coordinates, row-major. */
 export interface Points {
+  /** Number of points (rows). */
   n: number;
+  /** Coordinates per point (columns). */
   dim: number;
+  /** The coordinates, row-major [n, dim]. */
   data: Float32Array;
 }
 

@@ -44,6 +44,7 @@ export function pca(x: Points, components = 2): Coordinates {
 
 /** Options of {@linkcode umap2d}. */
 export interface UmapOptions {
+  /** Seed of the random initialisation and sampling (default 0). */
   seed?: number;
   /** Neighbours of the fuzzy graph (default 15, as umap-learn). */
   neighbours?: number;

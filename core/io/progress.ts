@@ -7,6 +7,7 @@
 
 /** Options for {@linkcode Progress}. */
 export interface ProgressOptions {
+  /** Text shown before the count, e.g. "train" (default none). */
   label?: string;
   /** Where text goes (default: stderr). */
   write?: (text: string) => void;

@@ -7,16 +7,23 @@
 
 /** One curve. */
 export interface ChartSeries {
+  /** Legend label. */
   name: string;
+  /** [x, y] points in data units, drawn in array order; non-finite ones are skipped. */
   points: [number, number][];
 }
 
 /** Chart layout and labels. */
 export interface ChartOptions {
+  /** Heading above the plot (default none). */
   title?: string;
+  /** X-axis label (default "step"). */
   xLabel?: string;
+  /** Y-axis label (default "loss"). */
   yLabel?: string;
+  /** Image width in pixels, legend included (default 720). */
   width?: number;
+  /** Image height in pixels (default 420). */
   height?: number;
 }
 

@@ -105,7 +105,9 @@ export function calinskiHarabasz(x: Points, labels: ArrayLike<number>): number {
 
 /** Local coherence: mean cosine to the k nearest members inside and outside one's cluster. */
 export interface LocalCoherence {
+  /** Mean of the k highest cosines to members of one's own cluster (NaN: no point counted). */
   inside: number;
+  /** Mean of the k highest cosines to points of other clusters (NaN: no point counted). */
   outside: number;
   /** inside − outside. */
   margin: number;

@@ -27,7 +27,7 @@ export const MAX_ASPECT_SLOTS = 16;
 /** Token distances to the nearest aspect term beyond this share the last distance vector. */
 export const MAX_ASPECT_DISTANCE = 16;
 /** The distance bucket of tokens outside the sentence (memory, [CLS], [SEP], padding). */
-export const NO_ASPECT_DISTANCE = MAX_ASPECT_DISTANCE + 1;
+export const NO_ASPECT_DISTANCE: number = MAX_ASPECT_DISTANCE + 1;
 
 /**
  * Initial aspect-attention bias [NO_ASPECT_DISTANCE + 1, heads]: head h > 0 scores a key at

@@ -22,6 +22,7 @@ export type LatentQaKind = "latent" | "baseline";
 
 /** Sizes of a {@linkcode LatentQaModel}. */
 export interface LatentQaConfig {
+  /** "latent" adds the selector and gate; "baseline" is the plain encoder–decoder. */
   kind: LatentQaKind;
   /** The encoder–decoder (its `maxLength` must cover the longest context or source). */
   stack: StackConfig;
@@ -52,7 +53,9 @@ export interface LatentQaInput {
 
 /** What the decoder reads: encoder memory [B, M, D] with its padding [B, M]. */
 export interface LatentQaMemory {
+  /** Encoded source [B, S, D], followed by the gated latents [B, L, D] (latent kind): M = S + L. */
   memory: Tensor;
+  /** 1/0 mask [B, M]: the source padding, then 1 for every latent. */
   padding: Tensor;
   /** The selector's last-layer attention over context tokens, averaged over heads [B, L, C]. */
   attn: Tensor | null;

@@ -10,7 +10,7 @@ import { keep } from "../scope.ts";
 import * as ops from "../ops/mod.ts";
 
 /** The large negative used for masked positions (finite, so fully masked rows stay NaN-free). */
-export const MASKED = -1e9;
+export const MASKED: number = -1e9;
 
 /** Masks of one attention call. */
 export interface AttentionMasks {

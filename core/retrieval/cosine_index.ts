@@ -16,8 +16,11 @@ import { normalizeRows as normalizePoints } from "../cluster/points.ts";
 
 /** The k best rows of each query, best first: `indices` [b, k] and cosines `scores` [b, k]. */
 export interface SearchResult {
+  /** Row indices, row-major [b, k], best first per query. */
   indices: Int32Array;
+  /** Cosine similarity of each returned row, in [-1, 1]: [b, k]. */
   scores: Float32Array;
+  /** Results per query (the row width of `indices` and `scores`). */
   k: number;
 }
 
