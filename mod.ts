@@ -30,9 +30,15 @@ export {
   type TensorData,
   zeros,
 } from "./core/tensor.ts";
-export { manualSeed, rand, randn, Rng } from "./core/random.ts";
-export { isGradEnabled, noGrad } from "./core/autograd.ts";
-export { keep, tidy } from "./core/scope.ts";
+export { manualSeed, rand, randn, type RandomOptions, Rng } from "./core/random.ts";
+export {
+  type AccumulatedGrads,
+  type BackwardRule,
+  type GradNode,
+  isGradEnabled,
+  noGrad,
+} from "./core/autograd.ts";
+export { type Disposable, keep, tidy } from "./core/scope.ts";
 export { type PoolStats, poolStats } from "./core/buffer_pool.ts";
 export { counters, sync } from "./kernels/runtime.ts";
 export * as optim from "./core/optim/mod.ts";
