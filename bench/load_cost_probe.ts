@@ -83,7 +83,7 @@ if (!adapter) throw new Error("load_cost_probe: no WebGPU adapter");
 const dev = await adapter.requestDevice();
 const a = Float32Array.from({ length: size * size }, () => Math.random() - 0.5);
 const b = Float32Array.from({ length: size * size }, () => Math.random() - 0.5);
-const texture = (data: Float32Array) => {
+const texture = (data: Float32Array<ArrayBuffer>) => {
   const t = dev.createTexture({
     size: [size / 4, size],
     format: "rgba32float",
