@@ -83,7 +83,11 @@ if (import.meta.main) {
     if (json) {
       console.log(
         JSON.stringify(
-          rows.map(({ name, dir, report: { predictions: _, ...r } }) => ({ name, dir, ...r })),
+          rows.map(({ name, dir, report: { predictions: _, rows: __, ...r } }) => ({
+            name,
+            dir,
+            ...r,
+          })),
         ),
       );
     } else console.log(formatComparison(rows));

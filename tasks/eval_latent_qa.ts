@@ -1,13 +1,16 @@
 /**
- * `deno task eval:latent-qa --checkpoint DIR --file F.json [--json] [--limit N]`: EM and F1
+ * `deno task eval:latent-qa --checkpoint DIR --file F.json [--json] [--limit N]
+ * [--predictions OUT.jsonl]`: EM and F1
  * (SQuAD normalisation) of a train:latent-qa model on any HotpotQA-format file (2Wiki and
  * MuSiQue too); for latent models also the mean attention mass on supporting tokens, beside the
- * supporting tokens' share of the context, and the gate value. `--json` prints one object.
+ * supporting tokens' share of the context, and the gate value. `--json` prints one object;
+ * `--predictions` writes one `{id, question, answer, prediction}` line per question.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
+import { writeTextFileAtomic } from "../core/io/atomic.ts";
 import {
   type CheckpointReport,
   countFlag,
@@ -27,6 +30,7 @@ export async function evalLatentQa(
       json: { type: "boolean", default: false },
       limit: { type: "string", default: "0" },
       "batch-size": { type: "string", default: "8" },
+      predictions: { type: "string" },
     },
   });
   if (!values.checkpoint) {
@@ -38,6 +42,10 @@ export async function evalLatentQa(
     limit: countFlag("limit", values.limit!),
     batchSize: Math.max(1, countFlag("batch-size", values["batch-size"]!)),
   });
+  if (values.predictions) {
+    const lines = report.rows.map((r) => JSON.stringify(r) + "\n").join("");
+    await writeTextFileAtomic(values.predictions, lines);
+  }
   return { report, json: values.json! };
 }
 
@@ -67,7 +75,7 @@ if (import.meta.main) {
   try {
     const { report, json } = await evalLatentQa(Deno.args);
     if (json) {
-      const { predictions: _, ...rest } = report;
+      const { predictions: _, rows: __, ...rest } = report;
       console.log(JSON.stringify(rest));
     } else console.log(formatQaReport(report));
   } catch (e) {

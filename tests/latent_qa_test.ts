@@ -470,8 +470,17 @@ gpuTest(
         "--file",
         `${dir}/val.json`,
         "--json",
+        "--predictions",
+        `${dir}/predictions.jsonl`,
       ]);
       assertEquals(report.n, 2);
+      const lines = Deno.readTextFileSync(`${dir}/predictions.jsonl`).trim().split("\n")
+        .map((l) => JSON.parse(l));
+      assertEquals(lines.map((l) => l.prediction), report.predictions);
+      assertEquals(
+        lines.map((l) => Object.keys(l)),
+        Array(2).fill(["id", "question", "answer", "prediction"]),
+      );
       assertEquals(report.kind, "latent");
       assert(report.f1 >= 0 && report.f1 <= 1 && report.em >= 0 && report.em <= report.f1 + 1e-9);
       assert(report.support_mass > 0 && report.support_mass <= 1, `mass ${report.support_mass}`);

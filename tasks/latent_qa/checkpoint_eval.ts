@@ -9,9 +9,19 @@ import { evaluateQa, type QaReport } from "./evaluate.ts";
 import { qaSpecialIds, tokenizeQaExample } from "./examples.ts";
 import { loadLatentQaModel } from "./model_dir.ts";
 
-/** A report with the model kind it came from. */
+/** One scored question: what `--predictions` writes, one JSON line each. */
+export interface PredictionRow {
+  id: string;
+  question: string;
+  answer: string;
+  prediction: string;
+}
+
+/** A report with the model kind it came from and each question's prediction. */
 export interface CheckpointReport extends QaReport {
   kind: "latent" | "baseline";
+  /** The questions in input order with their gold answer and the model's. */
+  rows: PredictionRow[];
 }
 
 /** Loads `dir`, scores it on the first `limit` questions of `file` (all when 0), frees it. */
@@ -29,7 +39,13 @@ export async function evaluateCheckpoint(
       batchSize: options.batchSize,
       maxAnswer: run.lengths.maxAnswer,
     });
-    return { kind: run.model.kind, ...report };
+    const rows = chosen.map((e, i) => ({
+      id: e.id,
+      question: e.question,
+      answer: e.answer,
+      prediction: report.predictions[i],
+    }));
+    return { kind: run.model.kind, ...report, rows };
   } finally {
     model.dispose();
   }
