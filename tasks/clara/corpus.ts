@@ -16,6 +16,7 @@ import type { CosineIndex } from "../../core/retrieval/cosine_index.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import type { ClaraE2E } from "./e2e_model.ts";
 import { answersFromPrefixes } from "./e2e_eval.ts";
+import { jsonObjectLines } from "./stage_records.ts";
 
 /** The format tag index:clara writes into the safetensors metadata. */
 export const INDEX_FORMAT = "fast-clara-index/1";
@@ -78,17 +79,11 @@ export async function readCorpusIndex(index: string): Promise<CorpusIndex> {
   lengths.forEach((l, i) => {
     if (l < 1 || l > lMax) throw new Error(`${file}: lengths[${i}] = ${l} is not in 1…${lMax}`);
   });
-  const lines = new TextDecoder().decode(await read(list)).split("\n").filter((l) => l.trim());
+  const lines = jsonObjectLines(list, new TextDecoder().decode(await read(list)));
   if (lines.length !== n) throw new Error(`${list}: ${lines.length} rows for ${n} memories`);
-  const rows = lines.map((line, i) => {
-    let r: { row?: unknown; id?: unknown; title?: unknown };
-    try {
-      r = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${list}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
+  const rows = lines.map(({ line, value: r }, i) => {
     if (r.row !== i || typeof r.id !== "string" || typeof r.title !== "string") {
-      throw new Error(`${list}: line ${i + 1}: expected {"row": ${i}, "id": "…", "title": "…"}`);
+      throw new Error(`${list}: line ${line}: expected {"row": ${i}, "id": "…", "title": "…"}`);
     }
     return { id: r.id, title: r.title };
   });

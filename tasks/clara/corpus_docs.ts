@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { jsonObjectLines } from "./stage_records.ts";
 
 /** One corpus document. */
 export interface IndexDocument {
@@ -14,28 +15,20 @@ export interface IndexDocument {
 
 /** Parses a docs JSONL file; errors name the file and line. */
 export function parseIndexDocuments(file: string, text: string): IndexDocument[] {
-  const docs: IndexDocument[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof r?.text !== "string") {
-      throw new Error(`${file}: line ${i + 1}: expected a string field "text"`);
+  const docs = jsonObjectLines(file, text).map(({ line, value: r }, i) => {
+    if (typeof r.text !== "string") {
+      throw new Error(`${file}: line ${line}: expected a string field "text"`);
     }
     for (const key of ["id", "title"]) {
       if (r[key] !== undefined && typeof r[key] !== "string") {
-        throw new Error(`${file}: line ${i + 1}: field "${key}" must be a string`);
+        throw new Error(`${file}: line ${line}: field "${key}" must be a string`);
       }
     }
-    docs.push({
-      id: (r.id as string | undefined) ?? `${docs.length}`,
+    return {
+      id: (r.id as string | undefined) ?? `${i}`,
       title: (r.title as string | undefined) ?? "",
       text: r.text,
-    });
+    };
   });
   if (docs.length === 0) throw new Error(`${file}: no documents`);
   return docs;

@@ -19,7 +19,14 @@ export class StageRecordError extends Error {
   }
 }
 
-function lines(file: string, text: string): { line: number; value: Record<string, unknown> }[] {
+/**
+ * The JSON objects of a JSON Lines text, blank lines skipped, with their 1-based line numbers; a
+ * line that is not a JSON object is a {@linkcode StageRecordError} naming `file` and the line.
+ */
+export function jsonObjectLines(
+  file: string,
+  text: string,
+): { line: number; value: Record<string, unknown> }[] {
   const out: { line: number; value: Record<string, unknown> }[] = [];
   text.split("\n").forEach((raw, i) => {
     if (raw.trim() === "") return;
@@ -63,7 +70,7 @@ function string(file: string, line: number, r: Record<string, unknown>, key: str
 
 /** Parses `pretrain.jsonl` text; `file` names it in errors. */
 export function parsePretrainRecords(file: string, text: string): PretrainRecord[] {
-  return lines(file, text).map(({ line, value: r }) => {
+  return jsonObjectLines(file, text).map(({ line, value: r }) => {
     const type = r.data_type;
     if (type !== "qa" && type !== "paraphrase") {
       throw new StageRecordError(
@@ -88,7 +95,7 @@ export function parsePretrainRecords(file: string, text: string): PretrainRecord
 
 /** Parses `instruction.jsonl` text; `file` names it in errors. */
 export function parseInstructionRecords(file: string, text: string): InstructionRecord[] {
-  return lines(file, text).map(({ line, value: r }) => {
+  return jsonObjectLines(file, text).map(({ line, value: r }) => {
     if (r.data_type !== "instruction") {
       throw new StageRecordError(
         file,
