@@ -92,7 +92,7 @@ function tinyTask(
   return latentQaTrainingTask({
     model,
     optimizer,
-    groupIndex: { latent: 0, encoder: 1, decoder: 2 },
+    groupIndex: { latent: 0, gate: 1, encoder: 2, decoder: 3 },
     rates,
     freezeSteps,
     tokenizer,
@@ -268,7 +268,7 @@ gpuTest(
     const groups = model.parameterGroups();
     const all = model.namedParameters().length;
     assertEquals(GROUP_NAMES.reduce((n, g) => n + groups[g].length, 0), all, "a partition");
-    const rates = { latent: 0.01, encoder: 0.002, decoder: 0.0005 };
+    const rates = { latent: 0.01, gate: 0.05, encoder: 0.002, decoder: 0.0005 };
     const optimizer = new AdamW(GROUP_NAMES.map((g) => ({ params: groups[g], lr: rates[g] })), {
       lr: 1,
     });
@@ -293,14 +293,14 @@ gpuTest(
     };
     try {
       const first = await step(0);
-      assertEquals(first.lrs, [0.01, 0, 0], "step 0: only the latent modules learn");
-      assertEquals(first.moved, [true, false, false]);
+      assertEquals(first.lrs, [0.01, 0.05, 0, 0], "step 0: only the latent modules learn");
+      assertEquals(first.moved, [true, true, false, false]);
       const second = await step(1);
-      assertEquals(second.lrs, [0.01, 0.002, 0.0005]);
-      assertEquals(second.moved, [true, true, true]);
+      assertEquals(second.lrs, [0.01, 0.05, 0.002, 0.0005]);
+      assertEquals(second.moved, [true, true, true, true]);
       assertEquals(
         task.logValues!({ step: 1, totalSteps: 4, progress: 0.25, epoch: 0 }),
-        { lr_latent: 0.01, lr_encoder: 0.002, lr_decoder: 0.0005 },
+        { lr_latent: 0.01, lr_gate: 0.05, lr_encoder: 0.002, lr_decoder: 0.0005 },
       );
     } finally {
       model.dispose();
@@ -315,7 +315,7 @@ gpuTest("a non-finite loss skips its update, is counted, and training goes on", 
     const model = new LatentQaModel(tinyConfig("latent", tokenizer.vocabSize));
     const groups = model.parameterGroups();
     const optimizer = new AdamW(GROUP_NAMES.map((g) => ({ params: groups[g] })), { lr: 1e-3 });
-    const rates = { latent: 1e-3, encoder: 1e-3, decoder: 1e-3 };
+    const rates = { latent: 1e-3, gate: 1e-3, encoder: 1e-3, decoder: 1e-3 };
     const inner = tinyTask(model, optimizer, tokenizer, examples, rates, 0);
     const task = {
       ...inner,
@@ -369,6 +369,8 @@ function trainArgs(dir: string, out: string, extra: string[] = []): string[] {
     "none",
     "--glove",
     "none",
+    "--synthetic",
+    "0",
     "--vocab-size",
     "160",
     "--dim",

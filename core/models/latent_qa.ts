@@ -73,8 +73,10 @@ export interface AnswerOptions {
 
 /** Parameters split by role, for per-group learning rates. */
 export interface LatentQaParamGroups {
-  /** Selector and gate (empty for the baseline). */
+  /** The selector (empty for the baseline). */
   latent: Tensor[];
+  /** The tanh gate's scalar (empty for the baseline). */
+  gate: Tensor[];
   /** The encoder (question and context alike). */
   encoder: Tensor[];
   /** Target embeddings, decoder layers, final norm and the vocabulary head. */
@@ -169,10 +171,11 @@ export class LatentQaModel extends Module {
 
   /** The trainable parameters by role (every parameter lands in exactly one group). */
   parameterGroups(): LatentQaParamGroups {
-    const groups: LatentQaParamGroups = { latent: [], encoder: [], decoder: [] };
+    const groups: LatentQaParamGroups = { latent: [], gate: [], encoder: [], decoder: [] };
     for (const [name, p] of this.namedParameters()) {
       if (!p.requiresGrad) continue;
-      if (name.startsWith("selector.") || name.startsWith("gate.")) groups.latent.push(p);
+      if (name.startsWith("selector.")) groups.latent.push(p);
+      else if (name.startsWith("gate.")) groups.gate.push(p);
       else if (name.startsWith("seq2seq.encoder.")) groups.encoder.push(p);
       else groups.decoder.push(p);
     }

@@ -64,7 +64,12 @@ function clean(sentence: string): string {
 /** Bibliography entries and links: their blanks cannot be answered from the prose. */
 const REFERENCE = /ISBN|doi:|\bpp?\.\s?\d|\bvol\.|Retrieved|\d+\(\d+\)|https?:|www\./i;
 
-function clozeOf(sentence: string, used: Set<string>): QaPair | undefined {
+/**
+ * A cloze question over one sentence (a date, else a number, else the longest name blanked out),
+ * or undefined when the sentence is too short or long, is a reference, or has no unique span whose
+ * answer is not already in `used` (lower-cased answers).
+ */
+export function clozeOf(sentence: string, used: ReadonlySet<string>): QaPair | undefined {
   const words = sentence.split(" ").length;
   if (words < MIN_WORDS || words > MAX_WORDS || !/[.!?]["'”’)]?$/.test(sentence)) return undefined;
   if (REFERENCE.test(sentence)) return undefined;

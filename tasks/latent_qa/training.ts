@@ -1,8 +1,8 @@
 /**
  * train:latent-qa as a {@linkcode TrainingTask}: length-bucketed batches per epoch, the answer
- * cross-entropy (+ the support-attention loss for the latent kind), the three parameter groups'
- * learning rates set before each step (the encoder and decoder groups held at 0 for the first
- * `freezeSteps` steps, so only the latent modules move), optional mixed precision, and validation
+ * cross-entropy (+ the support-attention loss for the latent kind), the parameter groups' learning
+ * rates set before each step (the encoder and decoder groups held at 0 for the first `freezeSteps`
+ * steps, so only the latent modules, selector and gate, move), optional mixed precision, and validation
  * by EM/F1.
  *
  * @module
@@ -20,11 +20,12 @@ import { evaluateQa } from "./evaluate.ts";
 import { BASELINE_LOSS_TERMS, LATENT_LOSS_TERMS, latentQaLosses } from "./objective.ts";
 
 /** Order of the optimizer's parameter groups. */
-export const GROUP_NAMES = ["latent", "encoder", "decoder"] as const;
+export const GROUP_NAMES = ["latent", "gate", "encoder", "decoder"] as const;
 
 /** Base learning rates of the groups. */
 export interface GroupRates {
   latent: number;
+  gate: number;
   encoder: number;
   decoder: number;
 }
@@ -57,6 +58,7 @@ export function groupRates(rates: GroupRates, freezeSteps: number, step: number)
   const frozen = step < freezeSteps;
   return {
     latent: rates.latent,
+    gate: rates.gate,
     encoder: frozen ? 0 : rates.encoder,
     decoder: frozen ? 0 : rates.decoder,
   };
