@@ -79,6 +79,13 @@ Deno.test("Progress: plain lines off a TTY, throttled, with ETA", () => {
   assert.ok(out.every((l) => !l.includes("\r")));
 });
 
+Deno.test("Progress: a run stopped early finishes at the steps it did, not at the total", () => {
+  const out: string[] = [];
+  const p = new Progress(494, { write: (s) => out.push(s), isTty: false, now: () => 2000 });
+  p.finish("stopped: max-steps", 2);
+  assert.match(out[0], /^2\/494 \(0\.4%\) .*\| stopped: max-steps\n$/);
+});
+
 Deno.test("Progress: one line rewritten in place on a TTY", () => {
   let t = 0;
   const out: string[] = [];

@@ -47,9 +47,9 @@ export class Progress {
     this.#write(this.#tty ? `\r\x1b[2K${line}` : `${line}\n`);
   }
 
-  /** Ends the display (a newline on a TTY). */
-  finish(note = ""): void {
-    const line = this.line(this.total, note, this.#now());
+  /** Ends the display (a newline on a TTY) at `done` steps (default: all of them). */
+  finish(note = "", done = this.total): void {
+    const line = this.line(done, note, this.#now());
     this.#write(this.#tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
   }
 

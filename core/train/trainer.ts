@@ -363,7 +363,7 @@ export class Trainer<B> {
         await saveLast();
       }
     }
-    progress.finish();
+    progress.finish(stopReason ? `stopped: ${stopReason}` : "", state.step - firstStep);
     csv.close(`${o.label} losses`);
     return {
       best: state.best,
