@@ -10,10 +10,13 @@ import { Rng } from "../core/random.ts";
 /** Label value that the loss ignores (padding and prompt positions). */
 export const IGNORE_INDEX: number = -100;
 
-/** A copy of `items` in a random order fixed by `seed` (Fisher–Yates over mulberry32). */
-export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
+/**
+ * A copy of `items` in a random order fixed by `seed` (Fisher–Yates over mulberry32); given an
+ * {@linkcode Rng}, draws from it, so the caller can go on drawing from the same stream.
+ */
+export function seededShuffle<T>(items: readonly T[], seed: number | Rng): T[] {
   const out = [...items];
-  const rng = new Rng(seed);
+  const rng = typeof seed === "number" ? new Rng(seed) : seed;
   for (let i = out.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     [out[i], out[j]] = [out[j], out[i]];

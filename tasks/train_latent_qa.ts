@@ -323,7 +323,9 @@ export async function trainLatentQa(
     o.train.length ? o.train : DEFAULT_TRAIN_FILES.map((f) => `${dir}/${f}`),
     log,
   );
-  const synthetic = synthesizeClozeQa(realRaw, { count: o.synthetic, seed: o.seed });
+  const synthetic = o.synthetic
+    ? synthesizeClozeQa(realRaw, { count: o.synthetic, seed: o.seed })
+    : [];
   if (o.synthetic) log(`${synthetic.length} synthesized cloze questions over those paragraphs`);
   const trainRaw = [...realRaw, ...synthetic];
   const valRaw = await readFiles(

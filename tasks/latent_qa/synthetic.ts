@@ -9,8 +9,10 @@
  * @module
  */
 import { Rng } from "../../core/random.ts";
+import { seededShuffle } from "../../datasets/batching.ts";
 import type { MultiHopExample, Paragraph } from "../../datasets/multihop_qa.ts";
 import { clozeOf } from "../docs/offline_synth.ts";
+import type { QaPair } from "../docs/stage_records.ts";
 
 /** How the synthesized questions are drawn. */
 export interface ClozeQaOptions {
@@ -29,10 +31,12 @@ export interface ClozeQaOptions {
 interface Candidate {
   paragraph: Paragraph;
   sentenceIndex: number;
-  question: string;
-  answer: string;
+  pair: QaPair;
   source: MultiHopExample["source"];
 }
+
+/** No answer is excluded: each sentence is blanked on its own. */
+const NO_USED_ANSWERS: ReadonlySet<string> = new Set();
 
 /** Cloze QA examples over `pool`'s paragraphs; see the module doc. */
 export function synthesizeClozeQa(
@@ -49,16 +53,13 @@ export function synthesizeClozeQa(
       seen.add(paragraph.title);
       paragraphs.push(paragraph);
       paragraph.sentences.forEach((sentence, sentenceIndex) => {
-        const pair = clozeOf(sentence.trim(), new Set());
-        if (pair) {
-          candidates.push({ paragraph, sentenceIndex, ...pair, source: example.source });
-        }
+        const pair = clozeOf(sentence.trim(), NO_USED_ANSWERS);
+        if (pair) candidates.push({ paragraph, sentenceIndex, pair, source: example.source });
       });
     }
   }
   const rng = new Rng(o.seed);
-  shuffle(candidates, rng);
-  return candidates.slice(0, o.count).map((c, k) => {
+  return seededShuffle(candidates, rng).slice(0, o.count).map((c, k) => {
     const picked = new Set<Paragraph>([c.paragraph]);
     const want = Math.min(distractors, paragraphs.length - 1);
     while (picked.size <= want) picked.add(paragraphs[rng.int(paragraphs.length)]);
@@ -68,19 +69,11 @@ export function synthesizeClozeQa(
     return {
       id: `cloze-${k}`,
       source: c.source,
-      question: c.question,
-      answer: c.answer,
+      question: c.pair.question,
+      answer: c.pair.answer,
       paragraphs: context,
       supportingFacts: [{ title: c.paragraph.title, sentenceIndex: c.sentenceIndex }],
       type: "cloze",
     };
   });
-}
-
-/** Fisher–Yates in place. */
-function shuffle<T>(items: T[], rng: Rng): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [items[i], items[j]] = [items[j], items[i]];
-  }
 }

@@ -2,8 +2,8 @@
  * train:latent-qa as a {@linkcode TrainingTask}: length-bucketed batches per epoch, the answer
  * cross-entropy (+ the support-attention loss for the latent kind), the parameter groups' learning
  * rates set before each step (the encoder and decoder groups held at 0 for the first `freezeSteps`
- * steps, so only the latent modules, selector and gate, move), optional mixed precision, and validation
- * by EM/F1.
+ * steps, so only the latent modules, selector and gate, move), optional mixed precision, and
+ * validation by EM/F1.
  *
  * @module
  */
