@@ -73,6 +73,8 @@ export interface TrainLatentQaOptions {
   selectorLayers: number;
   selectorHeads: number;
   selectorDropout: number;
+  /** The pointer-generator copy head on both kinds (`--copy 0` turns it off). */
+  copy: boolean;
   lengths: QaLengths;
   /** Synthesized cloze questions added to the training set (0: none). */
   synthetic: number;
@@ -107,6 +109,7 @@ const NUMBER_FLAGS: Record<string, [string, boolean]> = {
   "selector-layers": ["2", true],
   "selector-heads": ["8", true],
   "selector-dropout": ["0.1", false],
+  copy: ["1", true],
   "max-context": ["768", true],
   "max-source": ["512", true],
   "max-question": ["64", true],
@@ -172,6 +175,11 @@ export function parseTrainLatentQaArgs(args: string[]): TrainLatentQaOptions {
     }
     return n;
   };
+  const flag = (name: string): boolean => {
+    const n = num(name);
+    if (n > 1) throw new Error(`--${name}: expected 0 or 1, got "${n}"`);
+    return n === 1;
+  };
   return {
     model: v.model,
     data: v.data,
@@ -190,6 +198,7 @@ export function parseTrainLatentQaArgs(args: string[]): TrainLatentQaOptions {
     selectorLayers: num("selector-layers"),
     selectorHeads: num("selector-heads"),
     selectorDropout: num("selector-dropout"),
+    copy: flag("copy"),
     lengths: {
       maxContext: num("max-context"),
       maxSource: num("max-source"),
@@ -300,6 +309,7 @@ async function freshRun(
     selectorLayers: o.selectorLayers,
     selectorHeads: o.selectorHeads,
     selectorDropout: o.selectorDropout,
+    copy: o.copy,
   };
   return { run: { format: LATENT_QA_FORMAT, model, lengths: l }, tokenizer };
 }

@@ -217,6 +217,90 @@ gpuTest(
 );
 
 gpuTest(
+  "copy model, closed gate: the context reaches neither the logits nor the copy weights",
+  async () => {
+    const { tokenizer, examples } = tinyExamples(3);
+    const special = qaSpecialIds(tokenizer);
+    const model = new LatentQaModel({ ...tinyConfig("latent", tokenizer.vocabSize), copy: true });
+    try {
+      model.eval();
+      const other = examples.map((e, i) => ({ ...e, context: examples[(i + 1) % 3].context }));
+      const read = async (rows: QaExample[]) => {
+        const out = noGrad(() =>
+          tidy(() => {
+            const b = collateQa(rows, "latent", special);
+            const { logits, copy } = model.forward(b.input, b.targetIn, b.targetPadding);
+            return {
+              logits,
+              weights: copy!.source.weights,
+              nll: latentQaLosses(model, b, 0)[0],
+              s: b.input.source.shape[1],
+            };
+          })
+        );
+        const r = {
+          logits: await out.logits.data(),
+          weights: await out.weights.data(),
+          shape: out.weights.shape,
+          nll: (await out.nll.data())[0],
+          s: out.s,
+        };
+        for (const t of [out.logits, out.weights, out.nll]) t.dispose();
+        return r;
+      };
+      const a = await read(examples), c = await read(other);
+      assertEquals(Array.from(a.logits), Array.from(c.logits), "logits do not see the context");
+      const [b, t, p] = a.shape;
+      for (const w of [a, c]) {
+        for (let r = 0; r < b * t; r++) {
+          let onContext = 0;
+          for (let j = w.s; j < p; j++) onContext += w.weights[r * p + j];
+          // The latents' pointer scores carry log(tanh²(0) + 1e-12): their mass is ~1e-12 · L.
+          assert(onContext < 1e-10, `copy weight through the latents ${onContext}`);
+        }
+      }
+      assert(Math.abs(a.nll - c.nll) <= 1e-6 * Math.abs(a.nll), `nll ${a.nll} vs ${c.nll}`);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+gpuTest(
+  "copy generation: a switch set to copy and a flat pointer repeat the source's commonest token",
+  async () => {
+    const { tokenizer, examples } = tinyExamples(2);
+    const special = qaSpecialIds(tokenizer);
+    const model = new LatentQaModel({ ...tinyConfig("baseline", tokenizer.vocabSize), copy: true });
+    try {
+      model.eval();
+      const head = model.pointer!;
+      head.query.weight.write(new Float32Array(head.query.weight.size));
+      head.query.bias!.write(new Float32Array(head.query.bias!.size));
+      head.gen.weight.write(new Float32Array(head.gen.weight.size));
+      head.gen.bias!.write([-30]);
+      const input = tidy(() => collateQa(examples, "baseline", special).input);
+      const { tokens } = await model.generate(input, {
+        bos: special.bos,
+        eos: special.eos,
+        maxNewTokens: 3,
+      });
+      examples.forEach((e, r) => {
+        const counts = new Map<number, number>();
+        for (const id of e.source) counts.set(id, (counts.get(id) ?? 0) + 1);
+        const top = Math.max(...counts.values());
+        const commonest = [...counts].filter(([, n]) => n === top).map(([id]) => id);
+        assert(commonest.length === 1, "the fixture has one commonest source token per row");
+        assertEquals(tokens[r], [commonest[0], commonest[0], commonest[0]], `row ${r}`);
+      });
+      for (const t of Object.values(input)) t?.dispose();
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+gpuTest(
   "aux loss equals −log of the hand-computed support mass, rows without support left out",
   async () => {
     const { tokenizer, examples } = tinyExamples(3);

@@ -5,14 +5,22 @@
  * `kind: "baseline"` is the concatenation baseline: the plain encoder–decoder over one source
  * sequence (question and context together). Both share every size, so the comparison is fair.
  *
+ * With `copy`, both kinds get a pointer-generator head (`core/nn/pointer.ts`): the baseline
+ * points at its source tokens; the latent kind at its question tokens and at its latents, a
+ * latent passing its pointer weight on to the context tokens by the selector's attention (so the
+ * decoder still reads L vectors, and copies through them). The latents' pointer scores carry
+ * log(tanh²(g) + 1e-12), so a closed gate also closes that path and the initial model is the
+ * question-only one.
+ *
  * @module
  */
 import { Module } from "../nn/module.ts";
 import { Dropout } from "../nn/layers.ts";
 import { EncoderDecoder, type StackConfig } from "../nn/stacks.ts";
 import { PerceiverSelector, TanhGate } from "../nn/perceiver.ts";
+import { copyMixtureLogProbs, type CopySource, PointerHead } from "../nn/pointer.ts";
 import { generate, type Generation } from "../nn/generate.ts";
-import { ones, type Tensor } from "../tensor.ts";
+import { ones, type Tensor, zeros } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { tidy } from "../scope.ts";
 import * as ops from "../ops/mod.ts";
@@ -34,6 +42,8 @@ export interface LatentQaConfig {
   selectorHeads: number;
   /** Dropout on the selected latents before the gate (training only). */
   selectorDropout: number;
+  /** A pointer-generator copy head (see the module doc); absent in older model directories: off. */
+  copy?: boolean;
 }
 
 /**
@@ -59,6 +69,28 @@ export interface LatentQaMemory {
   padding: Tensor;
   /** The selector's last-layer attention over context tokens, averaged over heads [B, L, C]. */
   attn: Tensor | null;
+  /** What the copy head reads (copy models only). */
+  copy: CopyMemory | null;
+}
+
+/** The copy head's memory: the positions it points at and the token ids copying reaches. */
+export interface CopyMemory {
+  /** Pointer keys [B, M', D]: the encoded source, then (latent kind) the ungated latents. */
+  states: Tensor;
+  /** 1/0 mask [B, M'] of real positions. */
+  padding: Tensor;
+  /** Score bias [1, 1, M'] (latent kind): 0 on the source, log(tanh²(g) + 1e-12) on latents. */
+  bias: Tensor | null;
+  /** Token ids copying reaches [B, P] (i32): the source's, then (latent kind) the context's. */
+  ids: Tensor;
+}
+
+/** The copy side of a teacher-forced forward. */
+export interface LatentQaCopy {
+  /** Probability of generating from the vocabulary [B, T, 1]. */
+  pGen: Tensor;
+  /** Copy weights over the ids of {@linkcode CopyMemory.ids}. */
+  source: CopySource;
 }
 
 /** Options of answer generation. */
@@ -91,6 +123,8 @@ export class LatentQaModel extends Module {
   readonly selector: PerceiverSelector | null;
   /** The tanh gate on the latents (null for the baseline). */
   readonly gate: TanhGate | null;
+  /** The pointer-generator head (null without `copy`). */
+  readonly pointer: PointerHead | null;
   readonly #drop: Dropout;
 
   /** A model of `config`'s kind and sizes. */
@@ -112,6 +146,15 @@ export class LatentQaModel extends Module {
       : null;
     this.gate = latent ? this.child("gate", new TanhGate()) : null;
     this.#drop = this.child("selector_drop", new Dropout(config.selectorDropout));
+    this.pointer = config.copy
+      ? this.child(
+        "pointer",
+        new PointerHead(
+          config.stack.dim,
+          config.stack.seed === undefined ? undefined : config.stack.seed + 8000,
+        ),
+      )
+      : null;
   }
 
   /**
@@ -121,7 +164,10 @@ export class LatentQaModel extends Module {
   encode(input: LatentQaInput): LatentQaMemory {
     const encoded = this.seq2seq.encoder.forward(input.source, input.sourcePadding);
     if (!this.selector || !this.gate) {
-      return { memory: encoded, padding: input.sourcePadding, attn: null };
+      const copy = this.pointer
+        ? { states: encoded, padding: input.sourcePadding, bias: null, ids: input.source }
+        : null;
+      return { memory: encoded, padding: input.sourcePadding, attn: null, copy };
     }
     if (!input.context || !input.contextPadding) {
       throw new Error("LatentQaModel (latent): the input needs context and contextPadding");
@@ -130,10 +176,50 @@ export class LatentQaModel extends Module {
     const { latents, attn } = this.selector.forward(context, input.contextPadding);
     const gated = this.gate.forward(this.#drop.forward(latents));
     const [b, l] = latents.shape;
+    const padding = ops.concat([input.sourcePadding, ones([b, l])], 1);
+    let copy: CopyMemory | null = null;
+    if (this.pointer) {
+      const s = input.source.shape[1];
+      const g = ops.tanh(this.gate.gate);
+      const open = ops.log(ops.add(ops.mul(g, g), 1e-12)).reshape([1, 1, 1]);
+      copy = {
+        states: ops.concat([encoded, latents], 1),
+        padding,
+        bias: ops.concat([zeros([1, 1, s]), ops.mul(ones([1, 1, l]), open)], 2),
+        ids: ops.concat([input.source, input.context], 1),
+      };
+    }
+    return { memory: ops.concat([encoded, gated], 1), padding, attn, copy };
+  }
+
+  /** Frees what {@linkcode encode} made for `input` (not the caller's own input tensors). */
+  releaseMemory(m: LatentQaMemory, input: LatentQaInput): void {
+    const own = new Set<Tensor>([input.source, input.sourcePadding]);
+    if (input.context) own.add(input.context);
+    const made = new Set<Tensor | null | undefined>([
+      m.memory,
+      m.padding,
+      m.attn,
+      m.copy?.states,
+      m.copy?.padding,
+      m.copy?.bias,
+      m.copy?.ids,
+    ]);
+    for (const t of made) if (t && !own.has(t)) t.dispose();
+  }
+
+  /** The copy side for final decoder states h [B, T, D] reading `m` (copy models only). */
+  copyFrom(h: Tensor, m: LatentQaMemory): LatentQaCopy {
+    if (!this.pointer || !m.copy) throw new Error("LatentQaModel: this model has no copy head");
+    const c = m.copy;
+    const { pointer, pGen } = this.pointer.forward(h, c.states, c.padding, c.bias ?? undefined);
+    if (!m.attn) return { pGen, source: { weights: pointer, ids: c.ids } };
+    const all = c.states.shape[1];
+    const s = all - m.attn.shape[1];
+    const throughLatents = ops.matmul(ops.slice(pointer, 2, s, all), m.attn);
     return {
-      memory: ops.concat([encoded, gated], 1),
-      padding: ops.concat([input.sourcePadding, ones([b, l])], 1),
-      attn,
+      pGen,
+      source: { weights: ops.concat([ops.slice(pointer, 2, 0, s), throughLatents], 2), ids: c.ids },
     };
   }
 
@@ -142,11 +228,13 @@ export class LatentQaModel extends Module {
     input: LatentQaInput,
     targetIds: Tensor,
     targetPadding?: Tensor,
-  ): { logits: Tensor; attn: Tensor | null } {
+  ): { logits: Tensor; attn: Tensor | null; copy: LatentQaCopy | null } {
     const m = this.encode(input);
+    const h = this.seq2seq.decodeHidden(targetIds, m.memory, m.padding, targetPadding);
     return {
-      logits: this.seq2seq.decode(targetIds, m.memory, m.padding, targetPadding),
+      logits: this.seq2seq.head.forward(h),
       attn: m.attn,
+      copy: this.pointer ? this.copyFrom(h, m) : null,
     };
   }
 
@@ -156,17 +244,31 @@ export class LatentQaModel extends Module {
     try {
       return await this.generateFrom(m, input.source.shape[0], options);
     } finally {
-      m.memory.dispose();
-      m.attn?.dispose();
-      // The baseline's padding is the caller's own mask.
-      if (m.padding !== input.sourcePadding) m.padding.dispose();
+      this.releaseMemory(m, input);
     }
   }
 
-  /** Greedy answers for `rows` questions from an {@linkcode encode}d memory (the caller owns it). */
-  generateFrom(m: LatentQaMemory, rows: number, options: AnswerOptions): Promise<Generation> {
+  /**
+   * Greedy answers for `rows` questions from an {@linkcode encode}d memory (the caller owns it);
+   * a copy model decodes from the mixture of vocabulary and copy distributions.
+   */
+  async generateFrom(m: LatentQaMemory, rows: number, options: AnswerOptions): Promise<Generation> {
     const prompts = Array.from({ length: rows }, () => [options.bos]);
-    return generate(this.seq2seq.decoderFor(m.memory, m.padding), { prompts }, options);
+    const decoder = this.seq2seq.decoderFor(m.memory, m.padding);
+    if (!this.pointer) return generate(decoder, { prompts }, options);
+    if (rows !== m.memory.shape[0]) {
+      throw new Error(`LatentQaModel: a copy model generates one row per memory row, got ${rows}`);
+    }
+    const ids = await m.copy!.ids.data();
+    const mixture = {
+      ...decoder,
+      logits: (hidden: Tensor) => {
+        const h = hidden.reshape([rows, 1, hidden.shape.at(-1)!]);
+        const copy = this.copyFrom(h, m);
+        return copyMixtureLogProbs(this.seq2seq.head.forward(h), copy.pGen, copy.source, ids);
+      },
+    };
+    return generate(mixture, { prompts }, options);
   }
 
   /** The trainable parameters by role (every parameter lands in exactly one group). */

@@ -15,3 +15,4 @@ export * from "./lora.ts";
 export * from "./perceiver.ts";
 export * from "./losses.ts";
 export * from "./local_mix.ts";
+export * from "./pointer.ts";

@@ -205,6 +205,16 @@ export class EncoderDecoder extends Module {
     memoryPadding?: Tensor,
     targetPadding?: Tensor,
   ): Tensor {
+    return this.head.forward(this.decodeHidden(targetIds, memory, memoryPadding, targetPadding));
+  }
+
+  /** The final (normed) decoder states [B, T, D] that {@linkcode decode} projects to logits. */
+  decodeHidden(
+    targetIds: Tensor,
+    memory: Tensor,
+    memoryPadding?: Tensor,
+    targetPadding?: Tensor,
+  ): Tensor {
     let h = this.targetEmbed.place(this.targetEmbed.tokens.forward(targetIds));
     for (const layer of this.decoderLayers) {
       h = layer.forward(h, memory, {
@@ -213,7 +223,7 @@ export class EncoderDecoder extends Module {
         positions: this.targetEmbed.transform,
       });
     }
-    return this.head.forward(this.norm.forward(h));
+    return this.norm.forward(h);
   }
 
   /** Teacher-forced logits [B, T, V] for source ids [B, S] and target input ids [B, T]. */

@@ -1,6 +1,7 @@
 /**
- * The gather family (indexing): `gatherRows` and `embedding`. Forward gathers rows; backward
- * scatter-adds the output gradient into a table-shaped gradient, accumulating repeated indices.
+ * The gather family (indexing): `gatherRows` and `embedding` gather rows, and their backward
+ * scatter-adds the output gradient into a table-shaped gradient, accumulating repeated indices;
+ * `scatterRows` is that scatter-add as a forward op, and its backward is the gather.
  *
  * Out-of-range indices (negative or ≥ the number of rows) read as zero rows and receive no
  * gradient: the kernel checks bounds instead of clamping, so a bad id shows up as a zero vector
@@ -34,6 +35,13 @@ function scatterAdd(
   }, base?.buffer);
   for (const t of [counts, offsets, order]) t.dispose();
   return out;
+}
+
+/** The gather of [rows, d] `g` by `index` into [index.size, d]; no node. */
+function gatherRaw(g: Tensor, index: Tensor, rows: number, d: number): Tensor {
+  const y = new Tensor([index.size, d], g.dtype);
+  gatherKernel(g.buffer, rows, d, index.buffer, index.size, y.buffer);
+  return y;
 }
 
 /** Gathers rows of `x` by every element of `index` (i32, any shape) into `outShape`. */
@@ -70,4 +78,27 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   }
   if (ids.dtype !== "i32") throw new Error(`embedding: ids must be i32, got ${ids}`);
   return gather("embedding", weight, ids, [...ids.shape, weight.shape[1]]);
+}
+
+/**
+ * Sums the rows of `values` ([M, D] f32) into a new [rows, D] tensor at `index` ([M] i32):
+ * `out[index[m]] += values[m]`, repeated indices accumulating in a fixed order (deterministic).
+ * Indices outside [0, rows) are dropped. The gradient of `values` gathers the output gradient's
+ * rows by `index` (zero for dropped ones).
+ */
+export function scatterRows(values: Tensor, index: Tensor, rows: number): Tensor {
+  if (values.rank !== 2 || values.dtype !== "f32") {
+    throw new Error(`scatterRows: values must be a 2-D f32 tensor, got ${values}`);
+  }
+  if (index.rank !== 1 || index.dtype !== "i32" || index.size !== values.shape[0]) {
+    throw new Error(
+      `scatterRows: index must be a 1-D i32 tensor of ${values.shape[0]} ids, got ${index}`,
+    );
+  }
+  if (!Number.isInteger(rows) || rows < 1) {
+    throw new Error(`scatterRows: rows must be a positive integer, got ${rows}`);
+  }
+  const d = values.shape[1];
+  const out = scatterAdd(values, index, rows, d, null);
+  return attach(out, "scatterRows", [values], (g) => [gatherRaw(g, index, rows, d)]);
 }

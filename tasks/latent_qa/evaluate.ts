@@ -79,9 +79,7 @@ export async function evaluateQa(
           mass.dispose();
         }
       } finally {
-        m.memory.dispose();
-        m.attn?.dispose();
-        if (m.padding !== batch.input.sourcePadding) m.padding.dispose();
+        model.releaseMemory(m, batch.input);
       }
       for (const ids of generation.tokens) {
         predictions.push(tokenizer.decode(ids, { skipSpecialTokens: true, cleanUp: true }).trim());

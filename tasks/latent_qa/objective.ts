@@ -2,12 +2,15 @@
  * The latent-QA objective: answer cross-entropy plus `auxWeight · L_aux`, where L_aux is
  * `supportAttentionLoss` on the selector's last-layer attention averaged over its heads, i.e.
  * the mean over latents (and over the rows whose context kept a supporting token) of
- * −log(head-averaged attention mass on supporting tokens).
+ * −log(head-averaged attention mass on supporting tokens). A copy model's answer term is the
+ * pointer-generator mixture's −log p(target) instead of the vocabulary cross-entropy (logged as
+ * `loss_ce` all the same).
  *
  * @module
  */
 import type { LatentQaModel } from "../../core/models/latent_qa.ts";
 import { sequenceCrossEntropy, supportAttentionLoss } from "../../core/nn/losses.ts";
+import { copyMixtureNll } from "../../core/nn/pointer.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import * as ops from "../../core/ops/mod.ts";
 import type { QaBatch } from "./batch.ts";
@@ -19,8 +22,10 @@ export const BASELINE_LOSS_TERMS = ["loss"];
 
 /** The terms of {@linkcode LATENT_LOSS_TERMS} (baseline: the cross-entropy alone). */
 export function latentQaLosses(model: LatentQaModel, batch: QaBatch, auxWeight: number): Tensor[] {
-  const { logits, attn } = model.forward(batch.input, batch.targetIn, batch.targetPadding);
-  const ce = sequenceCrossEntropy(logits, batch.targetOut);
+  const { logits, attn, copy } = model.forward(batch.input, batch.targetIn, batch.targetPadding);
+  const ce = copy
+    ? copyMixtureNll(logits, copy.pGen, copy.source, batch.targetOut)
+    : sequenceCrossEntropy(logits, batch.targetOut);
   if (!attn || !batch.support || !model.gate) return [ce];
   const mass = supportMass(attn, batch.support, batch.supportedMask!);
   const gate = ops.tanh(model.gate.gate).reshape([]);

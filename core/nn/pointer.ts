@@ -1,0 +1,126 @@
+/**
+ * A pointer-generator copy head (See et al., 2017): beside the vocabulary softmax, the decoder
+ * points at positions of what it reads and copies their token ids. The answer distribution is
+ *
+ *   p(y) = p_gen · softmax(logits)[y] + (1 − p_gen) · Σ_j w_j · [id_j = y],
+ *
+ * with `w` a distribution over copy positions (each with a token id) and p_gen = σ(gen · h).
+ * Training needs only p(target), which {@linkcode copyMixtureNll} reads off without building the
+ * [B, T, V] mixture; generation needs the whole distribution, which
+ * {@linkcode copyMixtureLogProbs} scatters into the vocabulary.
+ *
+ * @module
+ */
+import { Module } from "./module.ts";
+import { Linear } from "./layers.ts";
+import { MASKED } from "./attention.ts";
+import { type Tensor, tensor } from "../tensor.ts";
+import * as ops from "../ops/mod.ts";
+
+/** What {@linkcode PointerHead.forward} returns. */
+export interface PointerWeights {
+  /** Attention of each decoder position over the memory positions [B, T, M] (rows sum to 1). */
+  pointer: Tensor;
+  /** Probability of generating from the vocabulary rather than copying [B, T, 1]. */
+  pGen: Tensor;
+}
+
+/** Single-head pointer attention from decoder states over a memory, and the generate/copy switch. */
+export class PointerHead extends Module {
+  /** Query projection of the decoder states. */
+  readonly query: Linear;
+  /** Key projection of the memory. */
+  readonly key: Linear;
+  /** The switch's logit from a decoder state. */
+  readonly gen: Linear;
+
+  /** A head for width `dim`. */
+  constructor(readonly dim: number, seed?: number) {
+    super();
+    const at = (k: number) => (seed === undefined ? undefined : seed + k);
+    this.query = this.child("query", new Linear(dim, dim, { seed: at(0) }));
+    this.key = this.child("key", new Linear(dim, dim, { seed: at(2) }));
+    this.gen = this.child("gen", new Linear(dim, 1, { seed: at(4) }));
+  }
+
+  /**
+   * Pointer weights of decoder states h [B, T, D] over memory [B, M, D]: padding [B, M] (1 real)
+   * hides positions; `bias` (broadcast to [B, T, M], with gradient) is added to the scores.
+   */
+  forward(h: Tensor, memory: Tensor, padding?: Tensor, bias?: Tensor): PointerWeights {
+    const [b, m] = memory.shape;
+    let scores = ops.mul(
+      ops.matmul(this.query.forward(h), this.key.forward(memory), { transB: true }),
+      1 / Math.sqrt(this.dim),
+    );
+    if (bias) scores = ops.add(scores, bias);
+    const mask = padding ? ops.mul(ops.sub(padding, 1), -MASKED).reshape([b, 1, m]) : undefined;
+    return { pointer: ops.softmax(scores, mask), pGen: ops.sigmoid(this.gen.forward(h)) };
+  }
+}
+
+/** The copy side of a mixture: weights [B, T, P] over copy positions whose token ids are [B, P]. */
+export interface CopySource {
+  /** Copy weights per decoder position [B, T, P] (each row sums to at most 1). */
+  weights: Tensor;
+  /** Token id at each copy position [B, P] (i32). */
+  ids: Tensor;
+}
+
+/**
+ * Mean −log p(target) of the mixture over logits [B, T, V], pGen [B, T, 1] and `copy`, over the
+ * targets [B, T] (i32) that are not `ignoreIndex`. A scalar.
+ */
+export function copyMixtureNll(
+  logits: Tensor,
+  pGen: Tensor,
+  copy: CopySource,
+  targets: Tensor,
+  ignoreIndex = -100,
+): Tensor {
+  const [b, t, v] = logits.shape;
+  const p = copy.ids.shape[1];
+  const vocabNll = ops.crossEntropy(logits.reshape([-1, v]), targets.reshape([-1]), {
+    ignoreIndex,
+    reduction: "none",
+  });
+  const vocabP = ops.exp(ops.neg(vocabNll)).reshape([b, t]);
+  const target = ops.cast(targets, "f32");
+  const match = ops.eq(ops.cast(copy.ids, "f32").reshape([b, 1, p]), target.reshape([b, t, 1]));
+  const copyP = ops.sum(ops.mul(copy.weights, match), -1);
+  const gen = pGen.reshape([b, t]);
+  const prob = ops.add(ops.mul(gen, vocabP), ops.mul(ops.add(ops.neg(gen), 1), copyP));
+  const valid = ops.add(ops.neg(ops.eq(target, ignoreIndex)), 1);
+  const nll = ops.neg(ops.log(ops.add(prob, 1e-9)));
+  return ops.div(ops.sum(ops.mul(nll, valid)), ops.add(ops.sum(valid), 1e-9));
+}
+
+/**
+ * log p over the whole vocabulary [B, T, V] of the mixture: the copy weights scattered onto
+ * their ids (repeated ids add up). `copyIds` are the host values of `copy.ids`, row-major.
+ */
+export function copyMixtureLogProbs(
+  logits: Tensor,
+  pGen: Tensor,
+  copy: CopySource,
+  copyIds: ArrayLike<number>,
+): Tensor {
+  const [b, t, v] = logits.shape;
+  const p = copy.ids.shape[1];
+  const index = new Int32Array(b * t * p);
+  for (let r = 0; r < b; r++) {
+    for (let s = 0; s < t; s++) {
+      for (let j = 0; j < p; j++) index[(r * t + s) * p + j] = (r * t + s) * v + copyIds[r * p + j];
+    }
+  }
+  const scattered = ops.scatterRows(
+    copy.weights.reshape([b * t * p, 1]),
+    tensor(index, [b * t * p], "i32"),
+    b * t * v,
+  ).reshape([b, t, v]);
+  const mixed = ops.add(
+    ops.mul(pGen, ops.softmax(logits)),
+    ops.mul(ops.add(ops.neg(pGen), 1), scattered),
+  );
+  return ops.log(ops.add(mixed, 1e-9));
+}
