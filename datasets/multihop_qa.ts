@@ -50,6 +50,19 @@ export interface MultiHopExample {
   level?: string;
 }
 
+/** A HotpotQA-schema record of `e` (what {@linkcode parseMultiHopJson} reads back as `e`). */
+export function toHotpotRecord(e: MultiHopExample): Record<string, unknown> {
+  return {
+    _id: e.id,
+    question: e.question,
+    answer: e.answer,
+    ...(e.type === undefined ? {} : { type: e.type }),
+    ...(e.level === undefined ? {} : { level: e.level }),
+    supporting_facts: e.supportingFacts.map((f) => [f.title, f.sentenceIndex]),
+    context: e.paragraphs.map((p) => [p.title, p.sentences]),
+  };
+}
+
 /** A file or example that does not follow its schema; names the file and example. */
 export class MultiHopFormatError extends Error {
   /** Builds the error for `file`, example `where`, with a reason. */

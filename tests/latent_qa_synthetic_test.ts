@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { MultiHopExample } from "../datasets/multihop_qa.ts";
-import { supportMask } from "../datasets/multihop_qa.ts";
+import { readMultiHopJson, supportMask, toHotpotRecord } from "../datasets/multihop_qa.ts";
+import { parseClozeFileArgs, writeClozeFile } from "../tasks/latent_qa_cloze.ts";
 import { synthesizeClozeQa } from "../tasks/latent_qa/synthetic.ts";
 
 /** Twelve one-example paragraphs; every second sentence holds a year to blank out. */
@@ -61,4 +62,26 @@ Deno.test("synthesized cloze QA: deterministic per seed, capped by count", () =>
   assert.notDeepEqual(a.map((e) => e.answer), c.map((e) => e.answer));
   assert.equal(a[0].paragraphs.length, 10, "9 distractors by default");
   assert.deepEqual(synthesizeClozeQa(pool(), { count: 0, seed: 1 }), []);
+});
+
+Deno.test("latent-qa:cloze writes a HotpotQA file that reads back as the synthesized questions", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const from = `${dir}/pool.json`, out = `${dir}/cloze.json`;
+    await Deno.writeTextFile(from, JSON.stringify(pool().map(toHotpotRecord)));
+    const o = parseClozeFileArgs(["--from", from, "--out", out, "--count", "5", "--seed", "3"]);
+    assert.equal(await writeClozeFile(o), 5);
+    const read = await readMultiHopJson(out);
+    const made = synthesizeClozeQa(await readMultiHopJson(from), { count: 5, seed: 3 });
+    assert.deepEqual(read, made.map((e) => ({ ...e, source: "hotpotqa" })));
+    const names = [...Deno.readDirSync(dir)].map((f) => f.name).sort();
+    assert.deepEqual(names, ["cloze.json", "pool.json"], "no temporary file left behind");
+    assert.throws(() => parseClozeFileArgs(["--from", from]), /--out: expected/);
+    assert.throws(
+      () => parseClozeFileArgs(["--from", from, "--out", out, "--count", "0"]),
+      /--count/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
