@@ -62,8 +62,8 @@ export async function compareLatentQa(
 /** The side-by-side table (Markdown). */
 export function formatComparison(rows: readonly CompareRow[]): string {
   const header =
-    "| model | checkpoint | n | EM | F1 | context tokens read | decoder input | ms / question | support mass (share) | gate |";
-  const rule = "|---|---|---|---|---|---|---|---|---|---|";
+    "| model | checkpoint | n | EM | F1 | context tokens read | decoder input | ms / question | support mass (share) | gate | commonest answer (share) |";
+  const rule = "|---|---|---|---|---|---|---|---|---|---|---|";
   const lines = rows.map(({ name, dir, report: r }) => {
     const latent = r.kind === "latent";
     return `| ${name} | ${dir} | ${r.n} | ${(100 * r.em).toFixed(2)} | ${
@@ -72,7 +72,7 @@ export function formatComparison(rows: readonly CompareRow[]): string {
       r.ms_per_example.toFixed(1)
     } | ${latent ? `${r.support_mass.toFixed(4)} (${r.support_share.toFixed(4)})` : "—"} | ${
       latent ? r.gate.toFixed(4) : "—"
-    } |`;
+    } | "${r.commonest_answer}" (${(100 * r.commonest_share).toFixed(1)} %) |`;
   });
   return [header, rule, ...lines].join("\n");
 }

@@ -67,6 +67,9 @@ export function formatQaReport(r: CheckpointReport): string {
       r.decoder_input.toFixed(1)
     }, ` +
       `${r.ms_per_example.toFixed(1)} ms per question`,
+    `commonest answer "${r.commonest_answer}" (${
+      (100 * r.commonest_share).toFixed(1)
+    } % of the questions)`,
   );
   return lines.join("\n");
 }

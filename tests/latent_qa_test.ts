@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest, withTempDir } from "./helpers.ts";
-import { noGrad, ops, type Tensor, tidy, zeros } from "../mod.ts";
+import { metrics, noGrad, ops, type Tensor, tidy, zeros } from "../mod.ts";
 import { type LatentQaConfig, LatentQaModel } from "../core/models/latent_qa.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { optimizerStep, type StepContext, Trainer, type TrainingTask } from "../core/train/mod.ts";
@@ -570,6 +570,10 @@ gpuTest(
       assertEquals(report.kind, "latent");
       assert(report.f1 >= 0 && report.f1 <= 1 && report.em >= 0 && report.em <= report.f1 + 1e-9);
       assert(report.support_mass > 0 && report.support_mass <= 1, `mass ${report.support_mass}`);
+      const given = report.predictions.filter((p) =>
+        metrics.normalizeAnswer(p) === report.commonest_answer
+      );
+      assertEquals(report.commonest_share, given.length / report.n);
     });
   },
 );

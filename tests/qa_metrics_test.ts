@@ -2,7 +2,7 @@ import { assertEquals, assertThrows } from "./assert.ts";
 import { assertClose } from "./helpers.ts";
 import { metrics } from "../mod.ts";
 
-const { exactMatch, normalizeAnswer, qaScores, recallAtK, tokenF1 } = metrics;
+const { commonestAnswer, exactMatch, normalizeAnswer, qaScores, recallAtK, tokenF1 } = metrics;
 
 Deno.test("normalizeAnswer lower-cases, drops punctuation and whole-word articles, collapses spaces", () => {
   assertEquals(normalizeAnswer("  The Quick,  brown-fox!\n"), "quick brownfox");
@@ -53,4 +53,16 @@ Deno.test("recallAtK is the share of gold documents in the top k", () => {
   assertEquals(recallAtK([4, 4, 4], [4, 5], 3), 0.5, "a repeated id counts once");
   assertThrows(() => recallAtK(ranked, [], 2), "no gold documents");
   assertThrows(() => recallAtK(ranked, ["d1"], 0), "k must be an integer");
+});
+
+Deno.test("commonestAnswer counts normal forms and breaks ties by first appearance", () => {
+  assertEquals(commonestAnswer(["No", "1990", "no.", "The 1990", "NO"]), {
+    answer: "no",
+    share: 3 / 5,
+  });
+  assertEquals(commonestAnswer(["paris", "rome", "Rome", "Paris"]), {
+    answer: "paris",
+    share: 0.5,
+  });
+  assertThrows(() => commonestAnswer([]), "no predictions");
 });

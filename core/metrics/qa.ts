@@ -93,6 +93,30 @@ export function qaScores(
   return { em: em / n, f1: f1 / n, n };
 }
 
+/** The most frequent answer of a set and the share of predictions that give it. */
+export interface CommonestAnswer {
+  /** The normalised answer ({@linkcode normalizeAnswer}); ties go to the one seen first. */
+  answer: string;
+  /** Its share of all predictions, in [0, 1]. */
+  share: number;
+}
+
+/**
+ * The commonest normalised prediction and its share: a model that answers most questions the same
+ * way ("no") scores the majority-per-type level, and EM/F1 alone do not show it.
+ */
+export function commonestAnswer(predictions: readonly string[]): CommonestAnswer {
+  if (predictions.length === 0) throw new Error("commonestAnswer: no predictions given");
+  const counts = new Map<string, number>();
+  for (const p of predictions) {
+    const a = normalizeAnswer(p);
+    counts.set(a, (counts.get(a) ?? 0) + 1);
+  }
+  let best = "", bestCount = 0;
+  for (const [a, c] of counts) if (c > bestCount) [best, bestCount] = [a, c];
+  return { answer: best, share: bestCount / predictions.length };
+}
+
 /**
  * Recall@k: the fraction of the gold documents found among the first k of a ranking (ids compared
  * with ===; duplicates in the ranking count once).

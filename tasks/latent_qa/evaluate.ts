@@ -7,7 +7,7 @@
  * @module
  */
 import type { LatentQaModel } from "../../core/models/latent_qa.ts";
-import { qaScores } from "../../core/metrics/qa.ts";
+import { commonestAnswer, qaScores } from "../../core/metrics/qa.ts";
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
@@ -32,6 +32,9 @@ export interface QaReport {
   decoder_input: number;
   /** Wall milliseconds per question of encoding and generation (the support-mass sum excluded). */
   ms_per_example: number;
+  /** The commonest normalised answer and the share of questions given it. */
+  commonest_answer: string;
+  commonest_share: number;
   /** The answers, in input order. */
   predictions: string[];
 }
@@ -89,6 +92,7 @@ export async function evaluateQa(
     }
   }
   const scores = qaScores(predictions, examples.map((e) => e.answer));
+  const commonest = commonestAnswer(predictions);
   const mean = (f: (e: QaExample) => number) =>
     examples.reduce((n, e) => n + f(e), 0) / examples.length;
   const latent = kind === "latent";
@@ -101,6 +105,8 @@ export async function evaluateQa(
     context_tokens: latent ? mean((e) => e.context.length) : mean((e) => e.sourceContext),
     decoder_input: mean(questionOf) + (latent ? model.config.latents : 0),
     ms_per_example: elapsed / examples.length,
+    commonest_answer: commonest.answer,
+    commonest_share: commonest.share,
     predictions,
   };
 }
