@@ -201,7 +201,9 @@ function line(name: string, s: SystemScores): string {
   ).join(", ");
   return `${name.padEnd(18)} EM ${(100 * s.em).toFixed(1).padStart(5)}  F1 ${
     (100 * s.f1).toFixed(1).padStart(5)
-  }  [F1 by type: ${types}]`;
+  }  [F1 by type: ${types}]  commonest "${s.commonest_answer}" ${
+    (100 * s.commonest_share).toFixed(1)
+  } %`;
 }
 
 /** The human-readable table of a report. */

@@ -76,6 +76,8 @@ gpuTest(
       // The training answers of "bridge" are all distinct: the first one is the majority, and
       // it is right for exactly one of the four dev questions.
       assertEquals(report.majority_baseline.em, 0.25);
+      // All four are "bridge" questions, so the majority baseline gives one answer to all.
+      assertEquals(report.majority_baseline.commonest_share, 1);
       // Oracle reads every gold document (at most 2 per question here, k = 2).
       if (setting === "oracle") assertEquals(report.recall_at_k, 1);
       const dev = await readMultiHopJson(f.dev);

@@ -8,7 +8,7 @@
  * @module
  */
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
-import { exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
+import { commonestAnswer, exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
 import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { paragraphDoc } from "../docs/from_qa.ts";
@@ -28,6 +28,9 @@ export interface Scores {
 /** One system's scores, overall and per question type. */
 export interface SystemScores extends Scores {
   by_type: Record<string, Scores>;
+  /** The commonest normalised answer and the share of questions given it (null: no questions). */
+  commonest_answer: string | null;
+  commonest_share: number;
 }
 
 /** What eval:clara prints with `--json`. */
@@ -83,9 +86,12 @@ export function scoreByType(
     f1: s.n ? s.f1 / s.n : 0,
     n: s.n,
   });
+  const commonest = predictions.length ? commonestAnswer(predictions) : null;
   return {
     ...mean(all),
     by_type: Object.fromEntries(Object.entries(byType).map(([k, s]) => [k, mean(s)])),
+    commonest_answer: commonest?.answer ?? null,
+    commonest_share: commonest?.share ?? 0,
   };
 }
 
