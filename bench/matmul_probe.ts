@@ -25,6 +25,7 @@ const SHAPES: ProbeShape[] = [
   { label: "4096×1024×256", a: [4096, 1024], b: [1024, 256] },
   { label: "64×(128×64 @ 64×128)", a: [64, 128, 64], b: [64, 64, 128] },
   { label: "1024³ B transposed", a: [1024, 1024], b: [1024, 1024], transB: true },
+  { label: "32×(768×768 @ 768×32)", a: [32, 768, 768], b: [32, 768, 32] },
 ];
 
 /** This process's user + system CPU seconds, or NaN off Linux. */

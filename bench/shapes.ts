@@ -107,6 +107,8 @@ export function benchShapes(tiny = false): BenchShapes {
       { m: 4096, k: 256, n: 1024, batch: 1 },
       { m: 4096, k: 1024, n: 256, batch: 1 },
       { m: 128, k: 64, n: 128, batch: 64 },
+      // Attention's P·V over 768 tokens at head dim 32 (latent-QA's context encoder): few columns.
+      { m: 768, k: 768, n: 32, batch: 32 },
     ],
     addElements: 16 * 1024 * 1024,
     rows: 4096,

@@ -232,7 +232,10 @@ fn main(${ROW_BUILTINS}) {
 }`);
 }
 
-function productKernel(tile: MatmulTile, vecStore: boolean, half: boolean): Kernel {
+/** How the product kernel writes C: whole vec4s of a row, scalars, or scalars of Cᵀ. */
+type ProductStore = "vec4" | "f32" | "transposed";
+
+function productKernel(tile: MatmulTile, store: ProductStore, half: boolean): Kernel {
   const { workgroupX, rows, colVec4s } = tile;
   const rs = [...Array(rows).keys()];
   const cs = [...Array(colVec4s).keys()];
@@ -252,21 +255,21 @@ function productKernel(tile: MatmulTile, vecStore: boolean, half: boolean): Kern
       ).join("\n      ")
     }
     }`;
-  // With N a multiple of 4 a row of C is whole vec4s: one store per accumulator.
-  const store = (r: number) =>
+  // With N a multiple of 4 a row of C is whole vec4s: one store per accumulator. A transposed
+  // store writes the tile's C[m, n] at n·M + m, i.e. the product's transpose in row-major order.
+  const storeAt = (r: number, c: number) =>
+    store === "vec4"
+      ? `if (col4 + ${c}u < p.N4) { cs[o / 4u + col4 + ${c}u] = acc${r}${c}; }`
+      : `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
+        `if (n < p.N) { cs[${
+          store === "transposed" ? `cBase + n * p.M + row + ${r}u` : "o + n"
+        }] = acc${r}${c}[j]; } }`;
+  const storeRow = (r: number) =>
     `if (row + ${r}u < p.M) {
     let o = cBase + (row + ${r}u) * p.N;
-    ${
-      cs.map((c) =>
-        vecStore
-          ? `if (col4 + ${c}u < p.N4) { cs[o / 4u + col4 + ${c}u] = acc${r}${c}; }`
-          : `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
-            `if (n < p.N) { cs[o + n] = acc${r}${c}[j]; } }`
-      ).join("\n    ")
-    }
+    ${cs.map((c) => storeAt(r, c)).join("\n    ")}
   }`;
-  const name = `matmul_tex_${workgroupX}x${rows}x${colVec4s}_${vecStore ? "vec4" : "f32"}` +
-    (half ? "_h" : "");
+  const name = `matmul_tex_${workgroupX}x${rows}x${colVec4s}_${store}` + (half ? "_h" : "");
   return cached(name, () => `
 ${half ? "enable f16;" : ""}
 struct Params {
@@ -276,7 +279,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> as_: array<${half ? "vec4<f16>" : "vec4f"}>;
 @group(0) @binding(2) var bt: texture_2d<f32>;
-@group(0) @binding(3) var<storage, read_write> cs: array<${vecStore ? "vec4f" : "f32"}>;
+@group(0) @binding(3) var<storage, read_write> cs: array<${store === "vec4" ? "vec4f" : "f32"}>;
 @compute @workgroup_size(${workgroupX})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let batch = wid.z + p.batchOffset;
@@ -300,7 +303,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
     ${cs.flatMap((c) => [0, 1, 2, 3].map((j) => fetchB(c, j))).join("\n    ")}
     ${rs.map(fmaRow).join("\n    ")}
   }
-  ${rs.map(store).join("\n  ")}
+  ${rs.map(storeRow).join("\n  ")}
 }`);
 }
 
@@ -336,6 +339,55 @@ export function matmulInto(
   c: GPUBuffer,
   problem: MatmulProblem,
   scratch: (bytes: number) => GPUBuffer,
+): void {
+  if (computesTranspose(info().description, problem.M, problem.N)) {
+    recordProduct(b, a, c, transposed(problem), scratch, "transposed");
+  } else {
+    recordProduct(a, b, c, problem, scratch, problem.N % 4 === 0 ? "vec4" : "f32");
+  }
+}
+
+/**
+ * A CPU adapter computes a product with few columns and many rows as Cᵀ = op(B)ᵀ·op(A)ᵀ. The
+ * narrowest product tile still spans 8 SIMD lanes of 2 vec4s (64 columns), so below that the lanes
+ * idle at full cost: on lavapipe 32×[768,768]·[768,N] takes ≈ 550 ms whether N is 8 or 64, and
+ * as its transpose 81 ms (N 8), 151 (16), 294 (32, attention's P·V at head dim 32), 330 (64); at
+ * N 128 the direct product is faster (149 against 179 ms), and with M < 8·N the transpose does not
+ * pay (32×[128,128]·[128,32]: 19.6 direct, 21.9 transposed). Measured 2026-12-04, idle 2-core host.
+ */
+const TRANSPOSE_MAX_N = 64;
+const TRANSPOSE_MIN_ROWS_PER_COLUMN = 8;
+
+/** Whether an M×N product is computed as its transpose on this adapter. */
+export function computesTranspose(adapterDescription: string, M: number, N: number): boolean {
+  const cpu = TILE_TABLE.some(([re]) => re.test(adapterDescription));
+  return cpu && N <= TRANSPOSE_MAX_N && M >= TRANSPOSE_MIN_ROWS_PER_COLUMN * N;
+}
+
+/** The problem of Cᵀ = op(B)ᵀ·op(A)ᵀ: operands swapped, each with the other transpose. */
+function transposed(p: MatmulProblem): MatmulProblem {
+  return {
+    M: p.N,
+    N: p.M,
+    K: p.K,
+    transA: !p.transB,
+    transB: !p.transA,
+    batchA: p.batchB,
+    batchB: p.batchA,
+    batchShape: p.batchShape,
+    aBatchStrides: p.bBatchStrides,
+    bBatchStrides: p.aBatchStrides,
+    half: p.half,
+  };
+}
+
+function recordProduct(
+  a: GPUBuffer,
+  b: GPUBuffer,
+  c: GPUBuffer,
+  problem: MatmulProblem,
+  scratch: (bytes: number) => GPUBuffer,
+  store: ProductStore,
 ): void {
   const { M, N, K, transA, transB, batchA, batchB, batchShape } = problem;
   const half = problem.half ?? false;
@@ -401,7 +453,7 @@ export function matmulInto(
     throw new Error(`matmul: [${M}, ${N}] output exceeds the dispatch grid`);
   }
   for (let offset = 0; offset < batches; offset += MAX_WORKGROUPS_PER_DIM) {
-    dispatch(productKernel(tile, N % 4 === 0, half), [packedA, tex.view, c], [
+    dispatch(productKernel(tile, store, half), [packedA, tex.view, c], [
       M,
       N,
       K4,

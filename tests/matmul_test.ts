@@ -2,6 +2,7 @@ import { assertClose, checkOp, cpuMatmul, gpuTest, numel } from "./helpers.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { counters, writeBuffer } from "../kernels/runtime.ts";
 import { setFastPaths } from "../kernels/fast_paths.ts";
+import { computesTranspose } from "../kernels/matmul.wgsl.ts";
 import { noGrad, ops, tensor, tidy } from "../mod.ts";
 import { SGD } from "../core/optim/sgd.ts";
 import { Rng } from "../core/random.ts";
@@ -26,6 +27,36 @@ async function checkMatmul(
     gradAtol: 5e-4,
     gradRtol: 1e-3,
   });
+}
+
+/** One forward case: A's and B's shapes and their transposes. */
+type ForwardCase = [number[], number[], boolean, boolean];
+
+/**
+ * Forward products of uniform [-0.5, 0.5] operands with K = 257 against an f64 reference. Terms
+ * are in [-0.25, 0.25] with random signs, so f32 accumulation error grows like √K·2⁻²⁴ times the
+ * term size: 5·√K·6e-8 gives a generous margin while a wrong index fails by ~0.1.
+ */
+async function checkForwardK257(cases: ForwardCase[], seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const host = (shape: number[]) => ({
+    shape,
+    values: Float64Array.from(Float32Array.from({ length: numel(shape) }, () => rng.next() - 0.5)),
+  });
+  for (const [aShape, bShape, transA, transB] of cases) {
+    const a = host(aShape), b = host(bShape);
+    const expected = cpuMatmul(a, b, transA, transB);
+    const out = tidy(() =>
+      ops.matmul(
+        tensor(Float32Array.from(a.values), aShape),
+        tensor(Float32Array.from(b.values), bShape),
+        { transA, transB },
+      )
+    );
+    assertEquals(out.shape, expected.shape, "output shape");
+    assertClose(await out.data(), expected.values, 5 * Math.sqrt(257) * 6e-8 * 4, 1e-5, "forward");
+    noGrad(() => out.dispose());
+  }
 }
 
 gpuTest("matmul 2-D forward and backward match the CPU reference, odd sizes included", async () => {
@@ -71,39 +102,37 @@ gpuTest("matmul over batch dims, same and broadcast", async () => {
 
 gpuTest(
   "matmul 130×257 @ 257×67, large-tile and batched transposed cases match an f64 reference",
-  async () => {
-    const rng = new Rng(99);
-    const cases: [number[], number[], boolean, boolean][] = [
+  () =>
+    checkForwardK257([
       [[130, 257], [257, 67], false, false],
       [[3, 257, 130], [67, 257], true, true],
       // Wide enough for the large CPU register tile: scalar stores (N = 258), vec4 stores with a
       // transposed B over a folded batch, and row/column counts that are not tile multiples.
       [[70, 257], [257, 258], false, false],
       [[2, 65, 257], [256, 257], false, true],
-    ];
-    for (const [aShape, bShape, transA, transB] of cases) {
-      const host = (shape: number[]) => ({
-        shape,
-        values: Float64Array.from(
-          Float32Array.from({ length: numel(shape) }, () => rng.next() - 0.5),
-        ),
-      });
-      const a = host(aShape), b = host(bShape);
-      const expected = cpuMatmul(a, b, transA, transB);
-      const out = tidy(() =>
-        ops.matmul(
-          tensor(Float32Array.from(a.values), aShape),
-          tensor(Float32Array.from(b.values), bShape),
-          { transA, transB },
-        )
-      );
-      assertEquals(out.shape, expected.shape, "output shape");
-      // Terms are in [-0.25, 0.25] with random signs, so f32 accumulation error grows like √K·2⁻²⁴
-      // times the term size: 5·√K·6e-8 gives a generous margin while a wrong index fails by ~0.1.
-      const K = 257;
-      assertClose(await out.data(), expected.values, 5 * Math.sqrt(K) * 6e-8 * 4, 1e-5, "forward");
-      noGrad(() => out.dispose());
-    }
+    ], 99),
+);
+
+gpuTest(
+  "tall narrow products, computed as their transpose on CPU adapters, match the CPU reference",
+  async () => {
+    // M ≥ 8·N with N ≤ 64: on a CPU adapter these run as Cᵀ = op(B)ᵀ·op(A)ᵀ with a transposed
+    // store; gradients of the [41, 5] cases are themselves such products (dA = g·Bᵀ: 41×6).
+    assert(computesTranspose("llvmpipe (LLVM 15.0.6, 256 bits)", 41, 5), "41×5 on lavapipe");
+    assert(!computesTranspose("llvmpipe (LLVM 15.0.6, 256 bits)", 41, 6), "41 < 8·6");
+    assert(!computesTranspose("llvmpipe (LLVM 15.0.6, 256 bits)", 4096, 65), "N above 64");
+    assert(!computesTranspose("NVIDIA H200", 4096, 8), "GPUs keep the direct product");
+    await checkMatmul([41, 6], [6, 5], false, false);
+    await checkMatmul([6, 41], [6, 5], true, false);
+    await checkMatmul([41, 6], [5, 6], false, true);
+    await checkMatmul([6, 41], [5, 6], true, true);
+    await checkMatmul([2, 41, 6], [6, 3]);
+    await checkMatmul([2, 1, 40, 4], [1, 3, 4, 4]);
+    await checkForwardK257([
+      [[3, 520, 257], [3, 257, 33], false, false],
+      [[3, 257, 520], [257, 32], true, false],
+      [[2, 300, 257], [2, 7, 257], false, true],
+    ], 7);
   },
 );
 
