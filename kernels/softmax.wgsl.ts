@@ -50,22 +50,44 @@ fn merge_lse(m: f32, s: f32, m2: f32, s2: f32) -> vec2f {
   return vec2f(top, s * exp(m - top) + s2 * exp(m2 - top));
 }`;
 
-function forwardCode(log: boolean, wg: number): string {
+/**
+ * WGSL `push_lse(acc, v)`: the running pair with one more score, one exp per score (the smaller of
+ * the old max and v is rescaled against the larger). Masked scores leave the pair unchanged.
+ */
+const PUSH_LSE = `
+fn push_lse(acc: vec2f, v: f32) -> vec2f {
+  let e = exp(-abs(v - acc.x));
+  let pushed = select(vec2f(acc.x, acc.y + e), vec2f(v, acc.y * e + 1.0), v > acc.x);
+  return select(pushed, acc, v <= ${MASKED_BELOW});
+}`;
+
+/**
+ * The forward kernel. With `vec4` (cols a multiple of 4 and a mask that is not broadcast along
+ * the row) every invocation reads whole vec4s: on lavapipe a load costs about the same whatever its
+ * width, so a row takes a quarter of the loads.
+ */
+function forwardCode(log: boolean, wg: number, vec4: boolean): string {
+  const [t, zero, width] = vec4 ? ["vec4f", "vec4f(0.0)", "p.cols / 4u"] : ["f32", "0.0", "p.cols"];
+  const masked = `v <= ${vec4 ? `vec4f(${MASKED_BELOW})` : MASKED_BELOW}`;
   const write = log
     ? "ys[base + j] = v - lse;"
-    : `ys[base + j] = select(0.0, exp(v - top) * inv, !(v <= ${MASKED_BELOW}));`;
+    : `ys[base + j] = select(exp(v - top) * inv, ${zero}, ${masked});`;
+  const push = vec4
+    ? "acc = push_lse(push_lse(push_lse(push_lse(acc, v.x), v.y), v.z), v.w);"
+    : "acc = push_lse(acc, v);";
   return `
 struct Params {
   rows: u32, cols: u32, lead: u32, has_mask: u32, mask_col: u32, p0: u32, p1: u32, p2: u32,
   shape: array<vec4u, 2>, mstride: array<vec4u, 2>,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read> ms: array<f32>;
-@group(0) @binding(3) var<storage, read_write> ys: array<f32>;
+@group(0) @binding(1) var<storage, read> xs: array<${t}>;
+@group(0) @binding(2) var<storage, read> ms: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> ys: array<${t}>;
 var<workgroup> part_max: array<f32, ${wg}>;
 var<workgroup> part_sum: array<f32, ${wg}>;
 ${MERGE_LSE}
+${PUSH_LSE}
 
 fn mask_offset(row: u32) -> u32 {
   var rem = row;
@@ -78,9 +100,9 @@ fn mask_offset(row: u32) -> u32 {
   return off;
 }
 
-fn score(base: u32, moff: u32, j: u32) -> f32 {
+fn score(base: u32, moff: u32, j: u32) -> ${t} {
   var v = xs[base + j];
-  if (p.has_mask != 0u) { v += ms[moff + j * p.mask_col]; }
+  if (p.has_mask != 0u) { v += ms[moff + j${vec4 ? "" : " * p.mask_col"}]; }
   return v;
 }
 
@@ -89,13 +111,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
+  let base = row * ${width};
   var moff = 0u;
-  if (p.has_mask != 0u) { moff = mask_offset(row); }
+  if (p.has_mask != 0u) { moff = mask_offset(row)${vec4 ? " / 4u" : ""}; }
   var acc = vec2f(EMPTY_MAX, 0.0);
-  for (var j = lid; j < p.cols; j += ${wg}u) {
+  for (var j = lid; j < ${width}; j += ${wg}u) {
     let v = score(base, moff, j);
-    if (!(v <= ${MASKED_BELOW})) { acc = merge_lse(acc.x, acc.y, v, 1.0); }
+    ${push}
   }
   part_max[lid] = acc.x;
   part_sum[lid] = acc.y;
@@ -112,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let total = part_sum[0];
   let inv = select(0.0, 1.0 / total, total > 0.0);
   let lse = select(0.0, top + log(total), total > 0.0);
-  for (var j = lid; j < p.cols; j += ${wg}u) {
+  for (var j = lid; j < ${width}; j += ${wg}u) {
     let v = score(base, moff, j);
     ${write}
   }
@@ -120,13 +142,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }
 
 // softmax: dx = y·(g − Σ g·y); log-softmax: dx = g − exp(y)·Σ g.
-function backwardCode(log: boolean, wg: number): string {
+function backwardCode(log: boolean, wg: number, vec4: boolean): string {
+  const [t, width] = vec4 ? ["vec4f", "p.cols / 4u"] : ["f32", "p.cols"];
+  const term = log ? "gs[base + j]" : "gs[base + j] * ys[base + j]";
   return `
 struct Params { rows: u32, cols: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> ys: array<f32>;
-@group(0) @binding(2) var<storage, read> gs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dxs: array<f32>;
+@group(0) @binding(1) var<storage, read> ys: array<${t}>;
+@group(0) @binding(2) var<storage, read> gs: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> dxs: array<${t}>;
 var<workgroup> part: array<f32, ${wg}>;
 
 @compute @workgroup_size(${wg})
@@ -134,10 +158,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
+  let base = row * ${width};
   var acc = 0.0;
-  for (var j = lid; j < p.cols; j += ${wg}u) {
-    acc += ${log ? "gs[base + j]" : "gs[base + j] * ys[base + j]"};
+  for (var j = lid; j < ${width}; j += ${wg}u) {
+    acc += ${vec4 ? `dot(${term}, vec4f(1.0))` : term};
   }
   part[lid] = acc;
   workgroupBarrier();
@@ -146,7 +170,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
   }
   let total = part[0];
-  for (var j = lid; j < p.cols; j += ${wg}u) {
+  for (var j = lid; j < ${width}; j += ${wg}u) {
     let y = ys[base + j];
     let g = gs[base + j];
     dxs[base + j] = ${log ? "g - exp(y) * total" : "y * (g - total)"};
@@ -190,9 +214,10 @@ export function softmaxForward(
     ...packDims(lead),
     ...packDims(strides.slice(0, -1)),
   ];
+  const vec4 = cols % 4 === 0 && (!mask || strides.at(-1) === 1);
   const kernel = rowKernel(
-    log ? "log_softmax_rows_fwd" : "softmax_rows_fwd",
-    (wg) => forwardCode(log, wg),
+    `${log ? "log_softmax" : "softmax"}_rows_fwd${vec4 ? "_v4" : ""}`,
+    (wg) => forwardCode(log, wg, vec4),
   );
   dispatch(kernel, [x, mask?.buffer ?? x, y], params, grid(rows));
 }
@@ -207,9 +232,10 @@ export function softmaxBackward(
   log: boolean,
 ): void {
   if (rows * cols === 0) return;
+  const vec4 = cols % 4 === 0;
   const kernel = rowKernel(
-    log ? "log_softmax_rows_bwd" : "softmax_rows_bwd",
-    (wg) => backwardCode(log, wg),
+    `${log ? "log_softmax" : "softmax"}_rows_bwd${vec4 ? "_v4" : ""}`,
+    (wg) => backwardCode(log, wg, vec4),
   );
   dispatch(kernel, [y, g, dx], [rows, cols], grid(rows));
 }

@@ -53,53 +53,65 @@ for (const log of [false, true]) {
   const name = log ? "logSoftmax" : "softmax";
   const op = log ? ops.logSoftmax : ops.softmax;
 
-  gpuTest(`${name} forward and backward match the reference on odd row lengths`, async () => {
-    // Row lengths around and above the row workgroup (16 invocations on lavapipe, 128 on GPUs).
-    for (const shape of [[7], [3, 33], [2, 130], [2, 3, 5]]) {
-      await checkOp({
-        inputs: [{ shape, range: [-4, 4] }],
-        gpu: ([x]) => op(x),
-        cpu: ([x]) => cpuSoftmax(x, null, log),
-      });
-    }
-  });
+  gpuTest(
+    `${name} forward and backward match the reference on odd and vec4 row lengths`,
+    async () => {
+      // Row lengths around and above the row workgroup (16 invocations on lavapipe, 128 on GPUs);
+      // multiples of 4 take the vec4 kernels.
+      for (const shape of [[7], [3, 33], [2, 130], [2, 3, 5], [4], [3, 32], [2, 132]]) {
+        await checkOp({
+          inputs: [{ shape, range: [-4, 4] }],
+          gpu: ([x]) => op(x),
+          cpu: ([x]) => cpuSoftmax(x, null, log),
+        });
+      }
+    },
+  );
 }
 
 gpuTest("softmax with key-padding and causal masks, incl. a fully masked row", async () => {
-  const [b, h, t, s] = [2, 2, 3, 7];
-  // Batch 1 has no keys at all: its rows are fully masked and must come out 0, not NaN.
-  const cases: [number[], number[]][] = [
-    [[b, 1, 1, s], keyPadding([5, 0], s, -1e9)],
-    [[b, 1, 1, s], keyPadding([7, 0], s, -Infinity)],
-    [[t, s], causal(t, s, -1e9)],
-  ];
-  for (const [maskShape, values] of cases) {
-    await checkOp({
-      inputs: [{ shape: [b, h, t, s] }, { shape: maskShape, values, grad: false }],
-      gpu: ([x, mask]) => ops.softmax(x, mask),
-      cpu: ([x, mask]) => cpuSoftmax(x, mask, false),
-    });
+  // s = 7 takes the scalar kernel, s = 8 the vec4 one; a mask broadcast along the row ([b, h, t, 1])
+  // sends a vec4-wide row back to the scalar kernel.
+  for (const s of [7, 8]) {
+    const [b, h, t] = [2, 2, 3];
+    // Batch 1 has no keys at all: its rows are fully masked and must come out 0, not NaN.
+    const cases: [number[], number[]][] = [
+      [[b, 1, 1, s], keyPadding([5, 0], s, -1e9)],
+      [[b, 1, 1, s], keyPadding([s, 0], s, -Infinity)],
+      [[t, s], causal(t, s, -1e9)],
+      [[b, h, t, 1], Array.from({ length: b * h * t }, (_, i) => (i % 5 === 0 ? -1e9 : i / 7))],
+    ];
+    for (const [maskShape, values] of cases) {
+      await checkOp({
+        inputs: [{ shape: [b, h, t, s] }, { shape: maskShape, values, grad: false }],
+        gpu: ([x, mask]) => ops.softmax(x, mask),
+        cpu: ([x, mask]) => cpuSoftmax(x, mask, false),
+      });
+    }
   }
 });
 
 gpuTest("logSoftmax with masks matches the reference on the kept scores", async () => {
   // Masked log-probabilities are ≈ −1e9, too large for a finite difference in f64 beside O(1)
   // terms, so the checked output keeps only unmasked positions; the next test covers the others.
-  const [b, t, s] = [2, 3, 33];
-  const cases: [number[], number[]][] = [
-    [[b, 1, s], keyPadding([20, 0], s, -1e9)],
-    [[t, s], causal(t, s, -1e9)],
-  ];
-  for (const [maskShape, values] of cases) {
-    await checkOp({
-      inputs: [{ shape: [b, t, s] }, { shape: maskShape, values, grad: false }],
-      gpu: ([x, mask]) => ops.mul(ops.logSoftmax(x, mask), ops.gt(mask, MASKED_BELOW)),
-      cpu: ([x, mask]) => {
-        const y = cpuSoftmax(x, mask, true);
-        const keep = cpuSoftmax({ shape: x.shape, values: x.values.map(() => 0) }, mask, false);
-        return { shape: y.shape, values: y.values.map((v, i) => (keep.values[i] > 0 ? v : 0)) };
-      },
-    });
+  // s = 33 takes the scalar kernel, s = 36 the vec4 one.
+  for (const s of [33, 36]) {
+    const [b, t] = [2, 3];
+    const cases: [number[], number[]][] = [
+      [[b, 1, s], keyPadding([20, 0], s, -1e9)],
+      [[t, s], causal(t, s, -1e9)],
+    ];
+    for (const [maskShape, values] of cases) {
+      await checkOp({
+        inputs: [{ shape: [b, t, s] }, { shape: maskShape, values, grad: false }],
+        gpu: ([x, mask]) => ops.mul(ops.logSoftmax(x, mask), ops.gt(mask, MASKED_BELOW)),
+        cpu: ([x, mask]) => {
+          const y = cpuSoftmax(x, mask, true);
+          const keep = cpuSoftmax({ shape: x.shape, values: x.values.map(() => 0) }, mask, false);
+          return { shape: y.shape, values: y.values.map((v, i) => (keep.values[i] > 0 ? v : 0)) };
+        },
+      });
+    }
   }
 });
 

@@ -158,7 +158,8 @@ export class MultiHeadAttention extends Module {
     if (options.positions) {
       q = options.positions(q, options.queryPositions ?? options.positionIds ?? s - t);
     }
-    const scaled = ops.mul(ops.matmul(q, k, { transB: true }), 1 / Math.sqrt(this.headDim));
+    // Scaling q rather than the scores costs a pass over [B, H, T, headDim] instead of [B, H, T, S].
+    const scaled = ops.matmul(ops.mul(q, 1 / Math.sqrt(this.headDim)), k, { transB: true });
     const scores = options.bias ? ops.add(scaled, options.bias) : scaled;
     const weights = ops.softmax(scores, additiveMask(options, t, s));
     const heads = ops.matmul(weights, v);
