@@ -65,9 +65,14 @@ const TILE_TABLE: [RegExp, MatmulTiles][] = [
 /** GPUs run many invocations per SIMD unit: a wider workgroup with a smaller tile per invocation. */
 const GPU_TILE: MatmulTile = { workgroupX: 64, rows: 4, colVec4s: 1 };
 
+/** The measured tiles of a CPU adapter with this description, or undefined for a GPU. */
+function cpuTiles(adapterDescription: string): MatmulTiles | undefined {
+  return TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1];
+}
+
 /** The tile for an M×N product (N4 = ⌈N/4⌉) on an adapter with this description. */
 export function tileFor(adapterDescription: string, m = Infinity, n4 = Infinity): MatmulTile {
-  const tiles = TILE_TABLE.find(([re]) => re.test(adapterDescription))?.[1];
+  const tiles = cpuTiles(adapterDescription);
   if (!tiles) return GPU_TILE;
   const { large } = tiles;
   const big = m >= 4 * large.rows && n4 >= (large.workgroupX * large.colVec4s) / 2;
@@ -360,8 +365,8 @@ const TRANSPOSE_MIN_ROWS_PER_COLUMN = 8;
 
 /** Whether an M×N product is computed as its transpose on this adapter. */
 export function computesTranspose(adapterDescription: string, M: number, N: number): boolean {
-  const cpu = TILE_TABLE.some(([re]) => re.test(adapterDescription));
-  return cpu && N <= TRANSPOSE_MAX_N && M >= TRANSPOSE_MIN_ROWS_PER_COLUMN * N;
+  return cpuTiles(adapterDescription) !== undefined && N <= TRANSPOSE_MAX_N &&
+    M >= TRANSPOSE_MIN_ROWS_PER_COLUMN * N;
 }
 
 /** The problem of Cᵀ = op(B)ᵀ·op(A)ᵀ: operands swapped, each with the other transpose. */
