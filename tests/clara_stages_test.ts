@@ -9,7 +9,7 @@ import {
   parseMemoryStageArgs,
   runMemoryStage,
 } from "../tasks/clara/memory_stages.ts";
-import { memoryModelFromBase } from "../tasks/clara/memory_dir.ts";
+import { loadMemoryModel, memoryModelFromBase } from "../tasks/clara/memory_dir.ts";
 
 const quiet = () => {};
 
@@ -81,7 +81,8 @@ gpuTest(
 
     // Instruct from the pretrain model, uninterrupted and killed + resumed.
     await killedRunMatches(stageArgs(f, "instruct", `${f.dir}/pre/best`), `${f.dir}/ins`);
-    // Instruct: base and compressor (adapter + memory embeddings) frozen, the generator trained.
+    // Instruct: base and compressor (adapter + memory embeddings) frozen, the generator and its
+    // new prompt-copy head trained; the output loads as a copy model with every weight present.
     const afterIns = await weights(`${f.dir}/ins/best/model.safetensors`);
     for (const k of Object.keys(afterPre)) {
       if (/\.lora_generator\./.test(k)) continue;
@@ -89,6 +90,19 @@ gpuTest(
     }
     assert(Object.keys(afterPre).some((k) => COMPRESSOR_PARAMETERS.test(k)));
     assert(moved(afterPre, afterIns, /\.lora_generator\./) > 0, "generator LoRA did not train");
+    assert(!Object.keys(afterPre).some((k) => k.startsWith("pointer.")), "pretrain has no copy");
+    const copyAtStart = await loadMemoryModel(`${f.dir}/pre/best`, { addPromptCopy: true });
+    const headStart: Record<string, Float32Array> = {};
+    for (const [k, t] of copyAtStart.model.namedParameters()) {
+      if (k.startsWith("pointer.")) headStart[k] = await t.data() as Float32Array;
+    }
+    copyAtStart.model.dispose();
+    assert(Object.keys(headStart).length === 6, "query, key and switch weights and biases");
+    assert(moved(headStart, afterIns, /^pointer\./) > 0, "the copy head did not train");
+    const loaded = await loadMemoryModel(`${f.dir}/ins/best`);
+    assertEquals(loaded.run.memory.promptCopy, true);
+    assert(loaded.model.pointer !== null, "the instruct output has its copy head");
+    loaded.model.dispose();
   },
 );
 
@@ -101,11 +115,14 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
     undefined,
   ]);
   const i = parseMemoryStageArgs(["--stage", "instruct"]);
-  assertEquals([i.from, i.out, i.unfreezeCompressor], [
+  assertEquals([i.from, i.out, i.unfreezeCompressor, i.copy], [
     "runs/clara-pretrain/best",
     "runs/clara-instruct",
     false,
+    true,
   ]);
+  assertEquals(parseMemoryStageArgs(["--stage", "instruct", "--copy", "0"]).copy, false);
+  assertEquals(o.copy, false);
   assertEquals(
     parseMemoryStageArgs(["--stage", "pretrain", "--memory-tokens", "3"]).compression,
     undefined,
@@ -124,4 +141,6 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   fails(["--stage", "instruct", "--compression", "16"], "pretrain checkpoint");
   fails(["--stage", "instruct", "--pretrain", "x.jsonl"], "--pretrain FILE");
   fails(["--stage", "pretrain", "--batch-size", "two"], "--batch-size");
+  fails(["--stage", "pretrain", "--copy", "1"], "--copy is a flag of --stage instruct");
+  fails(["--stage", "instruct", "--copy", "yes"], "--copy: expected 1 or 0");
 });

@@ -30,6 +30,14 @@ import { Embedding, Linear } from "../nn/layers.ts";
 import { type DecoderOnly, TransformerEncoder } from "../nn/stacks.ts";
 import { LoRA } from "../nn/lora.ts";
 import { maskedMean } from "../nn/losses.ts";
+import {
+  copyMixtureLogProbs,
+  copyMixtureNll,
+  type CopySource,
+  PointerHead,
+} from "../nn/pointer.ts";
+import { noGrad } from "../autograd.ts";
+import { tidy } from "../scope.ts";
 import type { CacheStep, KVCache } from "../nn/kv_cache.ts";
 import {
   type CachedDecoder,
@@ -46,9 +54,18 @@ import {
   type MemoryEncodeOptions,
   type MemoryFromBaseOptions,
   type MemoryLMConfig,
+  type MemoryReadOptions,
   type PhaseAdapters,
 } from "./memory_lm_config.ts";
 import { documentBatch } from "./memory_batch.ts";
+
+/** A teacher-forced read of a target: vocabulary logits and, with a copy head, the copy side. */
+export interface TargetRead {
+  /** Next-token logits [B, T, V]. */
+  logits: Tensor;
+  /** The prompt-copy side (null without `promptCopy`). */
+  copy: { pGen: Tensor; source: CopySource } | null;
+}
 
 /** The memory encoder–decoder (see the module documentation). */
 export class MemoryLM extends Module implements CachedDecoder {
@@ -60,6 +77,8 @@ export class MemoryLM extends Module implements CachedDecoder {
   readonly head: Linear | null;
   /** Learned memory-token vectors [memoryTokens, dim] (when `memoryEmbeddings`). */
   readonly memoryEmbeddings: Embedding | null;
+  /** The prompt-copy head (when `promptCopy`). */
+  readonly pointer: PointerHead | null;
 
   /** A model with fresh weights. */
   constructor(readonly config: MemoryLMConfig) {
@@ -101,6 +120,9 @@ export class MemoryLM extends Module implements CachedDecoder {
         new Embedding(config.memoryTokens, config.dim, { std: 0.02, seed: config.seed + 90 }),
       )
       : null;
+    this.pointer = config.promptCopy
+      ? this.child("pointer", new PointerHead(config.dim, config.seed + 97_000))
+      : null;
   }
 
   /**
@@ -130,6 +152,7 @@ export class MemoryLM extends Module implements CachedDecoder {
       memoryEmbeddings: true,
       outputHead: true,
       adapterNames: o.adapterNames ?? { encoder: "compressor", decoder: "generator" },
+      promptCopy: o.promptCopy,
     });
     const mapped: Record<string, Tensor> = {};
     for (const [name, t] of base.namedParameters()) {
@@ -137,7 +160,7 @@ export class MemoryLM extends Module implements CachedDecoder {
       mapped[to] = t;
     }
     const own = model.namedParameters().map(([n]) => n).filter((n) =>
-      !n.startsWith("memory_embeddings.")
+      !n.startsWith("memory_embeddings.") && !n.startsWith("pointer.")
     );
     const missing = own.filter((n) => !(n in mapped));
     if (missing.length) {
@@ -146,7 +169,7 @@ export class MemoryLM extends Module implements CachedDecoder {
     model.loadStateDict(mapped, false);
     model.freeze(/.*/);
     model.attachAdapters(o);
-    model.unfreeze(/^memory_embeddings\./);
+    model.unfreeze(/^(memory_embeddings|pointer)\./);
     return model;
   }
 
@@ -365,9 +388,38 @@ export class MemoryLM extends Module implements CachedDecoder {
     memory: Tensor,
     inputIds: Tensor,
     padding: Tensor,
-    options: MemoryDecodeOptions & { table?: Tensor } = {},
+    options: MemoryReadOptions = {},
   ): Tensor {
     return this.logits(this.decode(memory, inputIds, padding, options), options.table);
+  }
+
+  /**
+   * A teacher-forced read of `inputIds` [B, T] after memory, as {@linkcode generateLogits}, and
+   * for a `promptCopy` model the copy side: pointer weights from every position over the input
+   * positions `promptMask` [B, T] marks (the prompt, which precedes the target, so no position
+   * points past itself into the target) and their token ids.
+   */
+  readTarget(
+    memory: Tensor,
+    inputIds: Tensor,
+    padding: Tensor,
+    options: MemoryReadOptions = {},
+  ): TargetRead {
+    const hidden = this.decode(memory, inputIds, padding, options);
+    const logits = this.logits(hidden, options.table);
+    if (!this.pointer) return { logits, copy: null };
+    if (!options.promptMask) throw new Error("MemoryLM.readTarget: a copy model needs promptMask");
+    const { pointer, pGen } = this.pointer.forward(hidden, hidden, options.promptMask);
+    return { logits, copy: { pGen, source: { weights: pointer, ids: inputIds } } };
+  }
+
+  /**
+   * Mean −log p of `labels` [B, T] (i32; `ignoreIndex` skipped) under a {@linkcode readTarget}:
+   * the vocabulary's cross-entropy, or the copy mixture's. A scalar.
+   */
+  targetNll(read: TargetRead, labels: Tensor, ignoreIndex: number): Tensor {
+    if (!read.copy) return ops.crossEntropy(read.logits, labels, { ignoreIndex });
+    return copyMixtureNll(read.logits, read.copy.pGen, read.copy.source, labels, ignoreIndex);
   }
 
   /** L_mse: squared distance between mean memory and the masked mean of document states. */
@@ -388,14 +440,72 @@ export class MemoryLM extends Module implements CachedDecoder {
 
   /**
    * Continues each prompt row after its memory [B, l, D] (padded per `memoryMask` [B][l])
-   * greedily or by beam search, through {@linkcode generate} with a KV cache. The caller keeps
-   * ownership of `memory`.
+   * greedily or by beam search, through {@linkcode generate} with a KV cache. A `promptCopy`
+   * model decodes greedily from the mixture of its vocabulary and its copy of the prompt. The
+   * caller keeps ownership of `memory`.
    */
-  generate(
+  async generate(
     memory: Tensor,
     prompts: readonly (readonly number[])[],
     options: GenerateOptions & { memoryMask?: readonly (readonly number[])[] },
   ): Promise<Generation> {
-    return generate(this, { prompts, prefix: memory, prefixMask: options.memoryMask }, options);
+    const input = { prompts, prefix: memory, prefixMask: options.memoryMask };
+    if (!this.pointer) return generate(this, input, options);
+    if ((options.beams ?? 1) !== 1) {
+      throw new Error("MemoryLM.generate: a prompt-copy model decodes greedily (beams 1)");
+    }
+    const empty = prompts.findIndex((p) => p.length === 0);
+    if (empty >= 0) {
+      throw new Error(`MemoryLM.generate: prompt row ${empty} is empty (nothing to copy)`);
+    }
+    const copy = this.#promptCopyMemory(memory, prompts, options.memoryMask);
+    const pointer = this.pointer;
+    const rows = prompts.length;
+    const mixture: CachedDecoder = {
+      vocabSize: this.vocabSize,
+      embed: (ids) => this.embed(ids),
+      newCache: (n) => this.newCache(n),
+      hiddenCached: (x, cache, step) => this.hiddenCached(x, cache, step),
+      logits: (hidden) => {
+        const h = hidden.reshape([rows, 1, this.config.dim]);
+        const { pointer: weights, pGen } = pointer.forward(h, copy.states, copy.mask);
+        return copyMixtureLogProbs(this.logits(h), pGen, { weights, ids: copy.ids }, copy.hostIds);
+      },
+    };
+    try {
+      return await generate(mixture, input, options);
+    } finally {
+      for (const t of [copy.states, copy.mask, copy.ids]) t.dispose();
+    }
+  }
+
+  /**
+   * The prompt's decoder states [B, P, D] after the memory (as a teacher-forced read computes
+   * them: prompts right-padded, positions from the memory's width on), their mask and ids.
+   */
+  #promptCopyMemory(
+    memory: Tensor,
+    prompts: readonly (readonly number[])[],
+    memoryMask?: readonly (readonly number[])[],
+  ): { states: Tensor; mask: Tensor; ids: Tensor; hostIds: Int32Array } {
+    const width = Math.max(1, ...prompts.map((p) => p.length));
+    const hostIds = new Int32Array(prompts.length * width);
+    const hostMask = new Float32Array(prompts.length * width);
+    prompts.forEach((p, r) => {
+      hostIds.set(p, r * width);
+      hostMask.fill(1, r * width, r * width + p.length);
+    });
+    const ids = tensor(hostIds, [prompts.length, width], "i32");
+    const mask = tensor(hostMask, [prompts.length, width]);
+    const states = noGrad(() =>
+      tidy(() =>
+        this.decode(memory, ids, mask, {
+          memoryPadding: memoryMask
+            ? tensor(Float32Array.from(memoryMask.flat()), [prompts.length, memory.shape[1]])
+            : undefined,
+        })
+      )
+    );
+    return { states, mask, ids, hostIds };
   }
 }

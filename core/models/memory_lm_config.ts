@@ -67,6 +67,11 @@ export interface MemoryLMConfig {
   compressionRate?: number;
   /** LoRA adapter names of the phases (default `encoder` / `decoder`). */
   adapterNames?: PhaseAdapters;
+  /**
+   * A pointer-generator head in the decoder phase that copies tokens of the prompt (the
+   * question), never of the documents: they still reach the generator only as memory.
+   */
+  promptCopy?: boolean;
 }
 
 /** Options of `MemoryLM.encode`. */
@@ -83,6 +88,14 @@ export interface MemoryEncodeOptions {
 export interface MemoryDecodeOptions {
   /** [N, l] 1 for real memory vectors, 0 for padding (all real when omitted). */
   memoryPadding?: Tensor;
+}
+
+/** Options of `MemoryLM.readTarget`. */
+export interface MemoryReadOptions extends MemoryDecodeOptions {
+  /** Tied output table, when several targets share one step. */
+  table?: Tensor;
+  /** [N, T] 1 on the input positions holding the prompt (what a `promptCopy` model copies). */
+  promptMask?: Tensor;
 }
 
 /** Options of `MemoryLM.attachAdapters`. */
@@ -113,6 +126,8 @@ export interface MemoryFromBaseOptions extends MemoryAdapterOptions {
   dropout?: number;
   /** Seed of the adapters and memory embeddings (default the base's seed, or 1). */
   seed?: number;
+  /** Add a fresh trainable prompt-copy head (see `MemoryLMConfig.promptCopy`). */
+  promptCopy?: boolean;
 }
 
 /** Throws unless the memory sizes of `c` are usable, naming the field. */

@@ -21,7 +21,7 @@ import { copyBuffer } from "../../kernels/runtime.ts";
 /** The adapter name of the query reasoner. */
 export const REASONER = "reasoner";
 /** Parameters stage 3 trains by default: the reasoner, its query tokens and the generator. */
-export const E2E_TRAINABLE = /(\.lora_reasoner\.|^queries\.|\.lora_generator\.)/;
+export const E2E_TRAINABLE = /(\.lora_reasoner\.|^queries\.|\.lora_generator\.|^lm\.pointer\.)/;
 /** The compressor's parameters (adapter + memory tokens), trained with `--unfreeze-compressor`. */
 export const E2E_COMPRESSOR = /(\.lora_compressor\.|^lm\.memory_embeddings\.)/;
 

@@ -85,8 +85,10 @@ export function e2eLosses(
     examples.map((e) => ({ docs: [], prompt: e.prompt, target: e.target })),
     o.pad,
   );
-  const logits = model.lm.generateLogits(memory, rows.inputs, rows.padding);
-  const ce = ops.crossEntropy(logits, rows.labels, { ignoreIndex: IGNORE_INDEX });
+  const read = model.lm.readTarget(memory, rows.inputs, rows.padding, {
+    promptMask: rows.promptMask,
+  });
+  const ce = model.lm.targetNll(read, rows.labels, IGNORE_INDEX);
   const gold = new Float32Array(b * n);
   const share = new Float32Array(b);
   examples.forEach((e, r) => {

@@ -92,6 +92,8 @@ export interface DecoderRows {
   inputs: Tensor;
   labels: Tensor;
   padding: Tensor;
+  /** [B, T] 1 on the positions of the prompt (what a prompt-copy generator may copy). */
+  promptMask: Tensor;
   /** The labels on the host, row-major. */
   hostLabels: Int32Array;
   /** Target tokens in the batch (labels that count). */
@@ -110,20 +112,27 @@ export function decoderRows(examples: readonly MemoryExample[], pad: number): De
   });
   const inputs = padRows(rows.map((r) => r.inputs), pad);
   const labels = padRows(rows.map((r) => r.labels), IGNORE_INDEX);
+  const width = inputs.shape[1];
+  const promptMask = new Float32Array(examples.length * width);
+  examples.forEach((e, r) => promptMask.fill(1, r * width, r * width + e.prompt.length));
   return {
     inputs: tensor(inputs.ids, inputs.shape, "i32"),
     labels: tensor(labels.ids, labels.shape, "i32"),
     padding: tensor(inputs.mask, inputs.shape),
+    promptMask: tensor(promptMask, inputs.shape),
     hostLabels: labels.ids,
     targetTokens: examples.reduce((n, e) => n + e.target.length, 0),
   };
 }
 
-/** The generator's loss terms of a batch: NTP cross-entropy on the targets and L_mse. */
+/**
+ * The generator's loss terms of a batch: NTP cross-entropy on the targets (of the copy mixture
+ * for a prompt-copy generator) and L_mse.
+ */
 export interface MemoryLosses {
   ce: Tensor;
   mse: Tensor | null;
-  /** Logits [B, T, V] of the decoder rows. */
+  /** Vocabulary logits [B, T, V] of the decoder rows (without the copy side). */
   logits: Tensor;
   /** The labels on the host, row-major [B · T]. */
   hostLabels: Int32Array;
@@ -138,13 +147,14 @@ export function memoryLosses(
 ): MemoryLosses {
   const m = batchMemory(model, examples.map((e) => e.docs), options);
   const rows = decoderRows(examples, pad);
-  const logits = model.generateLogits(m.memory, rows.inputs, rows.padding, {
+  const read = model.readTarget(m.memory, rows.inputs, rows.padding, {
     memoryPadding: m.mask,
+    promptMask: rows.promptMask,
   });
   return {
-    ce: ops.crossEntropy(logits, rows.labels, { ignoreIndex: IGNORE_INDEX }),
+    ce: model.targetNll(read, rows.labels, IGNORE_INDEX),
     mse: m.alignment,
-    logits,
+    logits: read.logits,
     hostLabels: rows.hostLabels,
   };
 }

@@ -27,6 +27,8 @@ export interface MemoryOptions {
   rank: number;
   /** Document tokens kept (longer documents are cut). */
   docTokens: number;
+  /** The generator copies from its prompt (`MemoryLM`'s `promptCopy`; absent in older dirs). */
+  promptCopy?: boolean;
 }
 
 /** What `config.json` of a memory-model directory holds. */
@@ -45,6 +47,7 @@ export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
     memoryTokens: m.memoryTokens,
     compressionRate: m.compressionRate,
     rank: m.rank,
+    promptCopy: m.promptCopy,
   });
 }
 
@@ -85,9 +88,14 @@ export function saveMemoryModel(
   return saveRunDirectory(dir, model, run, tokenizer);
 }
 
-/** Loads a memory-model directory; errors name the file and what was expected. */
+/**
+ * Loads a memory-model directory; errors name the file and what was expected. With
+ * `addPromptCopy` a directory without a prompt-copy head gets a fresh one (trainable, and
+ * recorded in the returned run config).
+ */
 export async function loadMemoryModel(
   dir: string,
+  options: { addPromptCopy?: boolean } = {},
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer }> {
   const run = await readRunConfig<MemoryRunConfig>(
     dir,
@@ -96,9 +104,11 @@ export async function loadMemoryModel(
     "a --stage pretrain or --stage instruct output",
   );
   const tokenizer = await loadRunTokenizer(dir);
+  const fresh = options.addPromptCopy === true && !run.memory.promptCopy;
+  const memory = fresh ? { ...run.memory, promptCopy: true } : run.memory;
   const lm = new DecoderOnly(run.base);
-  const model = memoryModel(lm, run.memory);
+  const model = memoryModel(lm, memory);
   lm.dispose();
-  await loadRunWeights(dir, model);
-  return { model, run, tokenizer };
+  await loadRunWeights(dir, model, fresh ? /^pointer\./ : undefined);
+  return { model, run: { ...run, memory }, tokenizer };
 }

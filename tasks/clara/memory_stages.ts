@@ -60,6 +60,8 @@ export interface MemoryStageOptions {
   docsPerQuestion: number;
   mseWeight: number;
   unfreezeCompressor: boolean;
+  /** Instruct: give the generator a prompt-copy head (when the checkpoint has none). */
+  copy: boolean;
   maxTrainExamples: number;
   evalExamples: number;
   holdOutEvery: number;
@@ -99,6 +101,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "docs-per-question": { type: "string", default: "5" },
       "mse-weight": { type: "string", default: "1" },
       "unfreeze-compressor": { type: "boolean", default: false },
+      copy: { type: "string" },
       "max-train-examples": { type: "string", default: "4000" },
       "eval-examples": { type: "string", default: "64" },
       "hold-out-every": { type: "string", default: "20" },
@@ -133,6 +136,12 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "--compression, --memory-tokens and --mse-weight are fixed by the pretrain checkpoint",
     );
   }
+  if (stage === "pretrain" && v.copy !== undefined) {
+    throw new Error("--copy is a flag of --stage instruct (the pretrain generator does not copy)");
+  }
+  if (v.copy !== undefined && v.copy !== "0" && v.copy !== "1") {
+    throw new Error(`--copy: expected 1 or 0, got "${v.copy}"`);
+  }
   if (v.compression && v["memory-tokens"]) {
     throw new Error("--compression and --memory-tokens exclude each other");
   }
@@ -162,6 +171,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     docsPerQuestion: num("docs-per-question"),
     mseWeight: num("mse-weight", false),
     unfreezeCompressor: v["unfreeze-compressor"]!,
+    copy: stage === "instruct" && v.copy !== "0",
     maxTrainExamples: num("max-train-examples"),
     evalExamples: num("eval-examples"),
     holdOutEvery: num("hold-out-every"),
@@ -320,7 +330,7 @@ export async function runMemoryStage(
     tokenizer = built.tokenizer;
     run = { format: "fast-clara-memory/1", stage: "pretrain", base: built.base, memory };
   } else {
-    const loaded = await loadMemoryModel(o.from);
+    const loaded = await loadMemoryModel(o.from, { addPromptCopy: o.copy });
     model = loaded.model;
     tokenizer = loaded.tokenizer;
     run = { ...loaded.run, stage: "instruct" };

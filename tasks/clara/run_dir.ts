@@ -66,11 +66,27 @@ export function loadRunTokenizer(dir: string): Promise<TextTokenizer> {
   return TextTokenizer.load(`${dir}/tokenizer.json`);
 }
 
-/** Loads `dir/model.safetensors` into `model` (the host copies are released either way). */
-export async function loadRunWeights(dir: string, model: Module): Promise<void> {
+/**
+ * Loads `dir/model.safetensors` into `model` (the host copies are released either way). Every
+ * parameter must be in the file except those named by `mayLack` (a part added to a trained
+ * model, which keeps its fresh weights).
+ */
+export async function loadRunWeights(dir: string, model: Module, mayLack?: RegExp): Promise<void> {
   const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
   try {
-    model.loadStateDict(tensors);
+    if (!mayLack) model.loadStateDict(tensors);
+    else {
+      const names = model.namedParameters().map(([n]) => n);
+      const missing = names.filter((n) => !(n in tensors) && !mayLack.test(n));
+      const unexpected = Object.keys(tensors).filter((n) => !names.includes(n));
+      if (missing.length || unexpected.length) {
+        throw new Error(
+          `${dir}/model.safetensors: missing ${missing.join(", ") || "none"}; ` +
+            `unexpected ${unexpected.join(", ") || "none"}`,
+        );
+      }
+      model.loadStateDict(tensors, false);
+    }
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
