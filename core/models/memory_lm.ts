@@ -15,7 +15,10 @@
  * {@linkcode MemoryLM.fromDecoderOnly} builds CLaRa's compressor and generator on a trained
  * causal LM: the base weights mapped by name and frozen, a compressor and a generator LoRA and the
  * memory embeddings trainable. Generation from a memory prefix runs through `core/nn/generate.ts`
- * (KV cache); the model is its own {@linkcode CachedDecoder} in the decoder phase.
+ * (KV cache); the model is its own {@linkcode CachedDecoder} in the decoder phase. With
+ * `promptCopy` a pointer-generator head lets the decoder copy tokens of its prompt (never of the
+ * documents): {@linkcode MemoryLM.readTarget} and {@linkcode MemoryLM.targetNll} train it, and
+ * generation decodes greedily from the mixture.
  *
  * ```ts
  * const model = models.MemoryLM.fromDecoderOnly(base, { memoryTokens: 64, compressionRate: 4, rank: 8 });
