@@ -31,6 +31,7 @@ import {
   WIDTH_SHIFT,
 } from "./packed_b.ts";
 import { MAX_RANK, packDims } from "./elementwise.wgsl.ts";
+import { stridedCopy } from "./copy.wgsl.ts";
 import { ROW_BUILTINS, ROW_WG, rowGrid, rowIndexCode, rowsPerGroup } from "./row_grid.ts";
 
 /** The register tile of the product kernel. */
@@ -237,8 +238,8 @@ fn main(${ROW_BUILTINS}) {
 }`);
 }
 
-/** How the product kernel writes C: whole vec4s of a row, scalars, or scalars of Cᵀ. */
-type ProductStore = "vec4" | "f32" | "transposed";
+/** How the product kernel writes C: whole vec4s of a row, or scalars. */
+type ProductStore = "vec4" | "f32";
 
 function productKernel(tile: MatmulTile, store: ProductStore, half: boolean): Kernel {
   const { workgroupX, rows, colVec4s } = tile;
@@ -260,15 +261,12 @@ function productKernel(tile: MatmulTile, store: ProductStore, half: boolean): Ke
       ).join("\n      ")
     }
     }`;
-  // With N a multiple of 4 a row of C is whole vec4s: one store per accumulator. A transposed
-  // store writes the tile's C[m, n] at n·M + m, i.e. the product's transpose in row-major order.
+  // With N a multiple of 4 a row of C is whole vec4s: one store per accumulator.
   const storeAt = (r: number, c: number) =>
     store === "vec4"
       ? `if (col4 + ${c}u < p.N4) { cs[o / 4u + col4 + ${c}u] = acc${r}${c}; }`
       : `for (var j = 0u; j < 4u; j++) { let n = (col4 + ${c}u) * 4u + j; ` +
-        `if (n < p.N) { cs[${
-          store === "transposed" ? `cBase + n * p.M + row + ${r}u` : "o + n"
-        }] = acc${r}${c}[j]; } }`;
+        `if (n < p.N) { cs[o + n] = acc${r}${c}[j]; } }`;
   const storeRow = (r: number) =>
     `if (row + ${r}u < p.M) {
     let o = cBase + (row + ${r}u) * p.N;
@@ -346,7 +344,14 @@ export function matmulInto(
   scratch: (bytes: number) => GPUBuffer,
 ): void {
   if (computesTranspose(info().description, problem.M, problem.N)) {
-    recordProduct(b, a, c, transposed(problem), scratch, "transposed");
+    // Cᵀ into scratch, then gathered into C. Storing Cᵀ's scalars straight at C's places (one
+    // dispatch fewer) leaked about 1 MB of host memory per dispatch in lavapipe (Mesa 22.3).
+    const { M, N } = problem;
+    const batches = problem.batchShape.reduce((x, d) => x * d, 1);
+    if (M * N * batches === 0) return;
+    const ct = scratch(batches * M * N * 4);
+    recordProduct(b, a, ct, transposed(problem), scratch, M % 4 === 0 ? "vec4" : "f32");
+    stridedCopy(ct, c, [batches, M, N], [N * M, 1, M]);
   } else {
     recordProduct(a, b, c, problem, scratch, problem.N % 4 === 0 ? "vec4" : "f32");
   }
