@@ -39,8 +39,7 @@ import {
   type CopySource,
   PointerHead,
 } from "../nn/pointer.ts";
-import { noGrad } from "../autograd.ts";
-import { tidy } from "../scope.ts";
+import { keep } from "../scope.ts";
 import type { CacheStep, KVCache } from "../nn/kv_cache.ts";
 import {
   type CachedDecoder,
@@ -461,54 +460,40 @@ export class MemoryLM extends Module implements CachedDecoder {
     if (empty >= 0) {
       throw new Error(`MemoryLM.generate: prompt row ${empty} is empty (nothing to copy)`);
     }
-    const copy = this.#promptCopyMemory(memory, prompts, options.memoryMask);
-    const pointer = this.pointer;
+    // The prefill's states of the prompt tokens (left-padded, as generate lays them out) are
+    // what the pointer reads: kept from the first decoder call instead of decoding the prompt twice.
     const rows = prompts.length;
+    const p = memory.shape[1];
+    const width = Math.max(...prompts.map((row) => row.length));
+    const hostIds = new Int32Array(rows * width);
+    const hostMask = new Float32Array(rows * width);
+    prompts.forEach((row, r) => {
+      hostIds.set(row, (r + 1) * width - row.length);
+      hostMask.fill(1, (r + 1) * width - row.length, (r + 1) * width);
+    });
+    const ids = tensor(hostIds, [rows, width], "i32");
+    const mask = tensor(hostMask, [rows, width]);
+    let states: Tensor | null = null;
+    const pointer = this.pointer;
     const mixture: CachedDecoder = {
       vocabSize: this.vocabSize,
-      embed: (ids) => this.embed(ids),
+      embed: (x) => this.embed(x),
       newCache: (n) => this.newCache(n),
-      hiddenCached: (x, cache, step) => this.hiddenCached(x, cache, step),
+      hiddenCached: (x, cache, step) => {
+        const h = this.hiddenCached(x, cache, step);
+        states ??= keep(ops.slice(h, 1, p, p + width));
+        return h;
+      },
       logits: (hidden) => {
         const h = hidden.reshape([rows, 1, this.config.dim]);
-        const { pointer: weights, pGen } = pointer.forward(h, copy.states, copy.mask);
-        return copyMixtureLogProbs(this.logits(h), pGen, { weights, ids: copy.ids }, copy.hostIds);
+        const { pointer: weights, pGen } = pointer.forward(h, states!, mask);
+        return copyMixtureLogProbs(this.logits(h), pGen, { weights, ids }, hostIds);
       },
     };
     try {
       return await generate(mixture, input, options);
     } finally {
-      for (const t of [copy.states, copy.mask, copy.ids]) t.dispose();
+      for (const t of [states, mask, ids]) t?.dispose();
     }
-  }
-
-  /**
-   * The prompt's decoder states [B, P, D] after the memory (as a teacher-forced read computes
-   * them: prompts right-padded, positions from the memory's width on), their mask and ids.
-   */
-  #promptCopyMemory(
-    memory: Tensor,
-    prompts: readonly (readonly number[])[],
-    memoryMask?: readonly (readonly number[])[],
-  ): { states: Tensor; mask: Tensor; ids: Tensor; hostIds: Int32Array } {
-    const width = Math.max(1, ...prompts.map((p) => p.length));
-    const hostIds = new Int32Array(prompts.length * width);
-    const hostMask = new Float32Array(prompts.length * width);
-    prompts.forEach((p, r) => {
-      hostIds.set(p, r * width);
-      hostMask.fill(1, r * width, r * width + p.length);
-    });
-    const ids = tensor(hostIds, [prompts.length, width], "i32");
-    const mask = tensor(hostMask, [prompts.length, width]);
-    const states = noGrad(() =>
-      tidy(() =>
-        this.decode(memory, ids, mask, {
-          memoryPadding: memoryMask
-            ? tensor(Float32Array.from(memoryMask.flat()), [prompts.length, memory.shape[1]])
-            : undefined,
-        })
-      )
-    );
-    return { states, mask, ids, hostIds };
   }
 }

@@ -56,11 +56,12 @@ export abstract class Module {
 
   /**
    * Copies values into the parameters. With `strict` (default), missing, unexpected and
-   * shape-mismatched keys are all listed in one error and nothing is copied.
+   * shape-mismatched keys are all listed in one error and nothing is copied; parameters named by
+   * `mayLack` may be missing even then (a part added to a trained model keeps its fresh values).
    */
-  loadStateDict(state: Record<string, Tensor>, strict = true): void {
+  loadStateDict(state: Record<string, Tensor>, strict = true, mayLack?: RegExp): void {
     const own = new Map(this.namedParameters());
-    const missing = [...own.keys()].filter((k) => !(k in state));
+    const missing = [...own.keys()].filter((k) => !(k in state) && !mayLack?.test(k));
     const unexpected = Object.keys(state).filter((k) => !own.has(k));
     const mismatched = Object.keys(state).filter((k) => {
       const p = own.get(k);

@@ -74,19 +74,7 @@ export function loadRunTokenizer(dir: string): Promise<TextTokenizer> {
 export async function loadRunWeights(dir: string, model: Module, mayLack?: RegExp): Promise<void> {
   const { tensors } = await loadSafetensors(`${dir}/model.safetensors`);
   try {
-    if (!mayLack) model.loadStateDict(tensors);
-    else {
-      const names = model.namedParameters().map(([n]) => n);
-      const missing = names.filter((n) => !(n in tensors) && !mayLack.test(n));
-      const unexpected = Object.keys(tensors).filter((n) => !names.includes(n));
-      if (missing.length || unexpected.length) {
-        throw new Error(
-          `${dir}/model.safetensors: missing ${missing.join(", ") || "none"}; ` +
-            `unexpected ${unexpected.join(", ") || "none"}`,
-        );
-      }
-      model.loadStateDict(tensors, false);
-    }
+    model.loadStateDict(tensors, true, mayLack);
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
