@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import * as device from "../core/device.ts";
+import { writeTextFileAtomic } from "../core/io/atomic.ts";
 import { resolveDataDir } from "../datasets/data_dir.ts";
 import { type MultiHopExample, readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { majorityAnswers } from "./clara/baselines.ts";
@@ -24,7 +25,7 @@ import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts"
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
   "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] " +
   "[--limit N] [--batch-size 16] [--max-new-tokens 16] " +
-  "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--json]";
+  "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--predictions OUT.jsonl] [--json]";
 
 /** Parsed flags of eval:clara. */
 export interface EvalClaraOptions {
@@ -44,6 +45,8 @@ export interface EvalClaraOptions {
   textBaseline: boolean;
   majorityFrom: string[];
   data?: string;
+  /** With oracle/normal: write every system's answer per question to this JSON Lines file. */
+  predictions?: string;
   json: boolean;
 }
 
@@ -67,6 +70,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       stage2: { type: "string" },
       corpus: { type: "string" },
       "memory-cache": { type: "string" },
+      predictions: { type: "string" },
     },
   });
   if (!v.checkpoint || !v.file) throw new Error(`--checkpoint and --file are required\n${USAGE}`);
@@ -75,6 +79,9 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
   }
   if (v.stage2 && v.setting !== "e2e") throw new Error("--stage2 DIR is for --setting e2e");
   if (v.corpus && v.setting !== "e2e") throw new Error("--corpus INDEX is for --setting e2e");
+  if (v.predictions && v.setting === "e2e") {
+    throw new Error("--predictions OUT.jsonl is for --setting oracle|normal");
+  }
   if (v["memory-cache"] && v.setting !== "e2e") {
     throw new Error("--memory-cache DIR is for --setting e2e");
   }
@@ -100,6 +107,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     textBaseline: !v["no-text-baseline"],
     majorityFrom: v["majority-from"] ?? [],
     data: v.data,
+    predictions: v.predictions,
     json: v.json!,
   };
 }
@@ -123,7 +131,10 @@ async function majorityTraining(
   return train;
 }
 
-/** Runs the evaluation; returns the report. */
+/**
+ * Runs the evaluation; returns the report. With `o.predictions`, also writes one JSON line per
+ * question with every system's answer ({@linkcode ClaraPrediction}).
+ */
 export async function evalClara(
   o: EvalClaraOptions,
   progress: (done: number, total: number) => void = () => {},
@@ -137,14 +148,27 @@ export async function evalClara(
   await device.init();
   const { model, run, tokenizer } = await loadMemoryModel(o.checkpoint);
   try {
-    return await evaluateClara(model, tokenizer, run, o.file, examples, majority, {
-      setting,
-      k: o.k,
-      batchSize: o.batchSize,
-      maxNewTokens: o.maxNewTokens,
-      textBaseline: o.textBaseline,
-      onProgress: progress,
-    });
+    const { report, predictions } = await evaluateClara(
+      model,
+      tokenizer,
+      run,
+      o.file,
+      examples,
+      majority,
+      {
+        setting,
+        k: o.k,
+        batchSize: o.batchSize,
+        maxNewTokens: o.maxNewTokens,
+        textBaseline: o.textBaseline,
+        onProgress: progress,
+      },
+    );
+    if (o.predictions) {
+      const lines = predictions.map((p) => JSON.stringify(p) + "\n").join("");
+      await writeTextFileAtomic(o.predictions, lines);
+    }
+    return report;
   } finally {
     model.dispose();
   }

@@ -4,6 +4,7 @@ import { QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
 import * as device from "../core/device.ts";
 import { noGrad } from "../core/autograd.ts";
 import { readSafetensorsHost } from "../core/io/safetensors.ts";
+import { exactMatch } from "../core/metrics/qa.ts";
 import { bm25Rank } from "../datasets/bm25.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { majorityAnswer, majorityAnswers, overlapSpan } from "../tasks/clara/baselines.ts";
@@ -50,6 +51,7 @@ gpuTest(
     const { f, model, checkpoint } = await checkpointFixture();
     model.dispose();
     for (const setting of ["oracle", "normal"]) {
+      const predictionsFile = `${f.dir}/predictions-${setting}.jsonl`;
       const r = await evalCli([
         "--checkpoint",
         checkpoint,
@@ -63,6 +65,8 @@ gpuTest(
         "3",
         "--majority-from",
         f.train,
+        "--predictions",
+        predictionsFile,
         "--json",
       ]);
       assertEquals(r.code, 0, r.stderr);
@@ -91,6 +95,22 @@ gpuTest(
       });
       const exact = dev.filter((e, i) => expected[i].toLowerCase() === e.answer.toLowerCase());
       assertEquals(report.overlap_baseline.em, exact.length / 4);
+      // One line per question, in file order, whose answers give the report's scores.
+      const rows = (await Deno.readTextFile(predictionsFile)).trim().split("\n")
+        .map((l) => JSON.parse(l));
+      assertEquals(rows.map((p) => p.id), dev.map((e) => e.id));
+      assertEquals(rows.map((p) => p.overlap), expected);
+      const em = (key: string) =>
+        rows.filter((p) => exactMatch(p[key], p.gold)).length / rows.length;
+      assertEquals(
+        [em("memory"), em("text"), em("majority"), em("overlap")],
+        [
+          report.em,
+          report.text_baseline.em,
+          report.majority_baseline.em,
+          report.overlap_baseline.em,
+        ],
+      );
     }
   },
 );

@@ -53,6 +53,18 @@ export interface ClaraEvalReport extends SystemScores {
   seconds: number;
 }
 
+/** One question's answers from every system: what eval:clara's `--predictions` writes per line. */
+export interface ClaraPrediction {
+  id: string;
+  type: string | null;
+  question: string;
+  gold: string;
+  memory: string;
+  text?: string;
+  majority: string;
+  overlap: string;
+}
+
 /** How eval:clara runs. */
 export interface ClaraEvalOptions {
   setting: RetrievalSetting;
@@ -104,7 +116,7 @@ export async function evaluateClara(
   examples: readonly MultiHopExample[],
   majority: MajorityAnswers,
   o: ClaraEvalOptions,
-): Promise<ClaraEvalReport> {
+): Promise<{ report: ClaraEvalReport; predictions: ClaraPrediction[] }> {
   const t0 = performance.now();
   let recall = 0;
   const chosenTexts: string[][] = [];
@@ -134,7 +146,19 @@ export async function evaluateClara(
     ? decode(await answerFromText(model, requests, answerOptions(examples.length)))
     : null;
   const withGold = examples.filter((e) => e.supportingFacts.length > 0).length;
-  return {
+  const majorityAnswersOf = examples.map((e) => majorityAnswer(majority, e.type));
+  const overlap = examples.map((e, i) => overlapSpan(e.question, chosenTexts[i]));
+  const predictions = examples.map((e, i): ClaraPrediction => ({
+    id: e.id,
+    type: e.type ?? null,
+    question: e.question,
+    gold: e.answer,
+    memory: memory[i],
+    ...(text ? { text: text[i] } : {}),
+    majority: majorityAnswersOf[i],
+    overlap: overlap[i],
+  }));
+  const report: ClaraEvalReport = {
     file,
     setting: o.setting,
     k: o.k,
@@ -143,18 +167,16 @@ export async function evaluateClara(
     ...scoreByType(examples, memory),
     recall_at_k: withGold ? recall / withGold : 0,
     text_baseline: text ? scoreByType(examples, text) : null,
-    majority_baseline: scoreByType(examples, examples.map((e) => majorityAnswer(majority, e.type))),
-    overlap_baseline: scoreByType(
-      examples,
-      examples.map((e, i) => overlapSpan(e.question, chosenTexts[i])),
-    ),
-    samples: examples.slice(0, 5).map((e, i) => ({
-      id: e.id,
-      question: e.question,
-      gold: e.answer,
-      memory: memory[i],
-      ...(text ? { text: text[i] } : {}),
+    majority_baseline: scoreByType(examples, majorityAnswersOf),
+    overlap_baseline: scoreByType(examples, overlap),
+    samples: predictions.slice(0, 5).map(({ id, question, gold, memory, text }) => ({
+      id,
+      question,
+      gold,
+      memory,
+      ...(text !== undefined ? { text } : {}),
     })),
     seconds: (performance.now() - t0) / 1000,
   };
+  return { report, predictions };
 }
