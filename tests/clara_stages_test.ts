@@ -91,16 +91,23 @@ gpuTest(
     assert(Object.keys(afterPre).some((k) => COMPRESSOR_PARAMETERS.test(k)));
     assert(moved(afterPre, afterIns, /\.lora_generator\./) > 0, "generator LoRA did not train");
     assert(!Object.keys(afterPre).some((k) => k.startsWith("pointer.")), "pretrain has no copy");
-    const copyAtStart = await loadMemoryModel(`${f.dir}/pre/best`, { addPromptCopy: true });
+    const copyAtStart = await loadMemoryModel(`${f.dir}/pre/best`, {
+      addPromptCopy: true,
+      copyFollow: true,
+    });
     const headStart: Record<string, Float32Array> = {};
     for (const [k, t] of copyAtStart.model.namedParameters()) {
       if (k.startsWith("pointer.")) headStart[k] = await t.data() as Float32Array;
     }
     copyAtStart.model.dispose();
-    assert(Object.keys(headStart).length === 6, "query, key and switch weights and biases");
+    assertEquals(
+      Object.keys(headStart).length,
+      7,
+      "query, key and switch weights and biases, and the follow bonus",
+    );
     assert(moved(headStart, afterIns, /^pointer\./) > 0, "the copy head did not train");
     const loaded = await loadMemoryModel(`${f.dir}/ins/best`);
-    assertEquals(loaded.run.memory.promptCopy, true);
+    assertEquals([loaded.run.memory.promptCopy, loaded.run.memory.copyFollow], [true, true]);
     assert(loaded.model.pointer !== null, "the instruct output has its copy head");
     loaded.model.dispose();
   },
@@ -121,8 +128,12 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
     false,
     true,
   ]);
-  assertEquals(parseMemoryStageArgs(["--stage", "instruct", "--copy", "0"]).copy, false);
-  assertEquals(o.copy, false);
+  assertEquals(i.copyFollow, true);
+  const plain = parseMemoryStageArgs(["--stage", "instruct", "--copy", "0"]);
+  assertEquals([plain.copy, plain.copyFollow], [false, false]);
+  const tokens = parseMemoryStageArgs(["--stage", "instruct", "--copy-follow", "0"]);
+  assertEquals([tokens.copy, tokens.copyFollow], [true, false]);
+  assertEquals([o.copy, o.copyFollow], [false, false]);
   assertEquals(
     parseMemoryStageArgs(["--stage", "pretrain", "--memory-tokens", "3"]).compression,
     undefined,
@@ -143,4 +154,6 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   fails(["--stage", "pretrain", "--batch-size", "two"], "--batch-size");
   fails(["--stage", "pretrain", "--copy", "1"], "--copy is a flag of --stage instruct");
   fails(["--stage", "instruct", "--copy", "yes"], "--copy: expected 1 or 0");
+  fails(["--stage", "pretrain", "--copy-follow", "1"], "--copy-follow is a flag of --stage");
+  fails(["--stage", "instruct", "--copy", "0", "--copy-follow", "1"], "needs the copy head");
 });

@@ -430,97 +430,121 @@ function mixtureAt(
   return p;
 }
 
-gpuTest(
-  "memory LM prompt copy: cached greedy decoding follows the teacher-forced mixture; the loss is its −log p; the head trains, the base does not",
-  async () => {
-    const base = tinyBase(9);
-    const model = clara(base, { promptCopy: true });
-    assert(model.pointer !== null, "the copy head is there");
-    const memory = noGrad(() => model.compress(DOCS));
-    const eos = 0;
-    const { tokens, scores } = await model.generate(memory, PROMPTS, { eos, maxNewTokens: 5 });
-    const rows = noGrad(() => [0, 1].map((r) => ops.slice(memory, 0, r, r + 1)));
-    const read = (r: number, seq: number[]) =>
-      noGrad(() =>
-        tidy(() => {
-          const ids = tensor(seq, [1, seq.length], "i32");
-          const promptMask = seq.map((_, j) => (j < PROMPTS[r].length ? 1 : 0));
-          const t = model.readTarget(rows[r], ids, tensor(seq.map(() => 1), [1, seq.length]), {
-            promptMask: tensor(promptMask, [1, seq.length]),
-          });
-          return [t.logits, t.copy!.pGen, t.copy!.source.weights];
-        })
-      );
-    for (let r = 0; r < 2; r++) {
-      const generated = tokens[r];
-      const stop = generated.length < 5;
-      let score = 0;
-      for (let k = 0; k <= generated.length - (stop ? 0 : 1); k++) {
-        const seq = [...PROMPTS[r], ...generated.slice(0, k)];
-        const [logits, pGen, weights] = await Promise.all(read(r, seq).map(host));
-        const t = seq.length - 1;
-        const p = mixtureAt(
-          logits.slice(t * V, (t + 1) * V),
-          pGen[t],
-          weights.slice(t * seq.length, (t + 1) * seq.length),
-          seq,
-        );
-        const want = k < generated.length ? generated[k] : eos;
-        assertEquals(p.indexOf(Math.max(...p)), want, `row ${r} token ${k}: the mixture's argmax`);
-        score += Math.log(p[want]);
-      }
-      assert(Math.abs(score - scores[r]) < TOL, `row ${r} score ${scores[r]} vs ${score}`);
-    }
+for (const copyFollow of [false, true]) {
+  gpuTest(
+    `memory LM prompt copy${
+      copyFollow ? " with the follow bonus" : ""
+    }: cached greedy decoding follows the teacher-forced mixture; the loss is its −log p; the head trains, the base does not`,
+    () => promptCopyCase(copyFollow),
+  );
+}
 
-    // The training loss is the mean −log p of the same mixture at the labelled positions.
-    const seq = [...PROMPTS[1], 4, 8];
-    const labels = [-100, -100, 4, 8, 0];
-    const [logits, pGen, weights] = await Promise.all(read(1, seq).map(host));
-    let want = 0;
-    for (let t = 2; t < seq.length; t++) {
+async function promptCopyCase(copyFollow: boolean): Promise<void> {
+  const base = tinyBase(9);
+  const model = clara(base, { promptCopy: true, copyFollow });
+  assert(model.pointer !== null, "the copy head is there");
+  assertEquals(model.pointer.follow !== null, copyFollow);
+  const memory = noGrad(() => model.compress(DOCS));
+  const eos = 0;
+  const { tokens, scores } = await model.generate(memory, PROMPTS, { eos, maxNewTokens: 5 });
+  const rows = noGrad(() => [0, 1].map((r) => ops.slice(memory, 0, r, r + 1)));
+  const read = (r: number, seq: number[]) =>
+    noGrad(() =>
+      tidy(() => {
+        const ids = tensor(seq, [1, seq.length], "i32");
+        const promptMask = seq.map((_, j) => (j < PROMPTS[r].length ? 1 : 0));
+        const t = model.readTarget(rows[r], ids, tensor(seq.map(() => 1), [1, seq.length]), {
+          promptMask: tensor(promptMask, [1, seq.length]),
+        });
+        return [t.logits, t.copy!.pGen, t.copy!.source.weights];
+      })
+    );
+  for (let r = 0; r < 2; r++) {
+    const generated = tokens[r];
+    const stop = generated.length < 5;
+    let score = 0;
+    for (let k = 0; k <= generated.length - (stop ? 0 : 1); k++) {
+      const seq = [...PROMPTS[r], ...generated.slice(0, k)];
+      const [logits, pGen, weights] = await Promise.all(read(r, seq).map(host));
+      const t = seq.length - 1;
       const p = mixtureAt(
         logits.slice(t * V, (t + 1) * V),
         pGen[t],
         weights.slice(t * seq.length, (t + 1) * seq.length),
         seq,
       );
-      want -= Math.log(p[labels[t]]) / 3;
+      const want = k < generated.length ? generated[k] : eos;
+      assertEquals(p.indexOf(Math.max(...p)), want, `row ${r} token ${k}: the mixture's argmax`);
+      score += Math.log(p[want]);
     }
-    const named = new Map(model.namedParameters());
-    const loss = tidy(() => {
-      const ids = tensor(seq, [1, 5], "i32");
-      const t = model.readTarget(rows[1], ids, tensor([1, 1, 1, 1, 1], [1, 5]), {
-        promptMask: tensor([1, 1, 1, 0, 0], [1, 5]),
-      });
-      const nll = model.targetNll(t, tensor(labels, [1, 5], "i32"), -100);
-      nll.backward();
-      return nll.detach();
-    });
-    const [got] = await host(loss);
-    // f32 softmax and log over 13 classes against the f64 host mixture: ~1e-6 relative.
-    assert(Math.abs(got - want) < 1e-4, `copy loss ${got} vs host ${want}`);
-    for (const [n, p] of named) {
-      if (n.startsWith("pointer.")) {
-        assert(p.requiresGrad && p.grad !== null, `${n} trains`);
-      } else if (!/lora_|memory_embeddings/.test(n)) {
-        assert(!p.requiresGrad && p.grad === null, `${n} stays frozen`);
-      }
-    }
+    assert(Math.abs(score - scores[r]) < TOL, `row ${r} score ${scores[r]} vs ${score}`);
+  }
 
-    // With the switch pinned to copying, every generated token comes out of the prompt.
-    const bias = named.get("pointer.gen.bias")!;
-    model.loadStateDict({ "pointer.gen.bias": tensor([-30], [...bias.shape]) }, false);
-    const copied = await model.generate(memory, PROMPTS, { eos, maxNewTokens: 4 });
-    copied.tokens.forEach((row, r) =>
-      assert(row.length > 0 && row.every((id) => PROMPTS[r].includes(id)), `row ${r}: ${row}`)
+  // The training loss is the mean −log p of the same mixture at the labelled positions.
+  const seq = [...PROMPTS[1], 4, 8];
+  const labels = [-100, -100, 4, 8, 0];
+  const [logits, pGen, weights] = await Promise.all(read(1, seq).map(host));
+  let want = 0;
+  for (let t = 2; t < seq.length; t++) {
+    const p = mixtureAt(
+      logits.slice(t * V, (t + 1) * V),
+      pGen[t],
+      weights.slice(t * seq.length, (t + 1) * seq.length),
+      seq,
     );
-    const beams = await assertRejects(
-      () => model.generate(memory, PROMPTS, { eos, maxNewTokens: 2, beams: 2 }),
-      Error,
-    );
-    assert(beams.message.includes("decodes greedily"), beams.message);
-    for (const t of [...rows, memory]) t.dispose();
-    model.dispose();
-    base.dispose();
-  },
-);
+    want -= Math.log(p[labels[t]]) / 3;
+  }
+  const named = new Map(model.namedParameters());
+  const loss = tidy(() => {
+    const ids = tensor(seq, [1, 5], "i32");
+    const t = model.readTarget(rows[1], ids, tensor([1, 1, 1, 1, 1], [1, 5]), {
+      promptMask: tensor([1, 1, 1, 0, 0], [1, 5]),
+    });
+    const nll = model.targetNll(t, tensor(labels, [1, 5], "i32"), -100);
+    nll.backward();
+    return nll.detach();
+  });
+  const [got] = await host(loss);
+  // f32 softmax and log over 13 classes against the f64 host mixture: ~1e-6 relative.
+  assert(Math.abs(got - want) < 1e-4, `copy loss ${got} vs host ${want}`);
+  for (const [n, p] of named) {
+    if (n.startsWith("pointer.")) {
+      assert(p.requiresGrad && p.grad !== null, `${n} trains`);
+    } else if (!/lora_|memory_embeddings/.test(n)) {
+      assert(!p.requiresGrad && p.grad === null, `${n} stays frozen`);
+    }
+  }
+
+  // With the switch pinned to copying, every generated token comes out of the prompt.
+  const bias = named.get("pointer.gen.bias")!;
+  model.loadStateDict({ "pointer.gen.bias": tensor([-30], [...bias.shape]) }, false);
+  const copied = await model.generate(memory, PROMPTS, { eos, maxNewTokens: 4 });
+  copied.tokens.forEach((row, r) =>
+    assert(row.length > 0 && row.every((id) => PROMPTS[r].includes(id)), `row ${r}: ${row}`)
+  );
+  if (copyFollow) {
+    // A huge follow bonus: after its first pick each row copies the prompt on, in order (the
+    // prompts' ids are distinct, so "the token after the one just read" is one position).
+    model.loadStateDict({ "pointer.follow": tensor([40], [1]) }, false);
+    const spans = await model.generate(memory, PROMPTS, { eos, maxNewTokens: 3 });
+    spans.tokens.forEach((row, r) => {
+      const at = PROMPTS[r].indexOf(row[0]);
+      assert(at >= 0, `row ${r} starts with a prompt token: ${row}`);
+      const last = PROMPTS[r].at(-1)!;
+      const want = [row[0]];
+      for (let j = at + 1; j < PROMPTS[r].length && want.length < row.length; j++) {
+        want.push(PROMPTS[r][j]);
+      }
+      // After the prompt's last token nothing follows: the pointer is free again there.
+      assertEquals(row.slice(0, want.length), want, `row ${r}: ${row} (last ${last})`);
+    });
+  }
+  const beams = await assertRejects(
+    () => model.generate(memory, PROMPTS, { eos, maxNewTokens: 2, beams: 2 }),
+    Error,
+  );
+  assert(beams.message.includes("decodes greedily"), beams.message);
+  for (const t of [...rows, memory]) t.dispose();
+  model.dispose();
+  base.dispose();
+}

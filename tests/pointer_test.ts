@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { assertClose, checkOp, gpuTest, type HostTensor } from "./helpers.ts";
 import { noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
-import { copyMixtureLogProbs, copyMixtureNll, PointerHead } from "../core/nn/pointer.ts";
+import { copyMixtureLogProbs, copyMixtureNll, followsOf, PointerHead } from "../core/nn/pointer.ts";
 
 // scatterRows sums f32 values of size ≤ 2 in a fixed order: exact up to a few ulps (atol 1e-6);
 // its backward is a gather, a copy, so the gradient check keeps the default tolerances.
@@ -156,7 +156,7 @@ gpuTest(
       ]);
       const padding = tensor([1, 1, 1, 0, 0, 1, 1, 1, 1, 1], [2, 5]);
       const read = async (bias?: Tensor) => {
-        const out = noGrad(() => tidy(() => head.forward(h, memory, padding, bias)));
+        const out = noGrad(() => tidy(() => head.forward(h, memory, { padding, bias })));
         const w = await out.pointer.data(), g = await out.pGen.data();
         out.pointer.dispose();
         out.pGen.dispose();
@@ -183,3 +183,18 @@ gpuTest(
     }
   },
 );
+
+gpuTest("followsOf marks the positions right after each occurrence of the token read", async () => {
+  const memory = tensor([5, 6, 5, 7, 1, 2, 3, 4], [2, 4], "i32");
+  const read = tensor([5, 7, 6, 9], [2, 2], "i32");
+  const got = Array.from(await followsOf(read, memory).data());
+  assertEquals(got, [
+    ...[0, 1, 0, 1], // 5 stands before positions 1 and 3
+    ...[0, 0, 0, 0], // 7 is the last token: nothing follows it
+    ...[0, 0, 0, 0], // 6 is not in row 2
+    ...[0, 0, 0, 0], // neither is 9; position 0 follows nothing
+  ]);
+  // A one-token memory: only position 0, which follows nothing.
+  const single = followsOf(tensor([1], [1, 1], "i32"), tensor([1], [1, 1], "i32"));
+  assertEquals(Array.from(await single.data()), [0]);
+});

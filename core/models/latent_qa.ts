@@ -212,7 +212,10 @@ export class LatentQaModel extends Module {
   copyFrom(h: Tensor, m: LatentQaMemory): LatentQaCopy {
     if (!this.pointer || !m.copy) throw new Error("LatentQaModel: this model has no copy head");
     const c = m.copy;
-    const { pointer, pGen } = this.pointer.forward(h, c.states, c.padding, c.bias ?? undefined);
+    const { pointer, pGen } = this.pointer.forward(h, c.states, {
+      padding: c.padding,
+      bias: c.bias ?? undefined,
+    });
     if (!m.attn) return { pGen, source: { weights: pointer, ids: c.ids } };
     const all = c.states.shape[1];
     const s = all - m.attn.shape[1];

@@ -37,6 +37,7 @@ import {
   copyMixtureLogProbs,
   copyMixtureNll,
   type CopySource,
+  followsOf,
   PointerHead,
 } from "../nn/pointer.ts";
 import { keep } from "../scope.ts";
@@ -60,6 +61,13 @@ import {
   type PhaseAdapters,
 } from "./memory_lm_config.ts";
 import { documentBatch } from "./memory_batch.ts";
+
+/**
+ * Initial follow bonus of a `copyFollow` head: e³ ≈ 20 times the pointer weight for the position
+ * after the token just read, so copying goes on along the prompt from the first step (the plain
+ * scores start within ±1) and training sets how strongly.
+ */
+export const COPY_FOLLOW_INIT = 3;
 
 /** A teacher-forced read of a target: vocabulary logits and, with a copy head, the copy side. */
 export interface TargetRead {
@@ -123,7 +131,14 @@ export class MemoryLM extends Module implements CachedDecoder {
       )
       : null;
     this.pointer = config.promptCopy
-      ? this.child("pointer", new PointerHead(config.dim, config.seed + 97_000))
+      ? this.child(
+        "pointer",
+        new PointerHead(
+          config.dim,
+          config.seed + 97_000,
+          config.copyFollow ? COPY_FOLLOW_INIT : undefined,
+        ),
+      )
       : null;
   }
 
@@ -155,6 +170,7 @@ export class MemoryLM extends Module implements CachedDecoder {
       outputHead: true,
       adapterNames: o.adapterNames ?? { encoder: "compressor", decoder: "generator" },
       promptCopy: o.promptCopy,
+      copyFollow: o.copyFollow,
     });
     const mapped: Record<string, Tensor> = {};
     for (const [name, t] of base.namedParameters()) {
@@ -411,7 +427,10 @@ export class MemoryLM extends Module implements CachedDecoder {
     const logits = this.logits(hidden, options.table);
     if (!this.pointer) return { logits, copy: null };
     if (!options.promptMask) throw new Error("MemoryLM.readTarget: a copy model needs promptMask");
-    const { pointer, pGen } = this.pointer.forward(hidden, hidden, options.promptMask);
+    const { pointer, pGen } = this.pointer.forward(hidden, hidden, {
+      padding: options.promptMask,
+      follows: this.pointer.follow ? followsOf(inputIds, inputIds) : undefined,
+    });
     return { logits, copy: { pGen, source: { weights: pointer, ids: inputIds } } };
   }
 
@@ -475,9 +494,19 @@ export class MemoryLM extends Module implements CachedDecoder {
     const mask = tensor(hostMask, [rows, width]);
     let states: Tensor | null = null;
     const pointer = this.pointer;
+    // The token each row reads now (its prompt's last, then its last pick), for the follow bonus.
+    let reading: Tensor | null = pointer.follow
+      ? tensor(prompts.map((row) => row[row.length - 1]), [rows, 1])
+      : null;
     const mixture: CachedDecoder = {
       vocabSize: this.vocabSize,
-      embed: (x) => this.embed(x),
+      embed: (x) => {
+        if (reading && states) {
+          reading.dispose();
+          reading = keep(ops.cast(x, "f32")); // x: [rows, 1], this step's picks
+        }
+        return this.embed(x);
+      },
       newCache: (n) => this.newCache(n),
       hiddenCached: (x, cache, step) => {
         const h = this.hiddenCached(x, cache, step);
@@ -486,14 +515,19 @@ export class MemoryLM extends Module implements CachedDecoder {
       },
       logits: (hidden) => {
         const h = hidden.reshape([rows, 1, this.config.dim]);
-        const { pointer: weights, pGen } = pointer.forward(h, states!, mask);
+        const { pointer: weights, pGen } = pointer.forward(h, states!, {
+          padding: mask,
+          follows: reading
+            ? ops.mul(followsOf(reading, ids), mask.reshape([rows, 1, width]))
+            : undefined,
+        });
         return copyMixtureLogProbs(this.logits(h), pGen, { weights, ids }, hostIds);
       },
     };
     try {
       return await generate(mixture, input, options);
     } finally {
-      for (const t of [states, mask, ids]) t?.dispose();
+      for (const t of [states, mask, ids, reading]) t?.dispose();
     }
   }
 }

@@ -72,6 +72,12 @@ export interface MemoryLMConfig {
    * question), never of the documents: they still reach the generator only as memory.
    */
   promptCopy?: boolean;
+  /**
+   * With `promptCopy`: the pointer learns a bonus for the prompt position right after an
+   * occurrence of the token the decoder reads (`PointerHead`'s `follow`), so that copied names
+   * go on in order. Absent in older configs (no bonus).
+   */
+  copyFollow?: boolean;
 }
 
 /** Options of `MemoryLM.encode`. */
@@ -128,6 +134,8 @@ export interface MemoryFromBaseOptions extends MemoryAdapterOptions {
   seed?: number;
   /** Add a fresh trainable prompt-copy head (see `MemoryLMConfig.promptCopy`). */
   promptCopy?: boolean;
+  /** Its following-position bonus (see `MemoryLMConfig.copyFollow`). */
+  copyFollow?: boolean;
 }
 
 /** Throws unless the memory sizes of `c` are usable, naming the field. */

@@ -14,7 +14,7 @@
 import { Module } from "./module.ts";
 import { Linear } from "./layers.ts";
 import { MASKED } from "./attention.ts";
-import { type Tensor, tensor } from "../tensor.ts";
+import { full, type Tensor, tensor } from "../tensor.ts";
 import * as ops from "../ops/mod.ts";
 
 /** What {@linkcode PointerHead.forward} returns. */
@@ -25,7 +25,25 @@ export interface PointerWeights {
   pGen: Tensor;
 }
 
-/** Single-head pointer attention from decoder states over a memory, and the generate/copy switch. */
+/** Options of {@linkcode PointerHead.forward}. */
+export interface PointerReadOptions {
+  /** [B, M], 1 on real memory positions; the others get no weight. */
+  padding?: Tensor;
+  /** Added to the scores, broadcast to [B, T, M] (with gradient). */
+  bias?: Tensor;
+  /**
+   * [B, T, M], 1 where memory position j follows (j − 1 holds) the token that decoder position t
+   * reads ({@linkcode followsOf}); a head built with `follow` adds its learned bonus there.
+   */
+  follows?: Tensor;
+}
+
+/**
+ * Single-head pointer attention from decoder states over a memory, and the generate/copy switch.
+ * With `follow` (the bonus's initial value) the head also learns a bonus for the memory position
+ * right after an occurrence of the token the decoder reads, so that a copied name goes on in
+ * order, token after token (CopyNet's selective read, reduced to one learned scalar).
+ */
 export class PointerHead extends Module {
   /** Query projection of the decoder states. */
   readonly query: Linear;
@@ -33,30 +51,50 @@ export class PointerHead extends Module {
   readonly key: Linear;
   /** The switch's logit from a decoder state. */
   readonly gen: Linear;
+  /** The learned score bonus of a following position [1] (with `follow`). */
+  readonly follow: Tensor | null;
 
-  /** A head for width `dim`. */
-  constructor(readonly dim: number, seed?: number) {
+  /** A head for width `dim`; `follow` adds the following-position bonus with that initial value. */
+  constructor(readonly dim: number, seed?: number, follow?: number) {
     super();
     const at = (k: number) => (seed === undefined ? undefined : seed + k);
     this.query = this.child("query", new Linear(dim, dim, { seed: at(0) }));
     this.key = this.child("key", new Linear(dim, dim, { seed: at(2) }));
     this.gen = this.child("gen", new Linear(dim, 1, { seed: at(4) }));
+    this.follow = follow === undefined ? null : this.param("follow", full([1], follow));
   }
 
-  /**
-   * Pointer weights of decoder states h [B, T, D] over memory [B, M, D]: padding [B, M] (1 real)
-   * hides positions; `bias` (broadcast to [B, T, M], with gradient) is added to the scores.
-   */
-  forward(h: Tensor, memory: Tensor, padding?: Tensor, bias?: Tensor): PointerWeights {
+  /** Pointer weights of decoder states h [B, T, D] over memory [B, M, D] (see the options). */
+  forward(h: Tensor, memory: Tensor, options: PointerReadOptions = {}): PointerWeights {
     const [b, m] = memory.shape;
     let scores = ops.mul(
       ops.matmul(this.query.forward(h), this.key.forward(memory), { transB: true }),
       1 / Math.sqrt(this.dim),
     );
-    if (bias) scores = ops.add(scores, bias);
+    if (options.bias) scores = ops.add(scores, options.bias);
+    if (this.follow) {
+      if (!options.follows) throw new Error("PointerHead: a head with `follow` needs follows");
+      scores = ops.add(scores, ops.mul(options.follows, this.follow));
+    }
+    const padding = options.padding;
     const mask = padding ? ops.mul(ops.sub(padding, 1), -MASKED).reshape([b, 1, m]) : undefined;
     return { pointer: ops.softmax(scores, mask), pGen: ops.sigmoid(this.gen.forward(h)) };
   }
+}
+
+/**
+ * [B, T, M] f32: 1 where the token before memory position j (`memoryIds` [B, M]) equals the
+ * token decoder position t reads (`readIds` [B, T]); position 0 follows nothing. Ids are i32 or
+ * f32 (exact below 2²⁴).
+ */
+export function followsOf(readIds: Tensor, memoryIds: Tensor): Tensor {
+  const [b, t] = readIds.shape;
+  const m = memoryIds.shape[1];
+  const before = ops.cast(memoryIds, "f32");
+  const shifted = m > 1
+    ? ops.concat([full([b, 1], -1), ops.slice(before, 1, 0, m - 1)], 1)
+    : full([b, 1], -1);
+  return ops.eq(ops.cast(readIds, "f32").reshape([b, t, 1]), shifted.reshape([b, 1, m]));
 }
 
 /** The copy side of a mixture: weights [B, T, P] over copy positions whose token ids are [B, P]. */

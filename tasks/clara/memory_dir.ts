@@ -29,6 +29,8 @@ export interface MemoryOptions {
   docTokens: number;
   /** The generator copies from its prompt (`MemoryLM`'s `promptCopy`; absent in older dirs). */
   promptCopy?: boolean;
+  /** Its pointer has the follow bonus (`MemoryLM`'s `copyFollow`; absent in older dirs). */
+  copyFollow?: boolean;
 }
 
 /** What `config.json` of a memory-model directory holds. */
@@ -48,6 +50,7 @@ export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
     compressionRate: m.compressionRate,
     rank: m.rank,
     promptCopy: m.promptCopy,
+    copyFollow: m.copyFollow,
   });
 }
 
@@ -90,12 +93,12 @@ export function saveMemoryModel(
 
 /**
  * Loads a memory-model directory; errors name the file and what was expected. With
- * `addPromptCopy` a directory without a prompt-copy head gets a fresh one (trainable, and
- * recorded in the returned run config).
+ * `addPromptCopy` a directory without a prompt-copy head gets a fresh one (trainable, with the
+ * follow bonus when `copyFollow`, and recorded in the returned run config).
  */
 export async function loadMemoryModel(
   dir: string,
-  options: { addPromptCopy?: boolean } = {},
+  options: { addPromptCopy?: boolean; copyFollow?: boolean } = {},
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer }> {
   const run = await readRunConfig<MemoryRunConfig>(
     dir,
@@ -105,7 +108,9 @@ export async function loadMemoryModel(
   );
   const tokenizer = await loadRunTokenizer(dir);
   const fresh = options.addPromptCopy === true && !run.memory.promptCopy;
-  const memory = fresh ? { ...run.memory, promptCopy: true } : run.memory;
+  const memory = fresh
+    ? { ...run.memory, promptCopy: true, copyFollow: options.copyFollow === true }
+    : run.memory;
   const lm = new DecoderOnly(run.base);
   const model = memoryModel(lm, memory);
   lm.dispose();

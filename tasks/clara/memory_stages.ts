@@ -62,6 +62,8 @@ export interface MemoryStageOptions {
   unfreezeCompressor: boolean;
   /** Instruct: give the generator a prompt-copy head (when the checkpoint has none). */
   copy: boolean;
+  /** Instruct: that head's pointer learns the follow bonus (`MemoryLM`'s `copyFollow`). */
+  copyFollow: boolean;
   maxTrainExamples: number;
   evalExamples: number;
   holdOutEvery: number;
@@ -102,6 +104,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "mse-weight": { type: "string", default: "1" },
       "unfreeze-compressor": { type: "boolean", default: false },
       copy: { type: "string" },
+      "copy-follow": { type: "string" },
       "max-train-examples": { type: "string", default: "4000" },
       "eval-examples": { type: "string", default: "64" },
       "hold-out-every": { type: "string", default: "20" },
@@ -136,11 +139,18 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "--compression, --memory-tokens and --mse-weight are fixed by the pretrain checkpoint",
     );
   }
-  if (stage === "pretrain" && v.copy !== undefined) {
-    throw new Error("--copy is a flag of --stage instruct (the pretrain generator does not copy)");
+  for (const flag of ["copy", "copy-follow"] as const) {
+    if (stage === "pretrain" && v[flag] !== undefined) {
+      throw new Error(
+        `--${flag} is a flag of --stage instruct (the pretrain generator does not copy)`,
+      );
+    }
+    if (v[flag] !== undefined && v[flag] !== "0" && v[flag] !== "1") {
+      throw new Error(`--${flag}: expected 1 or 0, got "${v[flag]}"`);
+    }
   }
-  if (v.copy !== undefined && v.copy !== "0" && v.copy !== "1") {
-    throw new Error(`--copy: expected 1 or 0, got "${v.copy}"`);
+  if (v.copy === "0" && v["copy-follow"] === "1") {
+    throw new Error("--copy-follow 1 needs the copy head (--copy 1)");
   }
   if (v.compression && v["memory-tokens"]) {
     throw new Error("--compression and --memory-tokens exclude each other");
@@ -172,6 +182,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     mseWeight: num("mse-weight", false),
     unfreezeCompressor: v["unfreeze-compressor"]!,
     copy: stage === "instruct" && v.copy !== "0",
+    copyFollow: stage === "instruct" && v.copy !== "0" && v["copy-follow"] !== "0",
     maxTrainExamples: num("max-train-examples"),
     evalExamples: num("eval-examples"),
     holdOutEvery: num("hold-out-every"),
@@ -330,7 +341,10 @@ export async function runMemoryStage(
     tokenizer = built.tokenizer;
     run = { format: "fast-clara-memory/1", stage: "pretrain", base: built.base, memory };
   } else {
-    const loaded = await loadMemoryModel(o.from, { addPromptCopy: o.copy });
+    const loaded = await loadMemoryModel(o.from, {
+      addPromptCopy: o.copy,
+      copyFollow: o.copyFollow,
+    });
     model = loaded.model;
     tokenizer = loaded.tokenizer;
     run = { ...loaded.run, stage: "instruct" };
