@@ -75,6 +75,8 @@ export interface TrainLatentQaOptions {
   selectorDropout: number;
   /** The pointer-generator copy head on both kinds (`--copy 0` turns it off). */
   copy: boolean;
+  /** Its follow bonus on source positions (`--copy-follow 0` turns it off). */
+  copyFollow: boolean;
   lengths: QaLengths;
   /** Synthesized cloze questions added to the training set (0: none). */
   synthetic: number;
@@ -110,6 +112,7 @@ const NUMBER_FLAGS: Record<string, [string, boolean]> = {
   "selector-heads": ["8", true],
   "selector-dropout": ["0.1", false],
   copy: ["1", true],
+  "copy-follow": ["1", true],
   "max-context": ["768", true],
   "max-source": ["512", true],
   "max-question": ["64", true],
@@ -199,6 +202,7 @@ export function parseTrainLatentQaArgs(args: string[]): TrainLatentQaOptions {
     selectorHeads: num("selector-heads"),
     selectorDropout: num("selector-dropout"),
     copy: flag("copy"),
+    copyFollow: flag("copy") && flag("copy-follow"),
     lengths: {
       maxContext: num("max-context"),
       maxSource: num("max-source"),
@@ -310,6 +314,7 @@ async function freshRun(
     selectorHeads: o.selectorHeads,
     selectorDropout: o.selectorDropout,
     copy: o.copy,
+    copyFollow: o.copyFollow,
   };
   return { run: { format: LATENT_QA_FORMAT, model, lengths: l }, tokenizer };
 }

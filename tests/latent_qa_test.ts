@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { gpuTest, withTempDir } from "./helpers.ts";
-import { metrics, noGrad, ops, type Tensor, tidy, zeros } from "../mod.ts";
+import { metrics, noGrad, ops, type Tensor, tensor, tidy, zeros } from "../mod.ts";
+import { copyMixtureLogProbs } from "../core/nn/pointer.ts";
 import { type LatentQaConfig, LatentQaModel } from "../core/models/latent_qa.ts";
 import { AdamW } from "../core/optim/adamw.ts";
 import { optimizerStep, type StepContext, Trainer, type TrainingTask } from "../core/train/mod.ts";
@@ -577,3 +578,56 @@ gpuTest(
     });
   },
 );
+
+for (const kind of ["baseline", "latent"] as const) {
+  gpuTest(
+    `copy generation with the follow bonus (${kind}): cached greedy tokens are the teacher-forced mixture's argmax, with its scores`,
+    async () => {
+      const { tokenizer, examples } = tinyExamples(2);
+      const special = qaSpecialIds(tokenizer);
+      const config = { ...tinyConfig(kind, tokenizer.vocabSize), copy: true, copyFollow: true };
+      const model = new LatentQaModel(config);
+      try {
+        model.eval();
+        assert(model.pointer!.follow !== null, "the head has its follow bonus");
+        // Lean on copying, and open the gate so that the latents' copy path counts too.
+        model.pointer!.gen.bias!.write([-1.5]);
+        model.gate?.gate.write([0.8]);
+        const input = tidy(() => collateQa(examples, kind, special).input);
+        const steps = 5;
+        const { tokens, scores } = await model.generate(input, {
+          bos: special.bos,
+          eos: special.eos,
+          maxNewTokens: steps,
+        });
+        const v = config.stack.vocabSize;
+        for (let r = 0; r < examples.length; r++) {
+          const seq = [special.bos, ...tokens[r]];
+          const one = tidy(() => collateQa([examples[r]], kind, special).input);
+          const ids = tidy(() =>
+            one.context ? ops.concat([one.source, one.context], 1) : one.source
+          );
+          const hostIds = await ids.data();
+          const logp = await noGrad(() =>
+            tidy(() => {
+              const out = model.forward(one, tensor(seq, [1, seq.length], "i32"));
+              return copyMixtureLogProbs(out.logits, out.copy!.pGen, out.copy!.source, hostIds);
+            })
+          ).data();
+          for (const t of new Set([...Object.values(one), ids])) t?.dispose();
+          let score = 0;
+          const ended = tokens[r].length < steps;
+          for (let t = 0; t < seq.length - (ended ? 0 : 1); t++) {
+            const p = Array.from(logp.slice(t * v, (t + 1) * v));
+            const want = t < tokens[r].length ? tokens[r][t] : special.eos;
+            assertEquals(p.indexOf(Math.max(...p)), want, `row ${r} token ${t}`);
+            score += p[want];
+          }
+          assert(Math.abs(score - scores[r]) < 1e-4, `row ${r} score ${scores[r]} vs ${score}`);
+        }
+      } finally {
+        model.dispose();
+      }
+    },
+  );
+}

@@ -18,11 +18,17 @@ import { Module } from "../nn/module.ts";
 import { Dropout } from "../nn/layers.ts";
 import { EncoderDecoder, type StackConfig } from "../nn/stacks.ts";
 import { PerceiverSelector, TanhGate } from "../nn/perceiver.ts";
-import { copyMixtureLogProbs, type CopySource, PointerHead } from "../nn/pointer.ts";
+import {
+  copyMixtureLogProbs,
+  type CopySource,
+  FOLLOW_BONUS_INIT,
+  followsOf,
+  PointerHead,
+} from "../nn/pointer.ts";
 import { generate, type Generation } from "../nn/generate.ts";
-import { ones, type Tensor, zeros } from "../tensor.ts";
+import { ones, type Tensor, tensor, zeros } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
-import { tidy } from "../scope.ts";
+import { keep, tidy } from "../scope.ts";
 import * as ops from "../ops/mod.ts";
 
 /** Which of the two models. */
@@ -44,6 +50,11 @@ export interface LatentQaConfig {
   selectorDropout: number;
   /** A pointer-generator copy head (see the module doc); absent in older model directories: off. */
   copy?: boolean;
+  /**
+   * With `copy`: the pointer's follow bonus on source positions (`PointerHead`'s `follow`), so a
+   * copied span goes on in order; absent in older model directories: off.
+   */
+  copyFollow?: boolean;
 }
 
 /**
@@ -152,6 +163,7 @@ export class LatentQaModel extends Module {
         new PointerHead(
           config.stack.dim,
           config.stack.seed === undefined ? undefined : config.stack.seed + 8000,
+          config.copyFollow ? FOLLOW_BONUS_INIT : undefined,
         ),
       )
       : null;
@@ -208,13 +220,25 @@ export class LatentQaModel extends Module {
     for (const t of made) if (t && !own.has(t)) t.dispose();
   }
 
-  /** The copy side for final decoder states h [B, T, D] reading `m` (copy models only). */
-  copyFrom(h: Tensor, m: LatentQaMemory): LatentQaCopy {
+  /**
+   * The copy side for final decoder states h [B, T, D] reading `m` (copy models only), the
+   * decoder reading token ids `readIds` [B, T] (for the follow bonus, on source positions only:
+   * a latent has no token before it).
+   */
+  copyFrom(h: Tensor, m: LatentQaMemory, readIds: Tensor): LatentQaCopy {
     if (!this.pointer || !m.copy) throw new Error("LatentQaModel: this model has no copy head");
     const c = m.copy;
+    let follows: Tensor | undefined;
+    if (this.pointer.follow) {
+      const [b, all] = c.padding.shape;
+      const s = m.attn ? all - m.attn.shape[1] : all;
+      const source = followsOf(readIds, s === all ? c.ids : ops.slice(c.ids, 1, 0, s));
+      follows = s === all ? source : ops.concat([source, zeros([b, readIds.shape[1], all - s])], 2);
+    }
     const { pointer, pGen } = this.pointer.forward(h, c.states, {
       padding: c.padding,
       bias: c.bias ?? undefined,
+      follows,
     });
     if (!m.attn) return { pGen, source: { weights: pointer, ids: c.ids } };
     const all = c.states.shape[1];
@@ -237,7 +261,7 @@ export class LatentQaModel extends Module {
     return {
       logits: this.seq2seq.head.forward(h),
       attn: m.attn,
-      copy: this.pointer ? this.copyFrom(h, m) : null,
+      copy: this.pointer ? this.copyFrom(h, m, targetIds) : null,
     };
   }
 
@@ -263,15 +287,26 @@ export class LatentQaModel extends Module {
       throw new Error(`LatentQaModel: a copy model generates one row per memory row, got ${rows}`);
     }
     const ids = await m.copy!.ids.data();
+    // The token each row reads now (bos, then its last pick), for the follow bonus.
+    let reading: Tensor = tensor(prompts.map(([bos]) => bos), [rows, 1]);
     const mixture = {
       ...decoder,
+      embed: (x: Tensor) => {
+        reading.dispose();
+        reading = keep(ops.cast(x, "f32")); // x: [rows, 1], this step's input
+        return decoder.embed(x);
+      },
       logits: (hidden: Tensor) => {
         const h = hidden.reshape([rows, 1, hidden.shape.at(-1)!]);
-        const copy = this.copyFrom(h, m);
+        const copy = this.copyFrom(h, m, reading);
         return copyMixtureLogProbs(this.seq2seq.head.forward(h), copy.pGen, copy.source, ids);
       },
     };
-    return generate(mixture, { prompts }, options);
+    try {
+      return await generate(mixture, { prompts }, options);
+    } finally {
+      reading.dispose();
+    }
   }
 
   /** The trainable parameters by role (every parameter lands in exactly one group). */

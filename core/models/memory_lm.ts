@@ -37,6 +37,7 @@ import {
   copyMixtureLogProbs,
   copyMixtureNll,
   type CopySource,
+  FOLLOW_BONUS_INIT,
   followsOf,
   PointerHead,
 } from "../nn/pointer.ts";
@@ -61,13 +62,6 @@ import {
   type PhaseAdapters,
 } from "./memory_lm_config.ts";
 import { documentBatch } from "./memory_batch.ts";
-
-/**
- * Initial follow bonus of a `copyFollow` head: e³ ≈ 20 times the pointer weight for the position
- * after the token just read, so copying goes on along the prompt from the first step (the plain
- * scores start within ±1) and training sets how strongly.
- */
-export const COPY_FOLLOW_INIT = 3;
 
 /** A teacher-forced read of a target: vocabulary logits and, with a copy head, the copy side. */
 export interface TargetRead {
@@ -136,7 +130,7 @@ export class MemoryLM extends Module implements CachedDecoder {
         new PointerHead(
           config.dim,
           config.seed + 97_000,
-          config.copyFollow ? COPY_FOLLOW_INIT : undefined,
+          config.copyFollow ? FOLLOW_BONUS_INIT : undefined,
         ),
       )
       : null;

@@ -25,6 +25,13 @@ export interface PointerWeights {
   pGen: Tensor;
 }
 
+/**
+ * A sensible initial follow bonus: e³ ≈ 20 times the pointer weight for the position after the
+ * token just read, so copying goes on along the memory from the first step (the plain scores
+ * start within ±1) and training sets how strongly.
+ */
+export const FOLLOW_BONUS_INIT = 3;
+
 /** Options of {@linkcode PointerHead.forward}. */
 export interface PointerReadOptions {
   /** [B, M], 1 on real memory positions; the others get no weight. */
