@@ -25,7 +25,7 @@ import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts"
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
   "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] " +
   "[--limit N] [--batch-size 16] [--max-new-tokens 16] " +
-  "[--no-text-baseline] [--majority-from FILE …] [--data DIR] [--predictions OUT.jsonl] [--json]";
+  "[--no-text-baseline] [--shuffled-baseline] [--majority-from FILE …] [--data DIR] [--predictions OUT.jsonl] [--json]";
 
 /** Parsed flags of eval:clara. */
 export interface EvalClaraOptions {
@@ -43,6 +43,8 @@ export interface EvalClaraOptions {
   batchSize: number;
   maxNewTokens: number;
   textBaseline: boolean;
+  /** Also run the shuffled-memories control (each question reads the next one's memories). */
+  shuffledBaseline: boolean;
   majorityFrom: string[];
   data?: string;
   /** With oracle/normal: write every system's answer per question to this JSON Lines file. */
@@ -64,6 +66,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       "batch-size": { type: "string", default: "16" },
       "max-new-tokens": { type: "string", default: "16" },
       "no-text-baseline": { type: "boolean", default: false },
+      "shuffled-baseline": { type: "boolean", default: false },
       "majority-from": { type: "string", multiple: true },
       data: { type: "string" },
       json: { type: "boolean", default: false },
@@ -79,6 +82,9 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
   }
   if (v.stage2 && v.setting !== "e2e") throw new Error("--stage2 DIR is for --setting e2e");
   if (v.corpus && v.setting !== "e2e") throw new Error("--corpus INDEX is for --setting e2e");
+  if (v["shuffled-baseline"] && v.setting === "e2e") {
+    throw new Error("--shuffled-baseline is for --setting oracle|normal");
+  }
   if (v.predictions && v.setting === "e2e") {
     throw new Error("--predictions OUT.jsonl is for --setting oracle|normal");
   }
@@ -105,6 +111,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     batchSize: int("batch-size", 1),
     maxNewTokens: int("max-new-tokens", 1),
     textBaseline: !v["no-text-baseline"],
+    shuffledBaseline: v["shuffled-baseline"]!,
     majorityFrom: v["majority-from"] ?? [],
     data: v.data,
     predictions: v.predictions,
@@ -161,6 +168,7 @@ export async function evalClara(
         batchSize: o.batchSize,
         maxNewTokens: o.maxNewTokens,
         textBaseline: o.textBaseline,
+        shuffledBaseline: o.shuffledBaseline,
         onProgress: progress,
       },
     );
@@ -239,6 +247,7 @@ export function formatReport(r: ClaraEvalReport): string {
     } %), compression ${rate}`,
     line("CLaRa (memories)", r),
     ...(r.text_baseline ? [line("text baseline", r.text_baseline)] : []),
+    ...(r.shuffled_baseline ? [line("shuffled memories", r.shuffled_baseline)] : []),
     line("majority per type", r.majority_baseline),
     line("overlap span", r.overlap_baseline),
     `${r.seconds.toFixed(0)} s`,

@@ -9,6 +9,7 @@ import { bm25Rank } from "../datasets/bm25.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { majorityAnswer, majorityAnswers, overlapSpan } from "../tasks/clara/baselines.ts";
 import { selectDocuments } from "../tasks/clara/doc_selection.ts";
+import { nextQuestionsDocuments } from "../tasks/clara/evaluate.ts";
 import { batchMemory } from "../tasks/clara/memory_batch.ts";
 import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
 import { parseInstructionRecords, parsePretrainRecords } from "../tasks/clara/stage_records.ts";
@@ -114,6 +115,50 @@ gpuTest(
     }
   },
 );
+
+gpuTest(
+  "eval:clara --shuffled-baseline: a row of its own, scored from its predictions",
+  async () => {
+    const { f, model, checkpoint } = await checkpointFixture();
+    model.dispose();
+    const predictionsFile = `${f.dir}/shuffled.jsonl`;
+    const r = await evalCli([
+      "--checkpoint",
+      checkpoint,
+      "--file",
+      f.dev,
+      "--k",
+      "2",
+      "--max-new-tokens",
+      "3",
+      "--majority-from",
+      f.train,
+      "--no-text-baseline",
+      "--shuffled-baseline",
+      "--predictions",
+      predictionsFile,
+      "--json",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const rows = (await Deno.readTextFile(predictionsFile)).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assertEquals(report.shuffled_baseline.n, rows.length);
+    assert(rows.every((p) => typeof p.shuffled === "string" && !("text" in p)));
+    const em = rows.filter((p) => exactMatch(p.shuffled, p.gold)).length / rows.length;
+    assertEquals(report.shuffled_baseline.em, em);
+    assertEquals(report.text_baseline, null);
+  },
+);
+
+Deno.test("the shuffled control pairs question i with question i + 1's documents", () => {
+  const requests = [0, 1, 2].map((i) => ({ docs: [[10 + i], [20 + i]], prompt: [i] }));
+  assertEquals(nextQuestionsDocuments(requests), [
+    { docs: [[11], [21]], prompt: [0] },
+    { docs: [[12], [22]], prompt: [1] },
+    { docs: [[10], [20]], prompt: [2] },
+  ]);
+});
 
 gpuTest("eval:clara refuses a bad QA file with an error naming the example's _id", async () => {
   const { f, model, checkpoint } = await checkpointFixture();

@@ -46,6 +46,12 @@ export interface ClaraEvalReport extends SystemScores {
   /** Mean Recall@k of the gold documents among the documents read. */
   recall_at_k: number;
   text_baseline: SystemScores | null;
+  /**
+   * With `shuffledBaseline`: the same generator reading the memories of the next question's
+   * documents (question i reads question i + 1's, the last the first's): what the question alone
+   * is worth to it.
+   */
+  shuffled_baseline?: SystemScores;
   majority_baseline: SystemScores;
   overlap_baseline: SystemScores;
   /** A few predictions, for a reader to see what the model says. */
@@ -61,6 +67,7 @@ export interface ClaraPrediction {
   gold: string;
   memory: string;
   text?: string;
+  shuffled?: string;
   majority: string;
   overlap: string;
 }
@@ -73,6 +80,8 @@ export interface ClaraEvalOptions {
   maxNewTokens: number;
   /** Also run the uncompressed text baseline (default true). */
   textBaseline?: boolean;
+  /** Also run the shuffled-memories control (default false). */
+  shuffledBaseline?: boolean;
   /** Called with (done, total) after each generation batch. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -107,6 +116,14 @@ export function scoreByType(
   };
 }
 
+/** The shuffled-memories control's requests: question i with question i + 1's documents. */
+export function nextQuestionsDocuments(requests: readonly AnswerRequest[]): AnswerRequest[] {
+  return requests.map((r, i) => ({
+    docs: requests[(i + 1) % requests.length].docs,
+    prompt: r.prompt,
+  }));
+}
+
 /** Evaluates `model` on `examples` (see the module documentation). */
 export async function evaluateClara(
   model: MemoryLM,
@@ -133,7 +150,8 @@ export async function evaluateClara(
     };
   });
   const withText = o.textBaseline ?? true;
-  const total = examples.length * (withText ? 2 : 1);
+  const withShuffled = o.shuffledBaseline ?? false;
+  const total = examples.length * (1 + (withText ? 1 : 0) + (withShuffled ? 1 : 0));
   const answerOptions = (offset: number) => ({
     eos: claraSpecial(tokenizer).sep,
     maxNewTokens: o.maxNewTokens,
@@ -145,6 +163,15 @@ export async function evaluateClara(
   const text = withText
     ? decode(await answerFromText(model, requests, answerOptions(examples.length)))
     : null;
+  const shuffled = withShuffled
+    ? decode(
+      await answerFromMemories(
+        model,
+        nextQuestionsDocuments(requests),
+        answerOptions(examples.length * (withText ? 2 : 1)),
+      ),
+    )
+    : null;
   const withGold = examples.filter((e) => e.supportingFacts.length > 0).length;
   const majorityAnswersOf = examples.map((e) => majorityAnswer(majority, e.type));
   const overlap = examples.map((e, i) => overlapSpan(e.question, chosenTexts[i]));
@@ -155,6 +182,7 @@ export async function evaluateClara(
     gold: e.answer,
     memory: memory[i],
     ...(text ? { text: text[i] } : {}),
+    ...(shuffled ? { shuffled: shuffled[i] } : {}),
     majority: majorityAnswersOf[i],
     overlap: overlap[i],
   }));
@@ -167,6 +195,7 @@ export async function evaluateClara(
     ...scoreByType(examples, memory),
     recall_at_k: withGold ? recall / withGold : 0,
     text_baseline: text ? scoreByType(examples, text) : null,
+    ...(shuffled ? { shuffled_baseline: scoreByType(examples, shuffled) } : {}),
     majority_baseline: scoreByType(examples, majorityAnswersOf),
     overlap_baseline: scoreByType(examples, overlap),
     samples: predictions.slice(0, 5).map(({ id, question, gold, memory, text }) => ({
