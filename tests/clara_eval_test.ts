@@ -46,6 +46,22 @@ async function evalCli(args: string[]): Promise<{ code: number; stdout: string; 
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
+/** eval:clara's flags for the fixture: its dev file, k = 2, three new tokens, its training answers. */
+function fixtureEvalArgs(checkpoint: string, f: { dev: string; train: string }): string[] {
+  return [
+    "--checkpoint",
+    checkpoint,
+    "--file",
+    f.dev,
+    "--k",
+    "2",
+    "--max-new-tokens",
+    "3",
+    "--majority-from",
+    f.train,
+  ];
+}
+
 gpuTest(
   "eval:clara --json on a fixture: one object with em, f1, n, compression, per-type figures and the baselines of the same run",
   async () => {
@@ -54,18 +70,9 @@ gpuTest(
     for (const setting of ["oracle", "normal"]) {
       const predictionsFile = `${f.dir}/predictions-${setting}.jsonl`;
       const r = await evalCli([
-        "--checkpoint",
-        checkpoint,
-        "--file",
-        f.dev,
+        ...fixtureEvalArgs(checkpoint, f),
         "--setting",
         setting,
-        "--k",
-        "2",
-        "--max-new-tokens",
-        "3",
-        "--majority-from",
-        f.train,
         "--predictions",
         predictionsFile,
         "--json",
@@ -123,16 +130,7 @@ gpuTest(
     model.dispose();
     const predictionsFile = `${f.dir}/shuffled.jsonl`;
     const r = await evalCli([
-      "--checkpoint",
-      checkpoint,
-      "--file",
-      f.dev,
-      "--k",
-      "2",
-      "--max-new-tokens",
-      "3",
-      "--majority-from",
-      f.train,
+      ...fixtureEvalArgs(checkpoint, f),
       "--no-text-baseline",
       "--shuffled-baseline",
       "--predictions",
