@@ -187,7 +187,8 @@ gpuTest(
 gpuTest("followsOf marks the positions right after each occurrence of the token read", async () => {
   const memory = tensor([5, 6, 5, 7, 1, 2, 3, 4], [2, 4], "i32");
   const read = tensor([5, 7, 6, 9], [2, 2], "i32");
-  const got = Array.from(await followsOf(read, memory).data());
+  const follows = followsOf(read, memory);
+  const got = Array.from(await follows.data());
   assertEquals(got, [
     ...[0, 1, 0, 1], // 5 stands before positions 1 and 3
     ...[0, 0, 0, 0], // 7 is the last token: nothing follows it
@@ -195,6 +196,8 @@ gpuTest("followsOf marks the positions right after each occurrence of the token 
     ...[0, 0, 0, 0], // neither is 9; position 0 follows nothing
   ]);
   // A one-token memory: only position 0, which follows nothing.
-  const single = followsOf(tensor([1], [1, 1], "i32"), tensor([1], [1, 1], "i32"));
+  const one = tensor([1], [1, 1], "i32");
+  const single = followsOf(one, one);
   assertEquals(Array.from(await single.data()), [0]);
+  for (const t of [memory, read, follows, one, single]) t.dispose();
 });
