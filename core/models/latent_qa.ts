@@ -22,11 +22,12 @@ import {
   copyMixtureLogProbs,
   type CopySource,
   FOLLOW_BONUS_INIT,
-  followsOf,
+  followsPreceding,
   PointerHead,
+  precedingIds,
 } from "../nn/pointer.ts";
 import { generate, type Generation } from "../nn/generate.ts";
-import { ones, type Tensor, tensor, zeros } from "../tensor.ts";
+import { full, ones, type Tensor, tensor, zeros } from "../tensor.ts";
 import { noGrad } from "../autograd.ts";
 import { keep, tidy } from "../scope.ts";
 import * as ops from "../ops/mod.ts";
@@ -94,6 +95,11 @@ export interface CopyMemory {
   bias: Tensor | null;
   /** Token ids copying reaches [B, P] (i32): the source's, then (latent kind) the context's. */
   ids: Tensor;
+  /**
+   * With the follow bonus: the token before each pointer position [B, M'] (`precedingIds`; −1 on
+   * the latents, which have no token before them).
+   */
+  preceding: Tensor | null;
 }
 
 /** The copy side of a teacher-forced forward. */
@@ -177,7 +183,13 @@ export class LatentQaModel extends Module {
     const encoded = this.seq2seq.encoder.forward(input.source, input.sourcePadding);
     if (!this.selector || !this.gate) {
       const copy = this.pointer
-        ? { states: encoded, padding: input.sourcePadding, bias: null, ids: input.source }
+        ? {
+          states: encoded,
+          padding: input.sourcePadding,
+          bias: null,
+          ids: input.source,
+          preceding: this.pointer.follow ? precedingIds(input.source) : null,
+        }
         : null;
       return { memory: encoded, padding: input.sourcePadding, attn: null, copy };
     }
@@ -199,6 +211,9 @@ export class LatentQaModel extends Module {
         padding,
         bias: ops.concat([zeros([1, 1, s]), ops.mul(ones([1, 1, l]), open)], 2),
         ids: ops.concat([input.source, input.context], 1),
+        preceding: this.pointer.follow
+          ? ops.concat([precedingIds(input.source), full([b, l], -1)], 1)
+          : null,
       };
     }
     return { memory: ops.concat([encoded, gated], 1), padding, attn, copy };
@@ -216,6 +231,7 @@ export class LatentQaModel extends Module {
       m.copy?.padding,
       m.copy?.bias,
       m.copy?.ids,
+      m.copy?.preceding,
     ]);
     for (const t of made) if (t && !own.has(t)) t.dispose();
   }
@@ -228,17 +244,10 @@ export class LatentQaModel extends Module {
   copyFrom(h: Tensor, m: LatentQaMemory, readIds: Tensor): LatentQaCopy {
     if (!this.pointer || !m.copy) throw new Error("LatentQaModel: this model has no copy head");
     const c = m.copy;
-    let follows: Tensor | undefined;
-    if (this.pointer.follow) {
-      const [b, all] = c.padding.shape;
-      const s = m.attn ? all - m.attn.shape[1] : all;
-      const source = followsOf(readIds, s === all ? c.ids : ops.slice(c.ids, 1, 0, s));
-      follows = s === all ? source : ops.concat([source, zeros([b, readIds.shape[1], all - s])], 2);
-    }
     const { pointer, pGen } = this.pointer.forward(h, c.states, {
       padding: c.padding,
       bias: c.bias ?? undefined,
-      follows,
+      follows: c.preceding ? followsPreceding(readIds, c.preceding) : undefined,
     });
     if (!m.attn) return { pGen, source: { weights: pointer, ids: c.ids } };
     const all = c.states.shape[1];

@@ -39,6 +39,7 @@ import {
   type CopySource,
   FOLLOW_BONUS_INIT,
   followsOf,
+  followsPreceding,
   PointerHead,
 } from "../nn/pointer.ts";
 import { keep } from "../scope.ts";
@@ -488,7 +489,11 @@ export class MemoryLM extends Module implements CachedDecoder {
     const mask = tensor(hostMask, [rows, width]);
     let states: Tensor | null = null;
     const pointer = this.pointer;
-    // The token each row reads now (its prompt's last, then its last pick), for the follow bonus.
+    // For the follow bonus: the token before each prompt position (−1 where none, padding
+    // included), once; and the token each row reads now (its prompt's last, then its last pick).
+    const preceding = pointer.follow
+      ? tensor(precedingPromptIds(prompts, width), [rows, width])
+      : null;
     let reading: Tensor | null = pointer.follow
       ? tensor(prompts.map((row) => row[row.length - 1]), [rows, 1])
       : null;
@@ -511,9 +516,7 @@ export class MemoryLM extends Module implements CachedDecoder {
         const h = hidden.reshape([rows, 1, this.config.dim]);
         const { pointer: weights, pGen } = pointer.forward(h, states!, {
           padding: mask,
-          follows: reading
-            ? ops.mul(followsOf(reading, ids), mask.reshape([rows, 1, width]))
-            : undefined,
+          follows: reading ? followsPreceding(reading, preceding!) : undefined,
         });
         return copyMixtureLogProbs(this.logits(h), pGen, { weights, ids }, hostIds);
       },
@@ -521,7 +524,17 @@ export class MemoryLM extends Module implements CachedDecoder {
     try {
       return await generate(mixture, input, options);
     } finally {
-      for (const t of [states, mask, ids, reading]) t?.dispose();
+      for (const t of [states, mask, ids, preceding, reading]) t?.dispose();
     }
   }
+}
+
+/** Row-major [rows, width] of left-padded prompts: the token before each position, −1 where none. */
+function precedingPromptIds(prompts: readonly (readonly number[])[], width: number): Float32Array {
+  const out = new Float32Array(prompts.length * width).fill(-1);
+  prompts.forEach((row, r) => {
+    const start = (r + 1) * width - row.length;
+    for (let j = 1; j < row.length; j++) out[start + j] = row[j - 1];
+  });
+  return out;
 }

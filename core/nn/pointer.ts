@@ -90,18 +90,32 @@ export class PointerHead extends Module {
 }
 
 /**
+ * [B, M] f32: the token id before each memory position of `memoryIds` [B, M] (i32 or f32), −1 at
+ * position 0, which follows nothing. What {@linkcode followsPreceding} matches against; compute it
+ * once per memory when many decoder steps read the same one.
+ */
+export function precedingIds(memoryIds: Tensor): Tensor {
+  const [b, m] = memoryIds.shape;
+  const ids = ops.cast(memoryIds, "f32");
+  return m > 1 ? ops.concat([full([b, 1], -1), ops.slice(ids, 1, 0, m - 1)], 1) : full([b, 1], -1);
+}
+
+/**
+ * [B, T, M] f32: 1 where `preceding` [B, M] ({@linkcode precedingIds}; −1 never matches) equals the
+ * token decoder position t reads (`readIds` [B, T], i32 or f32, exact below 2²⁴).
+ */
+export function followsPreceding(readIds: Tensor, preceding: Tensor): Tensor {
+  const [b, t] = readIds.shape;
+  const m = preceding.shape[1];
+  return ops.eq(ops.cast(readIds, "f32").reshape([b, t, 1]), preceding.reshape([b, 1, m]));
+}
+
+/**
  * [B, T, M] f32: 1 where the token before memory position j (`memoryIds` [B, M]) equals the
- * token decoder position t reads (`readIds` [B, T]); position 0 follows nothing. Ids are i32 or
- * f32 (exact below 2²⁴).
+ * token decoder position t reads (`readIds` [B, T]); position 0 follows nothing.
  */
 export function followsOf(readIds: Tensor, memoryIds: Tensor): Tensor {
-  const [b, t] = readIds.shape;
-  const m = memoryIds.shape[1];
-  const before = ops.cast(memoryIds, "f32");
-  const shifted = m > 1
-    ? ops.concat([full([b, 1], -1), ops.slice(before, 1, 0, m - 1)], 1)
-    : full([b, 1], -1);
-  return ops.eq(ops.cast(readIds, "f32").reshape([b, t, 1]), shifted.reshape([b, 1, m]));
+  return followsPreceding(readIds, precedingIds(memoryIds));
 }
 
 /** The copy side of a mixture: weights [B, T, P] over copy positions whose token ids are [B, P]. */
