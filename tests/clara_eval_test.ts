@@ -9,7 +9,7 @@ import { bm25Rank } from "../datasets/bm25.ts";
 import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { majorityAnswer, majorityAnswers, overlapSpan } from "../tasks/clara/baselines.ts";
 import { selectDocuments } from "../tasks/clara/doc_selection.ts";
-import { nextQuestionsDocuments } from "../tasks/clara/evaluate.ts";
+import { withNextDocuments } from "../tasks/clara/shuffled_control.ts";
 import { batchMemory } from "../tasks/clara/memory_batch.ts";
 import { memoryModelFromBase, saveMemoryModel } from "../tasks/clara/memory_dir.ts";
 import { parseInstructionRecords, parsePretrainRecords } from "../tasks/clara/stage_records.ts";
@@ -151,7 +151,7 @@ gpuTest(
 
 Deno.test("the shuffled control pairs question i with question i + 1's documents", () => {
   const requests = [0, 1, 2].map((i) => ({ docs: [[10 + i], [20 + i]], prompt: [i] }));
-  assertEquals(nextQuestionsDocuments(requests), [
+  assertEquals(withNextDocuments(requests), [
     { docs: [[11], [21]], prompt: [0] },
     { docs: [[12], [22]], prompt: [1] },
     { docs: [[10], [20]], prompt: [2] },

@@ -54,6 +54,13 @@ gpuTest(
     const pre = stageArgs(f, "pretrain", f.base);
     const full = await killedRunMatches(pre, `${f.dir}/pre`);
     assert(full.steps >= 6, `only ${full.steps} steps`);
+    assertEquals(Object.keys(full.metrics).sort(), [
+      "qa_em",
+      "qa_f1",
+      "recon_accuracy",
+      "recon_accuracy_shuffled",
+    ]);
+    assert(Object.values(full.metrics).every((v) => v >= 0 && v <= 1), "metrics are shares");
 
     // Pretrain: the base is untouched; both adapters and the memory embeddings moved.
     const fresh = await memoryModelFromBase(
@@ -80,7 +87,11 @@ gpuTest(
     assert(moved(start, afterPre, /^memory_embeddings\./) > 0, "memory embeddings did not train");
 
     // Instruct from the pretrain model, uninterrupted and killed + resumed.
-    await killedRunMatches(stageArgs(f, "instruct", `${f.dir}/pre/best`), `${f.dir}/ins`);
+    const ins = await killedRunMatches(
+      stageArgs(f, "instruct", `${f.dir}/pre/best`),
+      `${f.dir}/ins`,
+    );
+    assertEquals(Object.keys(ins.metrics).sort(), ["em", "f1", "f1_shuffled"]);
     // Instruct: base and compressor (adapter + memory embeddings) frozen, the generator and its
     // new prompt-copy head trained; the output loads as a copy model with every weight present.
     const afterIns = await weights(`${f.dir}/ins/best/model.safetensors`);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { withNextDocuments } from "./shuffled_control.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import { commonestAnswer, exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
 import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
@@ -116,14 +117,6 @@ export function scoreByType(
   };
 }
 
-/** The shuffled-memories control's requests: question i with question i + 1's documents. */
-export function nextQuestionsDocuments(requests: readonly AnswerRequest[]): AnswerRequest[] {
-  return requests.map((r, i) => ({
-    docs: requests[(i + 1) % requests.length].docs,
-    prompt: r.prompt,
-  }));
-}
-
 /** Evaluates `model` on `examples` (see the module documentation). */
 export async function evaluateClara(
   model: MemoryLM,
@@ -167,7 +160,7 @@ export async function evaluateClara(
     ? decode(
       await answerFromMemories(
         model,
-        nextQuestionsDocuments(requests),
+        withNextDocuments(requests),
         answerOptions(examples.length * (withText ? 2 : 1)),
       ),
     )

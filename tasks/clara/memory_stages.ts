@@ -31,6 +31,7 @@ import { scpExample, scpItems, synthesizedPretrainRecords } from "./scp_data.ts"
 import { instructExample, qaInstructionRecords } from "./instruct_data.ts";
 import { readInstructionRecords, readPretrainRecords } from "./stage_records.ts";
 import { claraSpecial } from "./tokens.ts";
+import { withNextDocuments } from "./shuffled_control.ts";
 
 /** Positions the memory model is built for: memories of several documents, prompt and target. */
 export const MEMORY_MAX_LENGTH = 1024;
@@ -269,15 +270,22 @@ async function pretrainData(
   const batch = Math.max(1, o.batchSize);
   return {
     train: picked.map(toExample),
-    metrics: ["recon_accuracy", "qa_f1", "qa_em"],
+    metrics: ["recon_accuracy", "recon_accuracy_shuffled", "qa_f1", "qa_em"],
     heldOut: reconEval.length + qaEval.length,
     async evaluate(model) {
-      const recon = await targetTokenAccuracy(model, reconEval, claraSpecial(tokenizer).pad, batch);
+      const pad = claraSpecial(tokenizer).pad;
+      const recon = await targetTokenAccuracy(model, reconEval, pad, batch);
+      const control = await targetTokenAccuracy(model, withNextDocuments(reconEval), pad, batch);
       const scores = await memoryQaScores(model, tokenizer, qaEval, {
         batchSize: batch,
         maxNewTokens: o.answerTokens,
       });
-      return { recon_accuracy: recon, qa_f1: scores.f1, qa_em: scores.em };
+      return {
+        recon_accuracy: recon,
+        recon_accuracy_shuffled: control,
+        qa_f1: scores.f1,
+        qa_em: scores.em,
+      };
     },
   };
 }
@@ -304,16 +312,17 @@ async function instructData(
       `held out; ${o.docsPerQuestion} documents per question (gold + BM25 distractors)`,
   );
   if (!questions.length) throw new Error("instruct: no held-out questions");
+  const shuffledExamples = withNextDocuments(questions.map((q) => q.example));
+  const shuffledQuestions = questions.map((q, i) => ({ ...q, example: shuffledExamples[i] }));
   return {
     train: picked.map((r) => instructExample(tokenizer, r, shape)),
-    metrics: ["f1", "em"],
+    metrics: ["f1", "em", "f1_shuffled"],
     heldOut: questions.length,
     async evaluate(model) {
-      const s = await memoryQaScores(model, tokenizer, questions, {
-        batchSize: Math.max(1, o.batchSize),
-        maxNewTokens: o.answerTokens,
-      });
-      return { f1: s.f1, em: s.em };
+      const scoring = { batchSize: Math.max(1, o.batchSize), maxNewTokens: o.answerTokens };
+      const s = await memoryQaScores(model, tokenizer, questions, scoring);
+      const control = await memoryQaScores(model, tokenizer, shuffledQuestions, scoring);
+      return { f1: s.f1, em: s.em, f1_shuffled: control.f1 };
     },
   };
 }
