@@ -145,6 +145,11 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   const tokens = parseMemoryStageArgs(["--stage", "instruct", "--copy-follow", "0"]);
   assertEquals([tokens.copy, tokens.copyFollow], [true, false]);
   assertEquals([o.copy, o.copyFollow], [false, false]);
+  assertEquals(o.memoryLayout, "appended");
+  assertEquals(
+    parseMemoryStageArgs(["--stage", "pretrain", "--memory-layout", "chunked"]).memoryLayout,
+    "chunked",
+  );
   assertEquals(
     parseMemoryStageArgs(["--stage", "pretrain", "--memory-tokens", "3"]).compression,
     undefined,
@@ -167,4 +172,6 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   fails(["--stage", "instruct", "--copy", "yes"], "--copy: expected 1 or 0");
   fails(["--stage", "pretrain", "--copy-follow", "1"], "--copy-follow is a flag of --stage");
   fails(["--stage", "instruct", "--copy", "0", "--copy-follow", "1"], "needs the copy head");
+  fails(["--stage", "instruct", "--memory-layout", "chunked"], "fixed by the pretrain checkpoint");
+  fails(["--stage", "pretrain", "--memory-layout", "pooled"], "--memory-layout: expected");
 });

@@ -129,11 +129,18 @@ gpuTest(
   "memory LM: l = ⌈T / rate⌉ memory tokens, capped; a padded batch compresses each document as alone",
   async () => {
     const base = tinyBase(5, "learned");
-    for (const placement of ["after", "before"] as const) {
+    for (
+      const [placement, memoryLayout] of [
+        ["after", "appended"],
+        ["before", "appended"],
+        ["after", "chunked"],
+      ] as const
+    ) {
       const model = clara(base, {
         memoryTokens: 6,
         compressionRate: 2,
         memoryPlacement: placement,
+        memoryLayout,
       });
       assertEquals([1, 2, 3, 6, 10, 13].map((t) => model.memoryCount(t)), [1, 1, 2, 3, 5, 6]);
       const batch = noGrad(() => model.compress(DOCS));
@@ -143,7 +150,10 @@ gpuTest(
         ...(await host(noGrad(() => model.compress([DOCS[0]], 3)))),
         ...(await host(noGrad(() => model.compress([DOCS[1]], 3)))),
       ];
-      assert(maxDiff(rows, alone) < TOL, `${placement}: batch vs alone ${maxDiff(rows, alone)}`);
+      assert(
+        maxDiff(rows, alone) < TOL,
+        `${placement}, ${memoryLayout}: batch vs alone ${maxDiff(rows, alone)}`,
+      );
       const fewer = noGrad(() => model.compress(DOCS, 2));
       assertEquals(fewer.shape, [2, 2, 16], "l chosen per call");
       fewer.dispose();
@@ -357,8 +367,24 @@ gpuTest(
     const before = models.documentBatch([[3, 4, 5], [6]], 2, "before", 9);
     assertEquals(Array.from(await before.ids.data()), [3, 4, 5, 6, 9, 9]);
     assertEquals(Array.from(await before.positionIds.data()), [0, 1, 2, 3, 4, 0, 1, 2, 0, 0]);
-    for (const b of [after, before]) [b.ids, b.padding, b.positionIds].forEach((t) => t.dispose());
+    assertEquals([after.chunks, before.chunks], [null, null]);
+    // Chunked: 3 tokens in 2 chunks ({0, 1}, {2}), 1 token in 2 ({0} and an empty one); memory j
+    // at the position of its chunk's last token.
+    const chunked = models.documentBatch([[3, 4, 5], [6]], 2, "after", 9, "chunked");
+    assertEquals(Array.from(await chunked.ids.data()), [3, 4, 5, 9, 9, 6]);
+    assertEquals(Array.from(await chunked.positionIds.data()), [0, 1, 2, 1, 2, 0, 0, 0, 0, 0]);
+    assertEquals(Array.from(await chunked.chunks!.data()), [
+      ...[0.5, 0.5, 0, 0, 0, 1],
+      ...[0, 0, 1, 0, 0, 0],
+    ]);
+    for (const b of [after, before, chunked]) {
+      [b.ids, b.padding, b.positionIds, b.chunks].forEach((t) => t?.dispose());
+    }
     assertThrows(() => models.documentBatch([], 2, "after"), "no documents");
+    assertThrows(
+      () => models.documentBatch([[1]], 1, "before", 0, "chunked"),
+      "after the document",
+    );
   },
 );
 
@@ -367,14 +393,16 @@ gpuTest(
   async () => {
     const base = tinyBase(8);
     for (
-      const [memoryPlacement, encoderAttention] of [["after", "causal"], [
-        "before",
-        "bidirectional",
-      ]] as const
+      const [memoryPlacement, encoderAttention, memoryLayout] of [
+        ["after", "causal", "appended"],
+        ["before", "bidirectional", "appended"],
+        ["after", "causal", "chunked"],
+      ] as const
     ) {
       const model = clara(base, {
         memoryPlacement,
         encoderAttention,
+        memoryLayout,
         compressionRate: 2,
         memoryTokens: 6,
       });
@@ -382,14 +410,58 @@ gpuTest(
       const cheap = await host(noGrad(() => model.compress(DOCS)));
       const full = await host(noGrad(() =>
         tidy(() => {
-          const b = models.documentBatch(DOCS, l, memoryPlacement);
-          return model.encode(b.ids, b.padding, { memoryTokens: l, positionIds: b.positionIds })
-            .memory;
+          const b = model.documentBatch(DOCS, l);
+          return model.encode(b.ids, b.padding, {
+            memoryTokens: l,
+            positionIds: b.positionIds,
+            chunks: b.chunks,
+          }).memory;
         })
       ));
-      assert(maxDiff(cheap, full) < TOL, `${memoryPlacement}: ${maxDiff(cheap, full)}`);
+      const label = `${memoryPlacement}, ${memoryLayout}`;
+      assert(maxDiff(cheap, full) < TOL, `${label}: ${maxDiff(cheap, full)}`);
+      if (memoryLayout === "chunked") {
+        const b = model.documentBatch(DOCS, l);
+        assertThrows(
+          () => noGrad(() => model.encode(b.ids, b.padding, { memoryTokens: l })),
+          "chunks",
+        );
+        // The seeding by hand: memory token j's input is its learned vector plus the mean of
+        // its chunk's token embeddings (averaged on the host).
+        const d = model.config.dim, t = b.ids.shape[1];
+        const tokens = await host(noGrad(() => model.embed(b.ids)));
+        const weights = await b.chunks!.data();
+        const learned = await model.memoryEmbeddings!.weight.data();
+        const seeded = new Float32Array(DOCS.length * l * d);
+        for (let r = 0; r < DOCS.length; r++) {
+          for (let j = 0; j < l; j++) {
+            for (let k = 0; k < d; k++) {
+              let v = learned[j * d + k];
+              for (let i = 0; i < t; i++) {
+                v += weights[(r * l + j) * t + i] * tokens[(r * t + i) * d + k];
+              }
+              seeded[(r * l + j) * d + k] = v;
+            }
+          }
+        }
+        const byHand = await host(noGrad(() =>
+          tidy(() => {
+            const x = ops.concat([model.embed(b.ids), tensor(seeded, [DOCS.length, l, d])], 1);
+            const ones = tensor(new Float32Array(DOCS.length * l).fill(1), [DOCS.length, l]);
+            const keys = ops.concat([b.padding, ones], 1);
+            return model.encodeEmbeddings(x, keys, { memoryTokens: l, positionIds: b.positionIds })
+              .memory;
+          })
+        ));
+        assert(maxDiff(cheap, byHand) < TOL, `chunk seeding: ${maxDiff(cheap, byHand)}`);
+        [b.ids, b.padding, b.positionIds, b.chunks].forEach((t) => t?.dispose());
+      }
       model.dispose();
     }
+    assertThrows(
+      () => clara(base, { memoryPlacement: "before", memoryLayout: "chunked" }),
+      "after",
+    );
     base.dispose();
     // One layer: forwardRows equals the rows of forward, with a per-query bias and rotary ids.
     const layer = new nn.TransformerEncoderLayer({

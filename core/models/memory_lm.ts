@@ -62,7 +62,7 @@ import {
   type MemoryReadOptions,
   type PhaseAdapters,
 } from "./memory_lm_config.ts";
-import { documentBatch } from "./memory_batch.ts";
+import { type DocumentBatch, documentBatch } from "./memory_batch.ts";
 
 /** A teacher-forced read of a target: vocabulary logits and, with a copy head, the copy side. */
 export interface TargetRead {
@@ -166,6 +166,7 @@ export class MemoryLM extends Module implements CachedDecoder {
       adapterNames: o.adapterNames ?? { encoder: "compressor", decoder: "generator" },
       promptCopy: o.promptCopy,
       copyFollow: o.copyFollow,
+      memoryLayout: o.memoryLayout,
     });
     const mapped: Record<string, Tensor> = {};
     for (const [name, t] of base.namedParameters()) {
@@ -316,7 +317,19 @@ export class MemoryLM extends Module implements CachedDecoder {
     return this.encodeEmbeddings(x, keys, { ...options, memoryTokens: l });
   }
 
-  /** Document embeddings of ids [B, T] with l learned memory vectors joined, and their padding. */
+  /**
+   * Documents padded for this model's encoder phase with l memory tokens (its placement and
+   * memory layout; see {@linkcode documentBatch}).
+   */
+  documentBatch(docs: readonly (readonly number[])[], l: number): DocumentBatch {
+    const { memoryPlacement, memoryLayout } = this.config;
+    return documentBatch(docs, l, memoryPlacement ?? "before", 0, memoryLayout);
+  }
+
+  /**
+   * Document embeddings of ids [B, T] with l learned memory vectors joined (seeded with their
+   * chunks' mean embeddings in the chunked layout), and their padding.
+   */
   #joinMemory(
     table: Embedding,
     ids: Tensor,
@@ -331,10 +344,20 @@ export class MemoryLM extends Module implements CachedDecoder {
     }
     const b = ids.shape[0];
     const slots = tensor(Array.from({ length: b * l }, (_, i) => i % l), [b, l], "i32");
-    const memory = table.forward(slots);
     const ones = full([b, l], 1);
     const after = this.config.memoryPlacement === "after";
     const tokens = this.embed(ids);
+    let memory = table.forward(slots);
+    if (this.config.memoryLayout === "chunked") {
+      const chunks = options.chunks;
+      if (!chunks || chunks.shape.join() !== [b, l, ids.shape[1]].join()) {
+        throw new Error(
+          `MemoryLM.encode: the chunked layout needs chunks [${b}, ${l}, ${ids.shape[1]}] ` +
+            `(from documentBatch), got ${chunks ? `[${chunks.shape}]` : "none"}`,
+        );
+      }
+      memory = ops.add(memory, ops.matmul(chunks, tokens));
+    }
     const x = ops.concat(after ? [tokens, memory] : [memory, tokens], 1);
     const keys = ops.concat(after ? [padding, ones] : [ones, padding], 1);
     return { x, keys, l };
@@ -350,9 +373,10 @@ export class MemoryLM extends Module implements CachedDecoder {
       throw new Error("MemoryLM.compress: the model has no memory embeddings");
     }
     const l = memoryTokens ?? this.memoryCount(Math.max(...docs.map((d) => d.length)));
-    const batch = documentBatch(docs, l, this.config.memoryPlacement ?? "before");
+    const batch = this.documentBatch(docs, l);
     const joined = this.#joinMemory(this.memoryEmbeddings, batch.ids, batch.padding, {
       memoryTokens: l,
+      chunks: batch.chunks,
     });
     return this.encodeMemory(joined.x, joined.keys, {
       memoryTokens: l,

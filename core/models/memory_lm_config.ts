@@ -6,6 +6,7 @@
 import type { Activation } from "../nn/layers.ts";
 import type { PositionKind } from "../nn/positions.ts";
 import type { Tensor } from "../tensor.ts";
+import type { MemoryLayout } from "./memory_batch.ts";
 
 /** Where the memory tokens sit in the encoder phase: before or after the document. */
 export type MemoryPlacement = "before" | "after";
@@ -78,6 +79,11 @@ export interface MemoryLMConfig {
    * go on in order. Absent in older configs (no bonus).
    */
   copyFollow?: boolean;
+  /**
+   * How learned memory tokens sit beside the document (`documentBatch`'s `MemoryLayout`; default
+   * `appended`, CLaRa's; absent in older configs).
+   */
+  memoryLayout?: MemoryLayout;
 }
 
 /** Options of `MemoryLM.encode`. */
@@ -88,6 +94,8 @@ export interface MemoryEncodeOptions {
   bias?: Tensor;
   /** Position ids [B, S] (i32) of the whole encoder sequence (see `documentBatch`). */
   positionIds?: Tensor;
+  /** The chunked layout's [B, l, T] chunk averages (see `documentBatch`); needed by it. */
+  chunks?: Tensor | null;
 }
 
 /** Options of `MemoryLM.decode`. */
@@ -136,6 +144,8 @@ export interface MemoryFromBaseOptions extends MemoryAdapterOptions {
   promptCopy?: boolean;
   /** Its following-position bonus (see `MemoryLMConfig.copyFollow`). */
   copyFollow?: boolean;
+  /** Memory layout (see `MemoryLMConfig.memoryLayout`). */
+  memoryLayout?: MemoryLayout;
 }
 
 /** Throws unless the memory sizes of `c` are usable, naming the field. */
@@ -145,6 +155,11 @@ export function checkMemoryConfig(c: MemoryLMConfig): void {
   }
   if (c.compressionRate !== undefined && !(c.compressionRate > 0)) {
     throw new Error(`MemoryLM: compressionRate must be > 0, got ${c.compressionRate}`);
+  }
+  if (c.memoryLayout === "chunked" && (!c.memoryEmbeddings || c.memoryPlacement !== "after")) {
+    throw new Error(
+      "MemoryLM: the chunked memory layout needs memoryEmbeddings and memoryPlacement after",
+    );
   }
   if (c.memoryTokens >= c.maxLength) {
     throw new Error(

@@ -9,7 +9,6 @@
  * @module
  */
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
-import { documentBatch } from "../../core/models/memory_batch.ts";
 import { type Tensor, tensor } from "../../core/tensor.ts";
 import { noGrad } from "../../core/autograd.ts";
 import * as ops from "../../core/ops/mod.ts";
@@ -51,8 +50,12 @@ export function batchMemory(
   const l = model.memoryCount(Math.max(...docs.map((d) => d.length)));
   const slots = Math.max(...docsPerRow.map((r) => r.length));
   const encode = () => {
-    const b = documentBatch(docs, l, model.config.memoryPlacement ?? "after");
-    const out = model.encode(b.ids, b.padding, { memoryTokens: l, positionIds: b.positionIds });
+    const b = model.documentBatch(docs, l);
+    const out = model.encode(b.ids, b.padding, {
+      memoryTokens: l,
+      positionIds: b.positionIds,
+      chunks: b.chunks,
+    });
     const alignment = options.alignment
       ? model.alignmentLoss(out.memory, out.text, b.padding)
       : null;

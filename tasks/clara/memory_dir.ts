@@ -10,6 +10,7 @@
  */
 import { DecoderOnly, type StackConfig } from "../../core/nn/stacks.ts";
 import { MemoryLM } from "../../core/models/memory_lm.ts";
+import type { MemoryLayout } from "../../core/models/memory_batch.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
 import { LM_FORMAT, type LmRunConfig } from "./model_dir.ts";
@@ -31,6 +32,8 @@ export interface MemoryOptions {
   promptCopy?: boolean;
   /** Its pointer has the follow bonus (`MemoryLM`'s `copyFollow`; absent in older dirs). */
   copyFollow?: boolean;
+  /** How memory tokens sit beside the document (`MemoryLM`'s `memoryLayout`; default appended). */
+  memoryLayout?: MemoryLayout;
 }
 
 /** What `config.json` of a memory-model directory holds. */
@@ -51,6 +54,7 @@ export function memoryModel(base: DecoderOnly, m: MemoryOptions): MemoryLM {
     rank: m.rank,
     promptCopy: m.promptCopy,
     copyFollow: m.copyFollow,
+    memoryLayout: m.memoryLayout,
   });
 }
 

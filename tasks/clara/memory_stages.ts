@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import * as device from "../../core/device.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
+import type { MemoryLayout } from "../../core/models/memory_batch.ts";
 import { AdamW } from "../../core/optim/adamw.ts";
 import { warmupCosine } from "../../core/optim/schedule.ts";
 import { Trainer } from "../../core/train/mod.ts";
@@ -60,6 +61,8 @@ export interface MemoryStageOptions {
   answerTokens: number;
   docsPerQuestion: number;
   mseWeight: number;
+  /** Pretrain: how memory tokens sit beside the document. */
+  memoryLayout: MemoryLayout;
   unfreezeCompressor: boolean;
   /** Instruct: give the generator a prompt-copy head (when the checkpoint has none). */
   copy: boolean;
@@ -103,6 +106,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "answer-tokens": { type: "string", default: "16" },
       "docs-per-question": { type: "string", default: "5" },
       "mse-weight": { type: "string", default: "1" },
+      "memory-layout": { type: "string" },
       "unfreeze-compressor": { type: "boolean", default: false },
       copy: { type: "string" },
       "copy-follow": { type: "string" },
@@ -139,6 +143,13 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     throw new Error(
       "--compression, --memory-tokens and --mse-weight are fixed by the pretrain checkpoint",
     );
+  }
+  if (stage === "instruct" && v["memory-layout"] !== undefined) {
+    throw new Error("--memory-layout is fixed by the pretrain checkpoint");
+  }
+  const layout = v["memory-layout"] ?? "appended";
+  if (layout !== "appended" && layout !== "chunked") {
+    throw new Error(`--memory-layout: expected appended or chunked, got "${layout}"`);
   }
   for (const flag of ["copy", "copy-follow"] as const) {
     if (stage === "pretrain" && v[flag] !== undefined) {
@@ -181,6 +192,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     answerTokens: num("answer-tokens"),
     docsPerQuestion: num("docs-per-question"),
     mseWeight: num("mse-weight", false),
+    memoryLayout: layout,
     unfreezeCompressor: v["unfreeze-compressor"]!,
     copy: stage === "instruct" && v.copy !== "0",
     copyFollow: stage === "instruct" && v.copy !== "0" && v["copy-follow"] !== "0",
@@ -344,6 +356,7 @@ export async function runMemoryStage(
       compressionRate: o.memoryTokens ? undefined : o.compression,
       rank: o.rank,
       docTokens: o.docTokens,
+      ...(o.memoryLayout === "chunked" ? { memoryLayout: o.memoryLayout } : {}),
     };
     const built = await memoryModelFromBase(o.from, memory, MEMORY_MAX_LENGTH);
     model = built.model;
