@@ -124,6 +124,43 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "train:clara --stage pretrain --train-base: every base weight trains, the config says so, instruct freezes it again",
+  async () => {
+    const f = await writeClaraFixture();
+    const out = `${f.dir}/pre-base`;
+    const args = [...stageArgs(f, "pretrain", f.base), "--train-base", "--max-steps", "3"];
+    await runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
+    const base = await weights(`${f.base}/model.safetensors`);
+    const after = await weights(`${out}/best/model.safetensors`);
+    const named = (k: string) => k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
+    const unchanged = Object.keys(base).filter((k) => same(after[named(k)], base[k]));
+    assertEquals(unchanged, [], "base weights that did not train");
+    const loaded = await loadMemoryModel(`${out}/best`);
+    assertEquals(loaded.run.baseTrained, true);
+    loaded.model.dispose();
+    // Instruct on it trains the generator only: the trained base is frozen like any base.
+    const ins = `${f.dir}/ins-base`;
+    await runMemoryStage(
+      parseMemoryStageArgs([
+        ...stageArgs(f, "instruct", `${out}/best`),
+        "--max-steps",
+        "2",
+        "--out",
+        ins,
+      ]),
+      quiet,
+    );
+    const afterIns = await weights(`${ins}/best/model.safetensors`);
+    for (const k of Object.keys(base)) {
+      assert(same(afterIns[named(k)], after[named(k)]), `base weight ${k} changed in instruct`);
+    }
+    const insLoaded = await loadMemoryModel(`${ins}/best`);
+    assertEquals(insLoaded.run.baseTrained, true);
+    insLoaded.model.dispose();
+  },
+);
+
 Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name the flag", () => {
   const o = parseMemoryStageArgs(["--stage", "pretrain"]);
   assertEquals([o.from, o.out, o.compression, o.memoryTokens], [
@@ -173,5 +210,8 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   fails(["--stage", "pretrain", "--copy-follow", "1"], "--copy-follow is a flag of --stage");
   fails(["--stage", "instruct", "--copy", "0", "--copy-follow", "1"], "needs the copy head");
   fails(["--stage", "instruct", "--memory-layout", "chunked"], "fixed by the pretrain checkpoint");
+  fails(["--stage", "instruct", "--train-base"], "--train-base is a flag of --stage pretrain");
+  assertEquals(parseMemoryStageArgs(["--stage", "pretrain", "--train-base"]).trainBase, true);
+  assertEquals(parseMemoryStageArgs(["--stage", "pretrain"]).trainBase, false);
   fails(["--stage", "pretrain", "--memory-layout", "pooled"], "--memory-layout: expected");
 });

@@ -44,6 +44,8 @@ export interface MemoryRunConfig {
   /** The base LM's shape (maxLength as extended for memories + prompts). */
   base: StackConfig;
   memory: MemoryOptions;
+  /** The pretrain trained the base's weights too (`--train-base`); absent: the base is frozen. */
+  baseTrained?: boolean;
 }
 
 /** The compressor + generator of `m` on a base LM (its weights copied and frozen). */

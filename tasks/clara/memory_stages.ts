@@ -64,6 +64,8 @@ export interface MemoryStageOptions {
   /** Pretrain: how memory tokens sit beside the document. */
   memoryLayout: MemoryLayout;
   unfreezeCompressor: boolean;
+  /** Pretrain: train every weight of the base too, not only the adapters and memory vectors. */
+  trainBase: boolean;
   /** Instruct: give the generator a prompt-copy head (when the checkpoint has none). */
   copy: boolean;
   /** Instruct: that head's pointer learns the follow bonus (`MemoryLM`'s `copyFollow`). */
@@ -108,6 +110,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "mse-weight": { type: "string", default: "1" },
       "memory-layout": { type: "string" },
       "unfreeze-compressor": { type: "boolean", default: false },
+      "train-base": { type: "boolean", default: false },
       copy: { type: "string" },
       "copy-follow": { type: "string" },
       "max-train-examples": { type: "string", default: "4000" },
@@ -146,6 +149,9 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
   }
   if (stage === "instruct" && v["memory-layout"] !== undefined) {
     throw new Error("--memory-layout is fixed by the pretrain checkpoint");
+  }
+  if (stage === "instruct" && v["train-base"]) {
+    throw new Error("--train-base is a flag of --stage pretrain (instruct trains the generator)");
   }
   const layout = v["memory-layout"] ?? "appended";
   if (layout !== "appended" && layout !== "chunked") {
@@ -194,6 +200,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     mseWeight: num("mse-weight", false),
     memoryLayout: layout,
     unfreezeCompressor: v["unfreeze-compressor"]!,
+    trainBase: v["train-base"]!,
     copy: stage === "instruct" && v.copy !== "0",
     copyFollow: stage === "instruct" && v.copy !== "0" && v["copy-follow"] !== "0",
     maxTrainExamples: num("max-train-examples"),
@@ -362,6 +369,10 @@ export async function runMemoryStage(
     model = built.model;
     tokenizer = built.tokenizer;
     run = { format: "fast-clara-memory/1", stage: "pretrain", base: built.base, memory };
+    if (o.trainBase) {
+      model.unfreeze(/.*/);
+      run.baseTrained = true;
+    }
   } else {
     const loaded = await loadMemoryModel(o.from, {
       addPromptCopy: o.copy,
@@ -385,7 +396,7 @@ export async function runMemoryStage(
       run.memory.compressionRate
         ? `⌈doc tokens / ${run.memory.compressionRate}⌉ ≤ ${run.memory.memoryTokens}`
         : run.memory.memoryTokens
-    }${frozen ? "; compressor frozen" : ""}`,
+    }${frozen ? "; compressor frozen" : ""}${o.trainBase ? "; base trained" : ""}`,
   );
   // The schedule depends on the epochs only, so a run stopped by --max-steps resumes exactly.
   const totalSteps = Math.ceil(data.train.length / o.batchSize) * o.epochs;
