@@ -366,3 +366,25 @@ Deno.test("safetensors bytes after the last tensor are refused, naming the file"
       "accounts for 8 of 11 data bytes: trailing garbage, or a damaged header)",
   );
 });
+
+gpuTest(
+  "loadCheckpoint refuses optimizer state of parameters the resumed run does not train",
+  async () => {
+    const toy = trainedToy(7);
+    await withTempDir(async (dir) => {
+      const ck = `${dir}/ck`;
+      await io.saveCheckpoint(ck, { model: toy.model, optimizer: toy.opt });
+      // Resumed with b frozen: its moments would silently be dropped.
+      const onlyW = new optim.AdamW([{ params: [toy.model.w] }], { lr: 0.01 });
+      assertEquals(
+        await rejection(() => io.loadCheckpoint(ck, { optimizer: onlyW, names: toy.model })),
+        `${ck}/optimizer.safetensors: holds optimizer state for 1 parameter(s) this run does not ` +
+          `train (b); resume with the flags the run started with`,
+      );
+      onlyW.dispose();
+      const same = await io.loadCheckpoint(ck, { optimizer: toy.opt, names: toy.model });
+      disposeAll(same.tensors);
+    });
+    toy.dispose();
+  },
+);

@@ -181,6 +181,16 @@ function importOptimizerState(
     }
     return entry;
   });
+  const trained = new Set(params);
+  const extra = [...new Set(Object.keys(file.tensors).map((k) => k.slice(k.indexOf("/") + 1)))]
+    .filter((name) => !trained.has(name));
+  if (extra.length) {
+    throw new Error(
+      `${path}: holds optimizer state for ${extra.length} parameter(s) this run does not train ` +
+        `(${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", …" : ""}); ` +
+        `resume with the flags the run started with`,
+    );
+  }
   optimizer.importState({
     kind: header.kind,
     appliedSteps: header.appliedSteps,
