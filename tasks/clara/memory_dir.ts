@@ -1,7 +1,8 @@
 /**
  * A trained CLaRa compressor + generator on disk (the output of `--stage pretrain` and
- * `--stage instruct`): `model.safetensors` (the whole {@linkcode MemoryLM}: frozen base, both
- * LoRA adapters, memory embeddings), `config.json` (base shape, memory options, stage) and
+ * `--stage instruct`): `model.safetensors` (the whole {@linkcode MemoryLM}: the base — frozen, or
+ * trained by `--train-base` — both LoRA adapters, memory embeddings), `config.json` (base shape,
+ * memory options, stage, whether the base was trained) and
  * `tokenizer.json`, swapped in as one directory. Also builds a fresh memory model on a stage-lm
  * base directory, with room for longer sequences than the base was trained on when its positions
  * are not learned (rotary tables are computed, not trained).
