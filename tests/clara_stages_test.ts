@@ -23,6 +23,9 @@ async function weights(path: string): Promise<Record<string, Float32Array>> {
   return out;
 }
 
+/** A base LM's parameter name as the memory model built on it names it. */
+const memoryName = (k: string) => k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
+
 function same(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -74,8 +77,7 @@ gpuTest(
     const afterPre = await weights(`${f.dir}/pre/best/model.safetensors`);
     const base = await weights(`${f.base}/model.safetensors`);
     for (const [k, v] of Object.entries(base)) {
-      const name = k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
-      assert(same(afterPre[name], v), `base weight ${k} changed in pretrain`);
+      assert(same(afterPre[memoryName(k)], v), `base weight ${k} changed in pretrain`);
     }
     const moved = (
       from: Record<string, Float32Array>,
@@ -133,8 +135,7 @@ gpuTest(
     await runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
     const base = await weights(`${f.base}/model.safetensors`);
     const after = await weights(`${out}/best/model.safetensors`);
-    const named = (k: string) => k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
-    const unchanged = Object.keys(base).filter((k) => same(after[named(k)], base[k]));
+    const unchanged = Object.keys(base).filter((k) => same(after[memoryName(k)], base[k]));
     assertEquals(unchanged, [], "base weights that did not train");
     const loaded = await loadMemoryModel(`${out}/best`);
     assertEquals(loaded.run.baseTrained, true);
@@ -153,7 +154,10 @@ gpuTest(
     );
     const afterIns = await weights(`${ins}/best/model.safetensors`);
     for (const k of Object.keys(base)) {
-      assert(same(afterIns[named(k)], after[named(k)]), `base weight ${k} changed in instruct`);
+      assert(
+        same(afterIns[memoryName(k)], after[memoryName(k)]),
+        `base weight ${k} changed in instruct`,
+      );
     }
     const insLoaded = await loadMemoryModel(`${ins}/best`);
     assertEquals(insLoaded.run.baseTrained, true);

@@ -165,6 +165,16 @@ function importOptimizerState(
   const header = parseOptimizerHeader(path, file.metadata.state);
   const params = namesOfParams(optimizer, names);
   const stateNames = [...new Set(Object.keys(file.tensors).map((k) => k.split("/")[0]))];
+  const trained = new Set(params);
+  const extra = [...new Set(Object.keys(file.tensors).map((k) => k.slice(k.indexOf("/") + 1)))]
+    .filter((name) => !trained.has(name));
+  if (extra.length) {
+    throw new Error(
+      `${path}: holds optimizer state for ${extra.length} parameter(s) this run does not train ` +
+        `(${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", …" : ""}); ` +
+        `resume with the flags the run started with`,
+    );
+  }
   const state = params.map((name, i) => {
     const entry: Record<string, Float32Array> = {};
     const size = optimizer.parameters()[i].size;
@@ -181,16 +191,6 @@ function importOptimizerState(
     }
     return entry;
   });
-  const trained = new Set(params);
-  const extra = [...new Set(Object.keys(file.tensors).map((k) => k.slice(k.indexOf("/") + 1)))]
-    .filter((name) => !trained.has(name));
-  if (extra.length) {
-    throw new Error(
-      `${path}: holds optimizer state for ${extra.length} parameter(s) this run does not train ` +
-        `(${extra.slice(0, 3).join(", ")}${extra.length > 3 ? ", …" : ""}); ` +
-        `resume with the flags the run started with`,
-    );
-  }
   optimizer.importState({
     kind: header.kind,
     appliedSteps: header.appliedSteps,
