@@ -1,8 +1,9 @@
 /**
  * `deno task eval:clara --checkpoint DIR --file F.json [--setting oracle|normal] [--json]`:
  * EM/F1 of a CLaRa model (a `--stage pretrain` or `--stage instruct` output) on any HotpotQA-,
- * 2Wiki- or MuSiQue-format file, beside the uncompressed text baseline and the two trivial
- * baselines, all from the same run (see tasks/clara/evaluate.ts). The majority baseline counts
+ * 2Wiki- or MuSiQue-format file, beside the uncompressed text baseline (the model's own generator
+ * reading tokens, or with `--text-checkpoint DIR` a generator trained on them, `--reader text`)
+ * and the two trivial baselines, all from the same run (see tasks/clara/evaluate.ts). The majority baseline counts
  * the training answers of `--majority-from FILE…` (default: the data directory's training sets
  * of the evaluated file's kind).
  *
@@ -16,7 +17,9 @@ import { type MultiHopExample, readMultiHopJson } from "../datasets/multihop_qa.
 import { majorityAnswers } from "./clara/baselines.ts";
 import { DEFAULT_QA_FILES } from "./clara/data_files.ts";
 import { type ClaraEvalReport, evaluateClara, type SystemScores } from "./clara/evaluate.ts";
-import { loadMemoryModel } from "./clara/memory_dir.ts";
+import { loadMemoryModel, type MemoryRunConfig } from "./clara/memory_dir.ts";
+import type { MemoryLM } from "../core/models/memory_lm.ts";
+import type { TextTokenizer } from "../datasets/tokenizer.ts";
 import { loadE2EModel } from "./clara/e2e_dir.ts";
 import { type E2EEvalReport, evaluateE2E } from "./clara/e2e_report.ts";
 import { readCorpusIndex } from "./clara/corpus.ts";
@@ -25,7 +28,7 @@ import { type E2ECorpusReport, evaluateE2ECorpus } from "./clara/corpus_eval.ts"
 const USAGE = "usage: deno task eval:clara --checkpoint DIR --file F.json " +
   "[--setting oracle|normal|e2e] [--stage2 DIR] [--corpus INDEX] [--memory-cache DIR] [--k 5] " +
   "[--limit N] [--batch-size 16] [--max-new-tokens 16] " +
-  "[--no-text-baseline] [--shuffled-baseline] [--majority-from FILE …] [--data DIR] [--predictions OUT.jsonl] [--json]";
+  "[--no-text-baseline] [--text-checkpoint DIR] [--shuffled-baseline] [--majority-from FILE …] [--data DIR] [--predictions OUT.jsonl] [--json]";
 
 /** Parsed flags of eval:clara. */
 export interface EvalClaraOptions {
@@ -43,6 +46,8 @@ export interface EvalClaraOptions {
   batchSize: number;
   maxNewTokens: number;
   textBaseline: boolean;
+  /** A `--reader text` instruct output: its generator gives the text baseline. */
+  textCheckpoint?: string;
   /** Also run the shuffled-memories control (each question reads the next one's memories). */
   shuffledBaseline: boolean;
   majorityFrom: string[];
@@ -66,6 +71,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
       "batch-size": { type: "string", default: "16" },
       "max-new-tokens": { type: "string", default: "16" },
       "no-text-baseline": { type: "boolean", default: false },
+      "text-checkpoint": { type: "string" },
       "shuffled-baseline": { type: "boolean", default: false },
       "majority-from": { type: "string", multiple: true },
       data: { type: "string" },
@@ -87,6 +93,12 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
   }
   if (v.predictions && v.setting === "e2e") {
     throw new Error("--predictions OUT.jsonl is for --setting oracle|normal");
+  }
+  if (v["text-checkpoint"] && (v.setting === "e2e" || v["no-text-baseline"])) {
+    throw new Error(
+      "--text-checkpoint DIR gives the text baseline of --setting oracle|normal " +
+        "(not with --no-text-baseline)",
+    );
   }
   if (v["memory-cache"] && v.setting !== "e2e") {
     throw new Error("--memory-cache DIR is for --setting e2e");
@@ -111,6 +123,7 @@ export function parseEvalClaraArgs(args: string[]): EvalClaraOptions {
     batchSize: int("batch-size", 1),
     maxNewTokens: int("max-new-tokens", 1),
     textBaseline: !v["no-text-baseline"],
+    textCheckpoint: v["text-checkpoint"],
     shuffledBaseline: v["shuffled-baseline"]!,
     majorityFrom: v["majority-from"] ?? [],
     data: v.data,
@@ -154,6 +167,12 @@ export async function evalClara(
   const majority = majorityAnswers(await majorityTraining(o, examples));
   await device.init();
   const { model, run, tokenizer } = await loadMemoryModel(o.checkpoint);
+  const textReader = o.textCheckpoint
+    ? await loadTextReader(o.textCheckpoint, o.checkpoint, run, tokenizer).catch((e) => {
+      model.dispose();
+      throw e;
+    })
+    : undefined;
   try {
     const { report, predictions } = await evaluateClara(
       model,
@@ -169,6 +188,7 @@ export async function evalClara(
         maxNewTokens: o.maxNewTokens,
         textBaseline: o.textBaseline,
         shuffledBaseline: o.shuffledBaseline,
+        textReader,
         onProgress: progress,
       },
     );
@@ -179,7 +199,31 @@ export async function evalClara(
     return report;
   } finally {
     model.dispose();
+    textReader?.model.dispose();
   }
+}
+
+/**
+ * The `--reader text` generator of `dir`, checked to read what the memory model of `checkpoint`
+ * reads: the same tokenizer and the same document cut, so both see the same documents.
+ */
+async function loadTextReader(
+  dir: string,
+  checkpoint: string,
+  run: MemoryRunConfig,
+  tokenizer: TextTokenizer,
+): Promise<{ model: MemoryLM; dir: string }> {
+  const text = await loadMemoryModel(dir, { reader: "text" });
+  const mismatch = text.tokenizer.vocabSize !== tokenizer.vocabSize
+    ? `a vocabulary of ${text.tokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`
+    : text.run.memory.docTokens !== run.memory.docTokens
+    ? `documents cut at ${text.run.memory.docTokens} tokens, not ${run.memory.docTokens}`
+    : null;
+  if (mismatch) {
+    text.model.dispose();
+    throw new Error(`--text-checkpoint ${dir}: ${mismatch} as in ${checkpoint}`);
+  }
+  return { model: text.model, dir };
 }
 
 /**
@@ -246,7 +290,10 @@ export function formatReport(r: ClaraEvalReport): string {
       (100 * r.recall_at_k).toFixed(1)
     } %), compression ${rate}`,
     line("CLaRa (memories)", r),
-    ...(r.text_baseline ? [line("text baseline", r.text_baseline)] : []),
+    ...(r.text_baseline
+      ? [line(r.text_baseline_from ? "text (trained)" : "text baseline", r.text_baseline)]
+      : []),
+    ...(r.text_shuffled_baseline ? [line("shuffled text", r.text_shuffled_baseline)] : []),
     ...(r.shuffled_baseline ? [line("shuffled memories", r.shuffled_baseline)] : []),
     line("majority per type", r.majority_baseline),
     line("overlap span", r.overlap_baseline),

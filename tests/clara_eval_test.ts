@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
+import { fixtureEvalArgs, QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
 import * as device from "../core/device.ts";
 import { noGrad } from "../core/autograd.ts";
 import { readSafetensorsHost } from "../core/io/safetensors.ts";
@@ -44,22 +44,6 @@ async function evalCli(args: string[]): Promise<{ code: number; stdout: string; 
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
-
-/** eval:clara's flags for the fixture: its dev file, k = 2, three new tokens, its training answers. */
-function fixtureEvalArgs(checkpoint: string, f: { dev: string; train: string }): string[] {
-  return [
-    "--checkpoint",
-    checkpoint,
-    "--file",
-    f.dev,
-    "--k",
-    "2",
-    "--max-new-tokens",
-    "3",
-    "--majority-from",
-    f.train,
-  ];
 }
 
 gpuTest(

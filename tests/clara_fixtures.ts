@@ -202,3 +202,19 @@ export async function runTask(
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
+
+/** eval:clara's flags for the fixture: its dev file, k = 2, three new tokens, its training answers. */
+export function fixtureEvalArgs(checkpoint: string, f: { dev: string; train: string }): string[] {
+  return [
+    "--checkpoint",
+    checkpoint,
+    "--file",
+    f.dev,
+    "--k",
+    "2",
+    "--max-new-tokens",
+    "3",
+    "--majority-from",
+    f.train,
+  ];
+}

@@ -218,4 +218,12 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
   assertEquals(parseMemoryStageArgs(["--stage", "pretrain", "--train-base"]).trainBase, true);
   assertEquals(parseMemoryStageArgs(["--stage", "pretrain"]).trainBase, false);
   fails(["--stage", "pretrain", "--memory-layout", "pooled"], "--memory-layout: expected");
+  assertEquals(i.reader, "memory");
+  assertEquals(parseMemoryStageArgs(["--stage", "instruct", "--reader", "text"]).reader, "text");
+  fails(["--stage", "instruct", "--reader", "tokens"], "--reader: expected memory or text");
+  fails(["--stage", "pretrain", "--reader", "text"], "--reader is a flag of --stage instruct");
+  fails(
+    ["--stage", "instruct", "--reader", "text", "--unfreeze-compressor"],
+    "reads no memories",
+  );
 });

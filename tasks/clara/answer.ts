@@ -8,8 +8,8 @@
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
-import { type Tensor, tensor } from "../../core/tensor.ts";
-import { batchMemory } from "./memory_batch.ts";
+import type { Tensor } from "../../core/tensor.ts";
+import { batchMemory, batchText, type DocumentReader } from "./memory_batch.ts";
 
 /** One question to answer: its documents (token ids) and its prompt (ends with the separator). */
 export interface AnswerRequest {
@@ -89,11 +89,19 @@ export function answerFromText(
   const rows = Math.floor(MAX_ATTENTION_SCORES / (model.config.heads * longest * longest));
   const batchSize = Math.max(1, Math.min(o.batchSize, rows));
   return answerWith(model, requests, { ...o, batchSize }, (batch) => {
-    const rows = batch.map((r) => r.docs.flat());
-    const width = Math.max(1, ...rows.map((r) => r.length));
-    const ids = new Int32Array(batch.length * width);
-    const mask = rows.map((r) => Array.from({ length: width }, (_, i) => (i < r.length ? 1 : 0)));
-    rows.forEach((r, i) => ids.set(r, i * width));
-    return { prefix: model.embed(tensor(ids, [batch.length, width], "i32")), mask };
+    const t = batchText(model, batch.map((r) => r.docs));
+    return { prefix: t.memory, mask: t.maskRows };
   });
+}
+
+/** Answers each request as `reader` says: from its documents' memories or from their tokens. */
+export function answerFrom(
+  reader: DocumentReader,
+  model: MemoryLM,
+  requests: readonly AnswerRequest[],
+  o: AnswerOptions,
+): Promise<number[][]> {
+  return reader === "text"
+    ? answerFromText(model, requests, o)
+    : answerFromMemories(model, requests, o);
 }

@@ -1,8 +1,8 @@
 /**
  * eval:clara's measurement on a multi-hop QA file: per question, the documents of the setting
  * (oracle: gold + BM25 distractors; normal: BM25 top k over the example's candidates), answers
- * from their memories, from their uncompressed tokens (the text baseline, same generator), the
- * majority answer of the question's type and the question-overlap span — all scored in one run
+ * from their memories, from their uncompressed tokens (the text baseline: the same generator, or a
+ * generator trained on the tokens, `--reader text`, when one is given), the majority answer of the question's type and the question-overlap span — all scored in one run
  * with SQuAD EM/F1, overall and per question type, plus BM25's Recall@k of the gold documents.
  *
  * @module
@@ -48,6 +48,13 @@ export interface ClaraEvalReport extends SystemScores {
   recall_at_k: number;
   text_baseline: SystemScores | null;
   /**
+   * The directory whose generator gave `text_baseline`: a text-trained one (`--text-checkpoint`),
+   * or null when it is the memory model's own generator reading tokens.
+   */
+  text_baseline_from: string | null;
+  /** With a text-trained generator and `shuffledBaseline`: it reads the next question's tokens. */
+  text_shuffled_baseline?: SystemScores;
+  /**
    * With `shuffledBaseline`: the same generator reading the memories of the next question's
    * documents (question i reads question i + 1's, the last the first's): what the question alone
    * is worth to it.
@@ -69,6 +76,7 @@ export interface ClaraPrediction {
   memory: string;
   text?: string;
   shuffled?: string;
+  text_shuffled?: string;
   majority: string;
   overlap: string;
 }
@@ -83,6 +91,11 @@ export interface ClaraEvalOptions {
   textBaseline?: boolean;
   /** Also run the shuffled-memories control (default false). */
   shuffledBaseline?: boolean;
+  /**
+   * A generator trained on documents' tokens (`--reader text`) and its directory: it gives the
+   * text baseline in place of the memory model's generator.
+   */
+  textReader?: { model: MemoryLM; dir: string };
   /** Called with (done, total) after each generation batch. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -144,7 +157,10 @@ export async function evaluateClara(
   });
   const withText = o.textBaseline ?? true;
   const withShuffled = o.shuffledBaseline ?? false;
-  const total = examples.length * (1 + (withText ? 1 : 0) + (withShuffled ? 1 : 0));
+  const textModel = o.textReader?.model ?? model;
+  const withTextShuffled = withShuffled && withText && o.textReader !== undefined;
+  const runs = 1 + (withText ? 1 : 0) + (withShuffled ? 1 : 0) + (withTextShuffled ? 1 : 0);
+  const total = examples.length * runs;
   const answerOptions = (offset: number) => ({
     eos: claraSpecial(tokenizer).sep,
     maxNewTokens: o.maxNewTokens,
@@ -154,7 +170,7 @@ export async function evaluateClara(
   const decode = (ids: number[][]) => ids.map((a) => decodeAnswer(tokenizer, a));
   const memory = decode(await answerFromMemories(model, requests, answerOptions(0)));
   const text = withText
-    ? decode(await answerFromText(model, requests, answerOptions(examples.length)))
+    ? decode(await answerFromText(textModel, requests, answerOptions(examples.length)))
     : null;
   const shuffled = withShuffled
     ? decode(
@@ -162,6 +178,15 @@ export async function evaluateClara(
         model,
         withNextDocuments(requests),
         answerOptions(examples.length * (withText ? 2 : 1)),
+      ),
+    )
+    : null;
+  const textShuffled = withTextShuffled
+    ? decode(
+      await answerFromText(
+        textModel,
+        withNextDocuments(requests),
+        answerOptions(3 * examples.length),
       ),
     )
     : null;
@@ -176,6 +201,7 @@ export async function evaluateClara(
     memory: memory[i],
     ...(text ? { text: text[i] } : {}),
     ...(shuffled ? { shuffled: shuffled[i] } : {}),
+    ...(textShuffled ? { text_shuffled: textShuffled[i] } : {}),
     majority: majorityAnswersOf[i],
     overlap: overlap[i],
   }));
@@ -188,6 +214,8 @@ export async function evaluateClara(
     ...scoreByType(examples, memory),
     recall_at_k: withGold ? recall / withGold : 0,
     text_baseline: text ? scoreByType(examples, text) : null,
+    text_baseline_from: text && o.textReader ? o.textReader.dir : null,
+    ...(textShuffled ? { text_shuffled_baseline: scoreByType(examples, textShuffled) } : {}),
     ...(shuffled ? { shuffled_baseline: scoreByType(examples, shuffled) } : {}),
     majority_baseline: scoreByType(examples, majorityAnswersOf),
     overlap_baseline: scoreByType(examples, overlap),

@@ -90,6 +90,39 @@ export function batchMemory(
   };
 }
 
+/** What a generator reads before its prompt: its documents' memories, or their tokens. */
+export type DocumentReader = "memory" | "text";
+
+/** The text prefix of a batch: each row's documents' tokens, concatenated and embedded. */
+export interface BatchText {
+  /** [B, W, D]: the token embeddings, right-padded to the longest row. */
+  memory: Tensor;
+  /** [B, W]: 1 on real tokens. */
+  mask: Tensor;
+  /** The same mask on the host (for generation). */
+  maskRows: number[][];
+}
+
+/**
+ * The uncompressed reading of `docsPerRow`: each row's documents' token ids in order, embedded
+ * by the model's token table, standing where the memories would (the text baseline's prefix).
+ */
+export function batchText(
+  model: MemoryLM,
+  docsPerRow: readonly (readonly number[][])[],
+): BatchText {
+  const rows = docsPerRow.map((docs) => docs.flat());
+  const width = Math.max(1, ...rows.map((r) => r.length));
+  const ids = new Int32Array(rows.length * width);
+  const maskRows = rows.map((r) => Array.from({ length: width }, (_, i) => (i < r.length ? 1 : 0)));
+  rows.forEach((r, i) => ids.set(r, i * width));
+  return {
+    memory: model.embed(tensor(ids, [rows.length, width], "i32")),
+    mask: tensor(Float32Array.from(maskRows.flat()), [rows.length, width]),
+    maskRows,
+  };
+}
+
 /** Teacher-forced decoder rows: inputs `prompt ⊕ target[:-1]`, labels on the target only. */
 export interface DecoderRows {
   inputs: Tensor;
@@ -141,14 +174,20 @@ export interface MemoryLosses {
   hostLabels: Int32Array;
 }
 
-/** Cross-entropy of the targets read from the examples' memories (and L_mse when asked). */
+/**
+ * Cross-entropy of the targets read from the examples' memories (and L_mse when asked), or, with
+ * `reader: "text"`, from their documents' token embeddings (no compressor, no L_mse).
+ */
 export function memoryLosses(
   model: MemoryLM,
   examples: readonly MemoryExample[],
   pad: number,
-  options: { alignment?: boolean; frozen?: boolean } = {},
+  options: { alignment?: boolean; frozen?: boolean; reader?: DocumentReader } = {},
 ): MemoryLosses {
-  const m = batchMemory(model, examples.map((e) => e.docs), options);
+  const docs = examples.map((e) => e.docs);
+  const m = options.reader === "text"
+    ? { ...batchText(model, docs), alignment: null }
+    : batchMemory(model, docs, options);
   const rows = decoderRows(examples, pad);
   const read = model.readTarget(m.memory, rows.inputs, rows.padding, {
     memoryPadding: m.mask,

@@ -12,6 +12,7 @@
 import { DecoderOnly, type StackConfig } from "../../core/nn/stacks.ts";
 import { MemoryLM } from "../../core/models/memory_lm.ts";
 import type { MemoryLayout } from "../../core/models/memory_batch.ts";
+import type { DocumentReader } from "./memory_batch.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { loadRunTokenizer, loadRunWeights, readRunConfig, saveRunDirectory } from "./run_dir.ts";
 import { LM_FORMAT, type LmRunConfig } from "./model_dir.ts";
@@ -47,6 +48,11 @@ export interface MemoryRunConfig {
   memory: MemoryOptions;
   /** The pretrain trained the base's weights too (`--train-base`); absent: the base is frozen. */
   baseTrained?: boolean;
+  /**
+   * `"text"`: an instruct generator trained on the documents' tokens instead of their memories
+   * (`--reader text`, the trained text baseline); absent: it reads memories.
+   */
+  reader?: DocumentReader;
 }
 
 /** The compressor + generator of `m` on a base LM (its weights copied and frozen). */
@@ -101,11 +107,13 @@ export function saveMemoryModel(
 /**
  * Loads a memory-model directory; errors name the file and what was expected. With
  * `addPromptCopy` a directory without a prompt-copy head gets a fresh one (trainable, with the
- * follow bonus when `copyFollow`, and recorded in the returned run config).
+ * follow bonus when `copyFollow`, and recorded in the returned run config). The directory's
+ * generator must read what `reader` says (default: memories), so a text-trained generator is
+ * never used as a memory reader, nor the other way round.
  */
 export async function loadMemoryModel(
   dir: string,
-  options: { addPromptCopy?: boolean; copyFollow?: boolean } = {},
+  options: { addPromptCopy?: boolean; copyFollow?: boolean; reader?: DocumentReader } = {},
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer }> {
   const run = await readRunConfig<MemoryRunConfig>(
     dir,
@@ -113,6 +121,18 @@ export async function loadMemoryModel(
     "a CLaRa memory-model directory",
     "a --stage pretrain or --stage instruct output",
   );
+  const reads = run.reader ?? "memory";
+  const wanted = options.reader ?? "memory";
+  if (reads !== wanted) {
+    throw new Error(
+      `${dir}/config.json: its generator reads ${reads === "text" ? "text" : "memories"} ` +
+        `("reader": ${JSON.stringify(reads)}), but ${
+          wanted === "text"
+            ? "a text reader (train:clara --stage instruct --reader text) is needed here"
+            : "a memory reader is needed here (pass a text reader as eval:clara --text-checkpoint)"
+        }`,
+    );
+  }
   const tokenizer = await loadRunTokenizer(dir);
   const fresh = options.addPromptCopy === true && !run.memory.promptCopy;
   const memory = fresh

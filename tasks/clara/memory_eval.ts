@@ -14,7 +14,8 @@ import { IGNORE_INDEX } from "../../datasets/batching.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { type MemoryExample, memoryLosses } from "./memory_batch.ts";
 import { memoryBatches } from "./memory_training.ts";
-import { answerFromMemories } from "./answer.ts";
+import { answerFrom } from "./answer.ts";
+import type { DocumentReader } from "./memory_batch.ts";
 import { claraSpecial, decodeAnswer } from "./tokens.ts";
 
 /**
@@ -64,14 +65,14 @@ export interface HeldOutQuestion {
   answers: string[];
 }
 
-/** EM/F1 of greedy answers from memories. */
+/** EM/F1 of greedy answers from memories (or, with `reader: "text"`, from the documents' tokens). */
 export async function memoryQaScores(
   model: MemoryLM,
   tokenizer: TextTokenizer,
   questions: readonly HeldOutQuestion[],
-  o: { batchSize: number; maxNewTokens: number },
+  o: { batchSize: number; maxNewTokens: number; reader?: DocumentReader },
 ): Promise<QaScores> {
-  const answers = await answerFromMemories(model, questions.map((q) => q.example), {
+  const answers = await answerFrom(o.reader ?? "memory", model, questions.map((q) => q.example), {
     eos: claraSpecial(tokenizer).sep,
     maxNewTokens: o.maxNewTokens,
     batchSize: o.batchSize,

@@ -18,7 +18,7 @@ import { resolveDataDir } from "../../datasets/data_dir.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { DEFAULT_QA_FILES, DEFAULT_WIKI_FILE } from "./data_files.ts";
 import { evenlySpaced, holdOut } from "./lm_data.ts";
-import type { MemoryExample } from "./memory_batch.ts";
+import type { DocumentReader, MemoryExample } from "./memory_batch.ts";
 import { memoryTrainingTask } from "./memory_training.ts";
 import { type HeldOutQuestion, memoryQaScores, targetTokenAccuracy } from "./memory_eval.ts";
 import {
@@ -70,6 +70,8 @@ export interface MemoryStageOptions {
   copy: boolean;
   /** Instruct: that head's pointer learns the follow bonus (`MemoryLM`'s `copyFollow`). */
   copyFollow: boolean;
+  /** Instruct: the generator reads the documents' memories, or their tokens (the text baseline). */
+  reader: DocumentReader;
   maxTrainExamples: number;
   evalExamples: number;
   holdOutEvery: number;
@@ -113,6 +115,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "train-base": { type: "boolean", default: false },
       copy: { type: "string" },
       "copy-follow": { type: "string" },
+      reader: { type: "string" },
       "max-train-examples": { type: "string", default: "4000" },
       "eval-examples": { type: "string", default: "64" },
       "hold-out-every": { type: "string", default: "20" },
@@ -167,6 +170,16 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       throw new Error(`--${flag}: expected 1 or 0, got "${v[flag]}"`);
     }
   }
+  const reader = v.reader ?? "memory";
+  if (reader !== "memory" && reader !== "text") {
+    throw new Error(`--reader: expected memory or text, got "${reader}"`);
+  }
+  if (stage === "pretrain" && v.reader !== undefined) {
+    throw new Error("--reader is a flag of --stage instruct (pretrain trains the compressor)");
+  }
+  if (reader === "text" && v["unfreeze-compressor"]) {
+    throw new Error("--unfreeze-compressor: a --reader text generator reads no memories");
+  }
   if (v.copy === "0" && v["copy-follow"] === "1") {
     throw new Error("--copy-follow 1 needs the copy head (--copy 1)");
   }
@@ -203,6 +216,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     trainBase: v["train-base"]!,
     copy: stage === "instruct" && v.copy !== "0",
     copyFollow: stage === "instruct" && v.copy !== "0" && v["copy-follow"] !== "0",
+    reader,
     maxTrainExamples: num("max-train-examples"),
     evalExamples: num("eval-examples"),
     holdOutEvery: num("hold-out-every"),
@@ -333,12 +347,13 @@ async function instructData(
   if (!questions.length) throw new Error("instruct: no held-out questions");
   const shuffledExamples = withNextDocuments(questions.map((q) => q.example));
   const shuffledQuestions = questions.map((q, i) => ({ ...q, example: shuffledExamples[i] }));
+  const reader = o.reader;
   return {
     train: picked.map((r) => instructExample(tokenizer, r, shape)),
     metrics: ["f1", "em", "f1_shuffled"],
     heldOut: questions.length,
     async evaluate(model) {
-      const scoring = { batchSize: Math.max(1, o.batchSize), maxNewTokens: o.answerTokens };
+      const scoring = { batchSize: Math.max(1, o.batchSize), maxNewTokens: o.answerTokens, reader };
       const s = await memoryQaScores(model, tokenizer, questions, scoring);
       const control = await memoryQaScores(model, tokenizer, shuffledQuestions, scoring);
       return { f1: s.f1, em: s.em, f1_shuffled: control.f1 };
@@ -380,7 +395,7 @@ export async function runMemoryStage(
     });
     model = loaded.model;
     tokenizer = loaded.tokenizer;
-    run = { ...loaded.run, stage: "instruct" };
+    run = { ...loaded.run, stage: "instruct", ...(o.reader === "text" ? { reader: "text" } : {}) };
     if (!o.unfreezeCompressor) model.freeze(COMPRESSOR_PARAMETERS);
   }
   const data = o.stage === "pretrain"
@@ -392,10 +407,14 @@ export async function runMemoryStage(
   log(
     `memory model: ${model.numParameters()} parameters, ${
       params.reduce((n, p) => n + p.size, 0)
-    } trainable; l = ${
-      run.memory.compressionRate
-        ? `⌈doc tokens / ${run.memory.compressionRate}⌉ ≤ ${run.memory.memoryTokens}`
-        : run.memory.memoryTokens
+    } trainable; ${
+      o.stage === "instruct" && o.reader === "text"
+        ? "the generator reads the documents' tokens (text baseline)"
+        : `l = ${
+          run.memory.compressionRate
+            ? `⌈doc tokens / ${run.memory.compressionRate}⌉ ≤ ${run.memory.memoryTokens}`
+            : run.memory.memoryTokens
+        }`
     }${frozen ? "; compressor frozen" : ""}${o.trainBase ? "; base trained" : ""}`,
   );
   // The schedule depends on the epochs only, so a run stopped by --max-steps resumes exactly.
@@ -418,6 +437,7 @@ export async function runMemoryStage(
     seed: o.seed,
     mseWeight: o.stage === "pretrain" ? o.mseWeight : 0,
     frozenCompressor: frozen,
+    reader: o.stage === "instruct" ? o.reader : "memory",
     metrics: data.metrics,
     evaluate: () => data.evaluate(model),
     saveBest: (dir) => saveMemoryModel(dir, model, run, tokenizer),

@@ -13,7 +13,7 @@ import type { TrainingTask } from "../../core/train/trainer.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import * as ops from "../../core/ops/mod.ts";
 import { seededShuffle } from "../../datasets/batching.ts";
-import { type MemoryExample, memoryLosses } from "./memory_batch.ts";
+import { type DocumentReader, type MemoryExample, memoryLosses } from "./memory_batch.ts";
 
 /** What a memory stage's task is built from. */
 export interface MemoryTrainingOptions {
@@ -28,6 +28,8 @@ export interface MemoryTrainingOptions {
   mseWeight: number;
   /** Compute memories without gradient (the compressor is frozen). */
   frozenCompressor: boolean;
+  /** What the generator reads: the documents' memories (default) or their tokens. */
+  reader?: DocumentReader;
   /** Names of the metrics {@linkcode evaluate} returns. */
   metrics: string[];
   /** The stage's held-out evaluation. */
@@ -79,6 +81,7 @@ export function memoryTrainingTask(o: MemoryTrainingOptions): TrainingTask<numbe
       const l = memoryLosses(o.model, indices.map((i) => o.train[i]), o.pad, {
         alignment: o.mseWeight > 0,
         frozen: o.frozenCompressor,
+        reader: o.reader,
       });
       const mse = l.mse ?? ops.mul(l.ce.detach(), 0);
       const total = o.mseWeight > 0 ? ops.add(l.ce, ops.mul(mse, o.mseWeight)) : l.ce;
