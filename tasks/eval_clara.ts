@@ -167,13 +167,11 @@ export async function evalClara(
   const majority = majorityAnswers(await majorityTraining(o, examples));
   await device.init();
   const { model, run, tokenizer } = await loadMemoryModel(o.checkpoint);
-  const textReader = o.textCheckpoint
-    ? await loadTextReader(o.textCheckpoint, o.checkpoint, run, tokenizer).catch((e) => {
-      model.dispose();
-      throw e;
-    })
-    : undefined;
+  let textReader: { model: MemoryLM; dir: string } | undefined;
   try {
+    if (o.textCheckpoint) {
+      textReader = await loadTextReader(o.textCheckpoint, o.checkpoint, run, tokenizer);
+    }
     const { report, predictions } = await evaluateClara(
       model,
       tokenizer,

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { gpuTest } from "./helpers.ts";
-import { fixtureEvalArgs, QA_EXAMPLES, writeClaraFixture } from "./clara_fixtures.ts";
+import { fixtureEvalArgs, QA_EXAMPLES, runTask, writeClaraFixture } from "./clara_fixtures.ts";
 import * as device from "../core/device.ts";
 import { noGrad } from "../core/autograd.ts";
 import { readSafetensorsHost } from "../core/io/safetensors.ts";
@@ -33,18 +33,7 @@ async function checkpointFixture() {
   return { f, model, tokenizer, checkpoint };
 }
 
-async function evalCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("../tasks/eval_clara.ts", import.meta.url).pathname,
-      ...args,
-    ],
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
+const evalCli = (args: string[]) => runTask("eval_clara.ts", args);
 
 gpuTest(
   "eval:clara --json on a fixture: one object with em, f1, n, compression, per-type figures and the baselines of the same run",
