@@ -20,8 +20,14 @@ import { readMultiHopJson } from "../datasets/multihop_qa.ts";
 import { readTextCorpus, type TextDocument } from "../datasets/text_corpus.ts";
 import { TextTokenizer } from "../datasets/tokenizer.ts";
 import { trainWordPiece } from "../datasets/wordpiece_trainer.ts";
-import { evenlySpaced, holdOut, packWindows, selectWindows } from "./clara/lm_data.ts";
-import { heldOutPerplexity, lmTrainingTask } from "./clara/lm_training.ts";
+import {
+  evenlySpaced,
+  holdOut,
+  packWindows,
+  repeatHalves,
+  selectWindows,
+} from "./clara/lm_data.ts";
+import { copyProbe, heldOutPerplexity, lmTrainingTask } from "./clara/lm_training.ts";
 import { LM_FORMAT, type LmRunConfig, saveLmModel } from "./clara/model_dir.ts";
 import { DEFAULT_QA_FILES, DEFAULT_TEXT_FILES } from "./clara/data_files.ts";
 import { parseMemoryStageArgs, runMemoryStage } from "./clara/memory_stages.ts";
@@ -50,6 +56,8 @@ export interface TrainClaraOptions {
   weightDecay: number;
   seed: number;
   holdOutEvery: number;
+  /** Every n-th training window has its second half replaced by a repeat of its first (0: none). */
+  repeatEvery: number;
   maxTrainTokens: number;
   evalWindows: number;
   maxSteps: number;
@@ -84,6 +92,7 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
       "weight-decay": { type: "string", default: "0.01" },
       seed: { type: "string", default: "1" },
       "hold-out-every": { type: "string", default: "20" },
+      "repeat-every": { type: "string", default: "0" },
       "max-train-tokens": { type: "string", default: "2000000" },
       "eval-windows": { type: "string", default: "256" },
       "max-steps": { type: "string", default: "0" },
@@ -113,6 +122,11 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
     }
     return n;
   };
+  const nonNegative = (name: string): number => {
+    const n = num(name);
+    if (n < 0) throw new Error(`--${name}: expected 0 (off) or a positive integer, got ${n}`);
+    return n;
+  };
   return {
     stage: "lm",
     data: v.data,
@@ -133,6 +147,7 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
     weightDecay: num("weight-decay", false),
     seed: num("seed"),
     holdOutEvery: num("hold-out-every"),
+    repeatEvery: nonNegative("repeat-every"),
     maxTrainTokens: num("max-train-tokens"),
     evalWindows: num("eval-windows"),
     maxSteps: num("max-steps"),
@@ -147,6 +162,10 @@ export function parseTrainClaraArgs(args: string[]): TrainClaraOptions {
 export interface TrainClaraResult {
   /** Held-out perplexity of the best model (NaN when no epoch was evaluated). */
   perplexity: number;
+  /** Copy probe of that model: mean NLL of the first half of held-out windows repeated twice. */
+  freshNll: number;
+  /** Copy probe: mean NLL of the repeated half (far below `freshNll` when the model copies). */
+  copyNll: number;
   bestEpoch: number;
   steps: number;
   trainTokens: number;
@@ -238,10 +257,12 @@ export async function trainClara(
     evenlySpaced(allTrain.count, Math.floor(o.maxTrainTokens / run.seqLen)),
   );
   const heldOutWindows = selectWindows(allHeldOut, evenlySpaced(allHeldOut.count, o.evalWindows));
+  const trainInputs = o.repeatEvery > 0 ? repeatHalves(trainWindows, o.repeatEvery) : trainWindows;
   log(
     `windows of ${run.seqLen} tokens: ${trainWindows.count} of ${allTrain.count} train ` +
       `(${train.length} documents), ${heldOutWindows.count} of ${allHeldOut.count} held out ` +
-      `(${heldOut.length} documents, every ${o.holdOutEvery}th)`,
+      `(${heldOut.length} documents, every ${o.holdOutEvery}th)` +
+      (o.repeatEvery > 0 ? `; every ${o.repeatEvery}th train window repeats its first half` : ""),
   );
 
   const model = new DecoderOnly(run.model);
@@ -259,7 +280,7 @@ export async function trainClara(
   const task = lmTrainingTask({
     model,
     optimizer: opt,
-    train: trainWindows,
+    train: trainInputs,
     heldOut: heldOutWindows,
     batchSize: o.batchSize,
     seed: o.seed,
@@ -281,13 +302,23 @@ export async function trainClara(
   });
   try {
     const fit = await trainer.fit();
-    let perplexity = fit.best.perplexity ?? NaN;
+    let { perplexity = NaN, fresh_nll: freshNll = NaN, copy_nll: copyNll = NaN } = fit.best;
     if (fit.stopReason === "max-steps" && fit.bestEpoch < 0) {
       perplexity = (await heldOutPerplexity(model, heldOutWindows, o.batchSize)).perplexity;
-      log(`held-out perplexity after ${fit.steps} steps: ${perplexity.toFixed(2)}`);
+      ({ fresh_nll: freshNll, copy_nll: copyNll } = await copyProbe(
+        model,
+        heldOutWindows,
+        o.batchSize,
+      ));
+      log(
+        `held-out perplexity after ${fit.steps} steps: ${perplexity.toFixed(2)}; copy probe ` +
+          `NLL ${freshNll.toFixed(3)} first half, ${copyNll.toFixed(3)} repeated half`,
+      );
     }
     const result: TrainClaraResult = {
       perplexity,
+      freshNll,
+      copyNll,
       bestEpoch: fit.bestEpoch,
       steps: fit.steps,
       trainTokens: trainWindows.count * run.seqLen,

@@ -82,3 +82,30 @@ export function evenlySpaced(count: number, limit: number): number[] {
   const n = limit > 0 ? Math.min(limit, count) : count;
   return Array.from({ length: n }, (_, i) => Math.floor((i * count) / n));
 }
+
+/**
+ * The windows with their second half a repeat of the first: `[a, a]`, `a` the first
+ * ⌈(length + 1) / 2⌉ tokens of the window. Only copying from the context predicts the repeated
+ * half, so these windows teach and, held out, measure the in-context lookup that a reader of
+ * memories or documents builds on. With `every` > 1 only each `every`-th window is repeated.
+ */
+export function repeatHalves(windows: TokenWindows, every = 1): TokenWindows {
+  if (!(Number.isInteger(every) && every >= 1)) {
+    throw new Error(`repeatHalves: every must be an integer ≥ 1, got ${every}`);
+  }
+  const w = windows.length + 1, half = Math.ceil(w / 2);
+  const ids = windows.ids.slice();
+  for (let r = every - 1; r < windows.count; r += every) {
+    const row = ids.subarray(r * w, (r + 1) * w);
+    row.copyWithin(half, 0, w - half);
+  }
+  return { length: windows.length, count: windows.count, ids };
+}
+
+/** Target positions of a repeated window: the first half's, and the copyable repeat's. */
+export function repeatTargetHalves(length: number): { fresh: number[]; copy: number[] } {
+  const half = Math.ceil((length + 1) / 2);
+  const positions = Array.from({ length }, (_, t) => t);
+  // Target t is token t + 1: the repeat's first token (t + 1 = half) follows no earlier copy.
+  return { fresh: positions.filter((t) => t + 1 < half), copy: positions.filter((t) => t >= half) };
+}

@@ -1,6 +1,6 @@
 /**
  * Pretraining CLaRa's base causal LM as a {@linkcode TrainingTask}: shuffled batches of packed
- * windows, next-token cross-entropy, and held-out perplexity after each epoch.
+ * windows, next-token cross-entropy, and held-out perplexity and copy probe after each epoch.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { noGrad } from "../../core/autograd.ts";
 import { tidy } from "../../core/scope.ts";
 import * as ops from "../../core/ops/mod.ts";
 import { seededShuffle } from "../../datasets/batching.ts";
-import { type TokenWindows, windowBatch } from "./lm_data.ts";
+import { repeatHalves, repeatTargetHalves, type TokenWindows, windowBatch } from "./lm_data.ts";
 
 /** What the LM task is built from. */
 export interface LmTrainingOptions {
@@ -54,6 +54,56 @@ export async function heldOutPerplexity(
   return { nll, perplexity: Math.exp(nll) };
 }
 
+/**
+ * The copy probe on held-out windows whose second half repeats the first: mean NLL of the
+ * first half's targets (`fresh_nll`) and of the repeated half's (`copy_nll`). A model that looks
+ * its context up scores far lower on the repeat; one that does not scores the same on both.
+ */
+export async function copyProbe(
+  model: DecoderOnly,
+  windows: TokenWindows,
+  batchSize: number,
+): Promise<{ fresh_nll: number; copy_nll: number }> {
+  if (windows.count === 0) throw new Error("copyProbe: no held-out windows");
+  model.eval();
+  const repeated = repeatHalves(windows);
+  const halves = repeatTargetHalves(windows.length);
+  const sums = noGrad(() =>
+    tidy(() => {
+      const totals = { fresh: null as Tensor | null, copy: null as Tensor | null };
+      for (let start = 0; start < repeated.count; start += batchSize) {
+        const rows = Array.from(
+          { length: Math.min(batchSize, repeated.count - start) },
+          (_, i) => start + i,
+        );
+        const { inputs, targets } = windowBatch(repeated, rows);
+        const shape = [rows.length, windows.length];
+        const logits = model.forward(tensor(inputs, shape, "i32"));
+        for (const half of ["fresh", "copy"] as const) {
+          const kept = new Int32Array(targets.length).fill(-1);
+          for (let r = 0; r < rows.length; r++) {
+            for (const t of halves[half]) {
+              kept[r * windows.length + t] = targets[r * windows.length + t];
+            }
+          }
+          const part = ops.crossEntropy(logits, tensor(kept, shape, "i32"), {
+            reduction: "sum",
+            ignoreIndex: -1,
+          });
+          totals[half] = totals[half] ? ops.add(totals[half]!, part) : part;
+        }
+      }
+      return ops.stack([totals.fresh!, totals.copy!], 0);
+    })
+  );
+  const [fresh, copy] = await sums.data();
+  sums.dispose();
+  return {
+    fresh_nll: fresh / (repeated.count * halves.fresh.length),
+    copy_nll: copy / (repeated.count * halves.copy.length),
+  };
+}
+
 function windowLoss(
   model: DecoderOnly,
   windows: TokenWindows,
@@ -74,7 +124,7 @@ export function lmTrainingTask(o: LmTrainingOptions): TrainingTask<number[]> {
     model: o.model,
     optimizer: o.optimizer,
     lossTerms: ["loss"],
-    metrics: ["perplexity", "nll"],
+    metrics: ["perplexity", "nll", "fresh_nll", "copy_nll"],
     batches(epoch: number): number[][] {
       let order = orders.get(epoch);
       if (!order) {
@@ -90,7 +140,10 @@ export function lmTrainingTask(o: LmTrainingOptions): TrainingTask<number[]> {
     },
     loss: (rows: number[]): Tensor[] => [windowLoss(o.model, o.train, rows, "mean")],
     tokens: (rows: number[]) => rows.length * o.train.length,
-    evaluate: async () => ({ ...(await heldOutPerplexity(o.model, o.heldOut, o.batchSize)) }),
+    evaluate: async () => ({
+      ...(await heldOutPerplexity(o.model, o.heldOut, o.batchSize)),
+      ...(await copyProbe(o.model, o.heldOut, o.batchSize)),
+    }),
     saveBest: o.saveBest,
   };
 }
