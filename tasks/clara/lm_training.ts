@@ -37,11 +37,7 @@ export async function heldOutPerplexity(
   const total = noGrad(() =>
     tidy(() => {
       let sum: Tensor | null = null;
-      for (let start = 0; start < windows.count; start += batchSize) {
-        const rows = Array.from(
-          { length: Math.min(batchSize, windows.count - start) },
-          (_, i) => start + i,
-        );
+      for (const rows of rowBatches(windows.count, batchSize)) {
         const part = windowLoss(model, windows, rows, "sum");
         sum = sum ? ops.add(sum, part) : part;
       }
@@ -71,11 +67,7 @@ export async function copyProbe(
   const sums = noGrad(() =>
     tidy(() => {
       const totals = { fresh: null as Tensor | null, copy: null as Tensor | null };
-      for (let start = 0; start < repeated.count; start += batchSize) {
-        const rows = Array.from(
-          { length: Math.min(batchSize, repeated.count - start) },
-          (_, i) => start + i,
-        );
+      for (const rows of rowBatches(repeated.count, batchSize)) {
         const { inputs, targets } = windowBatch(repeated, rows);
         const shape = [rows.length, windows.length];
         const logits = model.forward(tensor(inputs, shape, "i32"));
@@ -102,6 +94,13 @@ export async function copyProbe(
     fresh_nll: fresh / (repeated.count * halves.fresh.length),
     copy_nll: copy / (repeated.count * halves.copy.length),
   };
+}
+
+/** Rows 0 … count − 1 in consecutive batches of at most `batchSize`. */
+function* rowBatches(count: number, batchSize: number): Generator<number[]> {
+  for (let start = 0; start < count; start += batchSize) {
+    yield Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
+  }
 }
 
 function windowLoss(
