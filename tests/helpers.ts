@@ -15,12 +15,12 @@ export const GLOVE_FIXTURE: string =
 async function probeWebGPU(): Promise<boolean> {
   try {
     await device.init();
+    return true;
   } catch (e) {
     if (isCI()) throw new Error(`WebGPU is required in CI: ${(e as Error).message}`);
     console.warn(`%cSKIPPING WebGPU tests: ${(e as Error).message}`, "color: yellow");
     return false;
   }
-  return true;
 }
 
 /** True when a WebGPU adapter is present; in CI its absence throws. */

@@ -64,28 +64,30 @@ export async function copyProbe(
   model.eval();
   const repeated = repeatHalves(windows);
   const halves = repeatTargetHalves(windows.length);
+  // Per target position: 1 where it belongs to the half, 0 elsewhere.
+  const maskOf = (positions: number[]) => {
+    const mask = new Float32Array(windows.length);
+    for (const t of positions) mask[t] = 1;
+    return mask;
+  };
   const sums = noGrad(() =>
     tidy(() => {
-      const totals = { fresh: null as Tensor | null, copy: null as Tensor | null };
+      const masks = tensor([...maskOf(halves.fresh), ...maskOf(halves.copy)], [
+        2,
+        1,
+        windows.length,
+      ]);
+      let total: Tensor | null = null;
       for (const rows of rowBatches(repeated.count, batchSize)) {
         const { inputs, targets } = windowBatch(repeated, rows);
         const shape = [rows.length, windows.length];
         const logits = model.forward(tensor(inputs, shape, "i32"));
-        for (const half of ["fresh", "copy"] as const) {
-          const kept = new Int32Array(targets.length).fill(-1);
-          for (let r = 0; r < rows.length; r++) {
-            for (const t of halves[half]) {
-              kept[r * windows.length + t] = targets[r * windows.length + t];
-            }
-          }
-          const part = ops.crossEntropy(logits, tensor(kept, shape, "i32"), {
-            reduction: "sum",
-            ignoreIndex: -1,
-          });
-          totals[half] = totals[half] ? ops.add(totals[half]!, part) : part;
-        }
+        const nll = ops.crossEntropy(logits, tensor(targets, shape, "i32"), { reduction: "none" });
+        // [2, B, T] → the two halves' sums.
+        const part = ops.sum(ops.mul(masks, nll), [1, 2]);
+        total = total ? ops.add(total, part) : part;
       }
-      return ops.stack([totals.fresh!, totals.copy!], 0);
+      return total!;
     })
   );
   const [fresh, copy] = await sums.data();
