@@ -37,8 +37,9 @@ Deno.test("repeatHalves repeats the first half of every n-th window; repeatTarge
   assertThrows(() => repeatHalves(windows, 0), "every must be an integer ≥ 1, got 0");
 });
 
-Deno.test("train:clara --repeat-every: off by default, a negative count names the flag", () => {
-  assertEquals(parseTrainClaraArgs(["--stage", "lm"]).repeatEvery, 0);
+Deno.test("train:clara --repeat-every: every 2nd window by default, 0 turns it off, a negative count names the flag", () => {
+  assertEquals(parseTrainClaraArgs(["--stage", "lm"]).repeatEvery, 2);
+  assertEquals(parseTrainClaraArgs(["--stage", "lm", "--repeat-every", "0"]).repeatEvery, 0);
   assertEquals(parseTrainClaraArgs(["--stage", "lm", "--repeat-every", "4"]).repeatEvery, 4);
   assertThrows(
     () => parseTrainClaraArgs(["--stage", "lm", "--repeat-every=-1"]),
