@@ -165,6 +165,41 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "train:clara --stage instruct --unfreeze-compressor: the compressor and memory vectors train, the base stays frozen",
+  async () => {
+    const f = await writeClaraFixture();
+    const pre = `${f.dir}/pre-unfreeze`;
+    await runMemoryStage(
+      parseMemoryStageArgs([...stageArgs(f, "pretrain", f.base), "--max-steps", "2", "--out", pre]),
+      quiet,
+    );
+    const ins = `${f.dir}/ins-unfreeze`;
+    await runMemoryStage(
+      parseMemoryStageArgs([
+        ...stageArgs(f, "instruct", `${pre}/best`),
+        "--unfreeze-compressor",
+        "--max-steps",
+        "3",
+        "--out",
+        ins,
+      ]),
+      quiet,
+    );
+    const before = await weights(`${pre}/best/model.safetensors`);
+    const after = await weights(`${ins}/best/model.safetensors`);
+    const base = await weights(`${f.base}/model.safetensors`);
+    for (const k of Object.keys(base)) {
+      assert(same(after[memoryName(k)], base[k]), `base weight ${k} changed in instruct`);
+    }
+    const moved = (re: RegExp) =>
+      Object.keys(before).filter((k) => re.test(k) && !same(before[k], after[k])).length;
+    assert(moved(/\.lora_compressor\./) > 0, "compressor LoRA did not train");
+    assert(moved(/^memory_embeddings\./) > 0, "memory embeddings did not train");
+    assert(moved(/\.lora_generator\./) > 0, "generator LoRA did not train");
+  },
+);
+
 Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name the flag", () => {
   const o = parseMemoryStageArgs(["--stage", "pretrain"]);
   assertEquals([o.from, o.out, o.compression, o.memoryTokens], [
