@@ -23,6 +23,20 @@ async function weights(path: string): Promise<Record<string, Float32Array>> {
   return out;
 }
 
+/** How many of `from`'s parameters matching `re` differ in `to`. */
+function moved(
+  from: Record<string, Float32Array>,
+  to: Record<string, Float32Array>,
+  re: RegExp,
+): number {
+  return Object.keys(from).filter((k) => re.test(k) && !same(from[k], to[k])).length;
+}
+
+/** Runs a memory stage with `args` into `out`, quietly. */
+function runStage(args: string[], out: string): Promise<MemoryStageResult> {
+  return runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
+}
+
 /** A base LM's parameter name as the memory model built on it names it. */
 const memoryName = (k: string) => k.startsWith("stack.") ? `backbone.${k.slice(6)}` : k;
 
@@ -35,7 +49,7 @@ function same(a: Float32Array, b: Float32Array): boolean {
  * resumed, and checks that the resumed run logs the same losses and ends with the same metrics.
  */
 async function killedRunMatches(args: string[], out: string): Promise<MemoryStageResult> {
-  const full = await runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
+  const full = await runStage(args, out);
   await killMidRun([...args, "--out", `${out}-killed`]);
   const killedSteps = loggedLosses(`${out}-killed/train_log.csv`).length;
   assert(killedSteps < full.steps, `the kill came after the run ended (${killedSteps} steps)`);
@@ -79,11 +93,6 @@ gpuTest(
     for (const [k, v] of Object.entries(base)) {
       assert(same(afterPre[memoryName(k)], v), `base weight ${k} changed in pretrain`);
     }
-    const moved = (
-      from: Record<string, Float32Array>,
-      to: Record<string, Float32Array>,
-      re: RegExp,
-    ) => Object.keys(from).filter((k) => re.test(k) && !same(from[k], to[k])).length;
     assert(moved(start, afterPre, /\.lora_compressor\./) > 0, "compressor LoRA did not train");
     assert(moved(start, afterPre, /\.lora_generator\./) > 0, "generator LoRA did not train");
     assert(moved(start, afterPre, /^memory_embeddings\./) > 0, "memory embeddings did not train");
@@ -132,7 +141,7 @@ gpuTest(
     const f = await writeClaraFixture();
     const out = `${f.dir}/pre-base`;
     const args = [...stageArgs(f, "pretrain", f.base), "--train-base", "--max-steps", "3"];
-    await runMemoryStage(parseMemoryStageArgs([...args, "--out", out]), quiet);
+    await runStage(args, out);
     const base = await weights(`${f.base}/model.safetensors`);
     const after = await weights(`${out}/best/model.safetensors`);
     const unchanged = Object.keys(base).filter((k) => same(after[memoryName(k)], base[k]));
@@ -142,16 +151,7 @@ gpuTest(
     loaded.model.dispose();
     // Instruct on it trains the generator only: the trained base is frozen like any base.
     const ins = `${f.dir}/ins-base`;
-    await runMemoryStage(
-      parseMemoryStageArgs([
-        ...stageArgs(f, "instruct", `${out}/best`),
-        "--max-steps",
-        "2",
-        "--out",
-        ins,
-      ]),
-      quiet,
-    );
+    await runStage([...stageArgs(f, "instruct", `${out}/best`), "--max-steps", "2"], ins);
     const afterIns = await weights(`${ins}/best/model.safetensors`);
     for (const k of Object.keys(base)) {
       assert(
@@ -170,33 +170,19 @@ gpuTest(
   async () => {
     const f = await writeClaraFixture();
     const pre = `${f.dir}/pre-unfreeze`;
-    await runMemoryStage(
-      parseMemoryStageArgs([...stageArgs(f, "pretrain", f.base), "--max-steps", "2", "--out", pre]),
-      quiet,
-    );
+    await runStage([...stageArgs(f, "pretrain", f.base), "--max-steps", "2"], pre);
     const ins = `${f.dir}/ins-unfreeze`;
-    await runMemoryStage(
-      parseMemoryStageArgs([
-        ...stageArgs(f, "instruct", `${pre}/best`),
-        "--unfreeze-compressor",
-        "--max-steps",
-        "3",
-        "--out",
-        ins,
-      ]),
-      quiet,
-    );
+    const unfreeze = ["--unfreeze-compressor", "--max-steps", "3"];
+    await runStage([...stageArgs(f, "instruct", `${pre}/best`), ...unfreeze], ins);
     const before = await weights(`${pre}/best/model.safetensors`);
     const after = await weights(`${ins}/best/model.safetensors`);
     const base = await weights(`${f.base}/model.safetensors`);
     for (const k of Object.keys(base)) {
       assert(same(after[memoryName(k)], base[k]), `base weight ${k} changed in instruct`);
     }
-    const moved = (re: RegExp) =>
-      Object.keys(before).filter((k) => re.test(k) && !same(before[k], after[k])).length;
-    assert(moved(/\.lora_compressor\./) > 0, "compressor LoRA did not train");
-    assert(moved(/^memory_embeddings\./) > 0, "memory embeddings did not train");
-    assert(moved(/\.lora_generator\./) > 0, "generator LoRA did not train");
+    assert(moved(before, after, /\.lora_compressor\./) > 0, "compressor LoRA did not train");
+    assert(moved(before, after, /^memory_embeddings\./) > 0, "memory embeddings did not train");
+    assert(moved(before, after, /\.lora_generator\./) > 0, "generator LoRA did not train");
   },
 );
 
