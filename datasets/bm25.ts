@@ -49,12 +49,18 @@ export class Bm25Index {
 
   /** BM25 score of each document for `query`, in the documents' order. */
   scores(query: string): number[] {
+    return this.scoresOf(query, this.#docs.keys());
+  }
+
+  /** BM25 scores of the documents at `rows` (corpus statistics), in the order of `rows`. */
+  scoresOf(query: string, rows: Iterable<number>): number[] {
     const n = this.#docs.length, k1 = this.#k1, b = this.#b;
     const terms = [...new Set(bm25Terms(query))].map((t) => {
       const df = this.#df.get(t) ?? 0;
       return { t, idf: Math.log(1 + (n - df + 0.5) / (df + 0.5)) };
     });
-    return this.#docs.map((d) => {
+    return [...rows].map((row) => {
+      const d = this.#docs[row];
       let score = 0;
       for (const { t, idf } of terms) {
         const f = d.tf.get(t) ?? 0;

@@ -247,4 +247,14 @@ Deno.test("train:clara memory-stage flags: defaults, exclusions and errors name 
     ["--stage", "instruct", "--reader", "text", "--unfreeze-compressor"],
     "reads no memories",
   );
+  assertEquals(i.docOrder, "bm25");
+  assertEquals(
+    parseMemoryStageArgs(["--stage", "instruct", "--doc-order", "file"]).docOrder,
+    "file",
+  );
+  fails(["--stage", "instruct", "--doc-order", "random"], "--doc-order: expected bm25 or file");
+  fails(
+    ["--stage", "pretrain", "--doc-order", "file"],
+    "--doc-order is a flag of --stage instruct",
+  );
 });

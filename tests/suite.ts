@@ -30,6 +30,7 @@ import "./datasets_fetch_test.ts";
 import "./datasets_glove_test.ts";
 import "./datasets_qa_test.ts";
 import "./datasets_tokenizer_test.ts";
+import "./docs_distractors_test.ts";
 import "./docs_from_qa_test.ts";
 import "./docs_ingest_test.ts";
 import "./docs_readers_test.ts";

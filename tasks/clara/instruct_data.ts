@@ -23,15 +23,23 @@ export async function qaInstructionRecords(
   return out;
 }
 
+/**
+ * The read order of a question's chosen documents: `bm25` (as `eval:clara` reads them), or
+ * `file` (as the record lists them, e.g. gold at random places after `docs:distractors`).
+ */
+export type DocumentOrder = "bm25" | "file";
+
 /** Sizes of an instruction example. */
 export interface InstructShape {
   /** Documents read per question (gold first in, then BM25-ranked distractors). */
   docsPerQuestion: number;
+  /** Read order of the chosen documents (default `bm25`). */
+  docOrder?: DocumentOrder;
   docTokens: number;
   answerTokens: number;
 }
 
-/** The tokenized example of a record: gold documents plus distractors, up to k, in BM25 order. */
+/** The tokenized example of a record: gold documents plus distractors, up to k, in the shape's order. */
 export function instructExample(
   tokenizer: TextTokenizer,
   record: InstructionRecord,
@@ -44,6 +52,7 @@ export function instructExample(
     shape.docsPerQuestion,
     "oracle",
   );
+  if (shape.docOrder === "file") chosen.sort((a, b) => a - b);
   return {
     docs: chosen.map((i) => documentIds(tokenizer, record.docs[i], shape.docTokens)),
     prompt: promptIds(tokenizer, record.question),

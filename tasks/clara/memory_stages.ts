@@ -29,7 +29,7 @@ import {
   saveMemoryModel,
 } from "./memory_dir.ts";
 import { scpExample, scpItems, synthesizedPretrainRecords } from "./scp_data.ts";
-import { instructExample, qaInstructionRecords } from "./instruct_data.ts";
+import { type DocumentOrder, instructExample, qaInstructionRecords } from "./instruct_data.ts";
 import { readInstructionRecords, readPretrainRecords } from "./stage_records.ts";
 import { claraSpecial } from "./tokens.ts";
 import { withNextDocuments } from "./shuffled_control.ts";
@@ -60,6 +60,8 @@ export interface MemoryStageOptions {
   targetTokens: number;
   answerTokens: number;
   docsPerQuestion: number;
+  /** Instruct: the read order of a question's documents (`bm25`, or as the record lists them). */
+  docOrder: DocumentOrder;
   mseWeight: number;
   /** Pretrain: how memory tokens sit beside the document. */
   memoryLayout: MemoryLayout;
@@ -109,6 +111,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       "target-tokens": { type: "string", default: "48" },
       "answer-tokens": { type: "string", default: "16" },
       "docs-per-question": { type: "string", default: "5" },
+      "doc-order": { type: "string" },
       "mse-weight": { type: "string", default: "1" },
       "memory-layout": { type: "string" },
       "unfreeze-compressor": { type: "boolean", default: false },
@@ -170,6 +173,13 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
       throw new Error(`--${flag}: expected 1 or 0, got "${v[flag]}"`);
     }
   }
+  const docOrder = v["doc-order"] ?? "bm25";
+  if (docOrder !== "bm25" && docOrder !== "file") {
+    throw new Error(`--doc-order: expected bm25 or file, got "${docOrder}"`);
+  }
+  if (stage === "pretrain" && v["doc-order"] !== undefined) {
+    throw new Error("--doc-order is a flag of --stage instruct (pretrain reads one document)");
+  }
   const reader = v.reader ?? "memory";
   if (reader !== "memory" && reader !== "text") {
     throw new Error(`--reader: expected memory or text, got "${reader}"`);
@@ -210,6 +220,7 @@ export function parseMemoryStageArgs(args: string[]): MemoryStageOptions {
     targetTokens: num("target-tokens"),
     answerTokens: num("answer-tokens"),
     docsPerQuestion: num("docs-per-question"),
+    docOrder,
     mseWeight: num("mse-weight", false),
     memoryLayout: layout,
     unfreezeCompressor: v["unfreeze-compressor"]!,
@@ -333,7 +344,12 @@ async function instructData(
   if (o.files.length) { for (const f of o.files) records.push(...await readInstructionRecords(f)); }
   else records.push(...await qaInstructionRecords(qaFiles(o).qa));
   const { train, heldOut } = holdOut(records, o.holdOutEvery);
-  const shape = { docsPerQuestion: o.docsPerQuestion, docTokens, answerTokens: o.answerTokens };
+  const shape = {
+    docsPerQuestion: o.docsPerQuestion,
+    docOrder: o.docOrder,
+    docTokens,
+    answerTokens: o.answerTokens,
+  };
   const picked = evenlySpaced(train.length, o.maxTrainExamples).map((i) => train[i]);
   const held = evenlySpaced(heldOut.length, o.evalExamples).map((i) => heldOut[i]);
   const questions: HeldOutQuestion[] = held.map((r) => ({
@@ -342,7 +358,8 @@ async function instructData(
   }));
   log(
     `instruction records: ${records.length}; ${picked.length} train, ${questions.length} ` +
-      `held out; ${o.docsPerQuestion} documents per question (gold + BM25 distractors)`,
+      `held out; ${o.docsPerQuestion} documents per question (gold + BM25 distractors, ` +
+      `${o.docOrder === "bm25" ? "in BM25 order" : "in the records' order"})`,
   );
   if (!questions.length) throw new Error("instruct: no held-out questions");
   const shuffledExamples = withNextDocuments(questions.map((q) => q.example));
