@@ -73,8 +73,14 @@ export class Bm25Index {
 
   /** The first `k` document indices by descending score (ties keep the documents' order). */
   rank(query: string, k = this.#docs.length): number[] {
-    const scores = this.scores(query);
-    return scores.map((_, i) => i).sort((x, y) => scores[y] - scores[x] || x - y).slice(0, k);
+    return this.rankOf(query, [...this.#docs.keys()], k);
+  }
+
+  /** The first `k` of `rows` by descending score (corpus statistics; ties keep `rows`' order). */
+  rankOf(query: string, rows: readonly number[], k = rows.length): number[] {
+    const scores = this.scoresOf(query, rows);
+    return rows.map((_, i) => i).sort((x, y) => scores[y] - scores[x] || x - y).slice(0, k)
+      .map((i) => rows[i]);
   }
 }
 

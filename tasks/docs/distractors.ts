@@ -1,8 +1,8 @@
 /**
  * Hard negatives for single-document instruction records: each record with fewer than `docs`
  * documents gains the BM25-best (statistics of the whole file's documents) of `pool` documents
- * drawn at random from the other records, and
- * its gold documents move to random places among them (`pos_index` follows). This turns the
+ * drawn at random from the other records, and its gold documents move to random places among
+ * them (`pos_index` follows). This turns the
  * offline synthesizer's one-chunk cloze questions into the multi-document setting of CLaRa's
  * instruction data, where a reader must find which memory holds the answer.
  *
@@ -40,10 +40,7 @@ export function addDistractors(
       const row = rng.int(corpus.length);
       if (!own.has(corpus[row])) rows.add(row);
     }
-    const pool = [...rows];
-    const scores = index.scoresOf(r.question, pool);
-    const chosen = pool.map((_, i) => i).sort((x, y) => scores[y] - scores[x] || x - y)
-      .slice(0, need).map((i) => corpus[pool[i]]);
+    const chosen = index.rankOf(r.question, [...rows], need).map((row) => corpus[row]);
     const gold = new Set(r.pos_index);
     const order = seededShuffle([...r.docs.keys(), ...chosen.map((_, i) => -1 - i)], rng);
     const docs = order.map((i) => (i >= 0 ? r.docs[i] : chosen[-1 - i]));
