@@ -211,7 +211,7 @@ async function loadTextReader(
   run: MemoryRunConfig,
   tokenizer: TextTokenizer,
 ): Promise<{ model: MemoryLM; dir: string }> {
-  const text = await loadMemoryModel(dir, { reader: "text" });
+  const text = await loadMemoryModel(dir, { readers: ["text"] });
   const mismatch = text.tokenizer.vocabSize !== tokenizer.vocabSize
     ? `a vocabulary of ${text.tokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`
     : text.run.memory.docTokens !== run.memory.docTokens

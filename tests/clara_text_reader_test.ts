@@ -71,10 +71,10 @@ gpuTest(
     const { f, model, stage2 } = await stage2Fixture();
     model.dispose();
     const out = `${f.dir}/ins-text`;
-    const instruct = (reader: string, dir: string) =>
+    const instruct = (reader: string, dir: string, from = stage2) =>
       runMemoryStage(
         parseMemoryStageArgs([
-          ...stageArgs(f, "instruct", stage2),
+          ...stageArgs(f, "instruct", from),
           "--reader",
           reader,
           "--max-steps",
@@ -91,12 +91,22 @@ gpuTest(
     const [textLoss] = loggedLosses(`${out}/train_log.csv`);
     const [memoryLoss] = loggedLosses(`${f.dir}/ins-memory/train_log.csv`);
     assert(Math.abs(textLoss - memoryLoss) > 1e-4, `${textLoss} vs ${memoryLoss}`);
-    const text = await loadMemoryModel(`${out}/best`, { reader: "text" });
+    const text = await loadMemoryModel(`${out}/best`, { readers: ["text"] });
     assertEquals(text.run.reader, "text");
     text.model.dispose();
     // A text reader is never taken for a memory reader, nor a memory reader for a text reader.
     let refused = "";
     await loadMemoryModel(`${out}/best`).catch((e) => refused = (e as Error).message);
+    assert(refused.includes(`${out}/best/config.json`) && refused.includes("reads text"), refused);
+    // A text reader continues from a text reader (a curriculum); a memory reader may not.
+    const again = await instruct("text", `${f.dir}/ins-text-again`, `${out}/best`);
+    assertEquals(Object.keys(again.metrics).sort(), ["em", "f1", "f1_shuffled"]);
+    const cont = await loadMemoryModel(`${f.dir}/ins-text-again/best`, { readers: ["text"] });
+    assertEquals(cont.run.reader, "text");
+    cont.model.dispose();
+    refused = "";
+    await instruct("memory", `${f.dir}/ins-memory-again`, `${out}/best`)
+      .catch((e) => refused = (e as Error).message);
     assert(refused.includes(`${out}/best/config.json`) && refused.includes("reads text"), refused);
 
     const evalArgs = fixtureEvalArgs(stage2, f);

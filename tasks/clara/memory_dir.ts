@@ -108,12 +108,16 @@ export function saveMemoryModel(
  * Loads a memory-model directory; errors name the file and what was expected. With
  * `addPromptCopy` a directory without a prompt-copy head gets a fresh one (trainable, with the
  * follow bonus when `copyFollow`, and recorded in the returned run config). The directory's
- * generator must read what `reader` says (default: memories), so a text-trained generator is
+ * generator must read one of `readers` (default: memories only), so a text-trained generator is
  * never used as a memory reader, nor the other way round.
  */
 export async function loadMemoryModel(
   dir: string,
-  options: { addPromptCopy?: boolean; copyFollow?: boolean; reader?: DocumentReader } = {},
+  options: {
+    addPromptCopy?: boolean;
+    copyFollow?: boolean;
+    readers?: readonly DocumentReader[];
+  } = {},
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer }> {
   const run = await readRunConfig<MemoryRunConfig>(
     dir,
@@ -122,12 +126,11 @@ export async function loadMemoryModel(
     "a --stage pretrain or --stage instruct output",
   );
   const reads = run.reader ?? "memory";
-  const wanted = options.reader ?? "memory";
-  if (reads !== wanted) {
+  if (!(options.readers ?? ["memory"]).includes(reads)) {
     throw new Error(
       `${dir}/config.json: its generator reads ${reads === "text" ? "text" : "memories"} ` +
         `("reader": ${JSON.stringify(reads)}), but ${
-          wanted === "text"
+          reads === "memory"
             ? "a text reader (train:clara --stage instruct --reader text) is needed here"
             : "a memory reader is needed here (pass a text reader as eval:clara --text-checkpoint)"
         }`,

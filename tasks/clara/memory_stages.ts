@@ -406,9 +406,11 @@ export async function runMemoryStage(
       run.baseTrained = true;
     }
   } else {
+    // A text reader may continue from a memory model (its pretrain) or from another text reader.
     const loaded = await loadMemoryModel(o.from, {
       addPromptCopy: o.copy,
       copyFollow: o.copyFollow,
+      readers: o.reader === "text" ? ["memory", "text"] : ["memory"],
     });
     model = loaded.model;
     tokenizer = loaded.tokenizer;
