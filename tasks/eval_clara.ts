@@ -295,6 +295,11 @@ export function formatReport(r: ClaraEvalReport): string {
     ...(r.shuffled_baseline ? [line("shuffled memories", r.shuffled_baseline)] : []),
     line("majority per type", r.majority_baseline),
     line("overlap span", r.overlap_baseline),
+    ...Object.entries(r.f1_differences).map(([pair, d]) =>
+      `F1 ${pair.replace("_minus_", " − ").padEnd(24)} ${(100 * d.diff).toFixed(1).padStart(5)}  ${
+        100 * d.level
+      } % interval ${(100 * d.lo).toFixed(1)} … ${(100 * d.hi).toFixed(1)} (paired bootstrap)`
+    ),
     `${r.seconds.toFixed(0)} s`,
   ].join("\n");
 }

@@ -119,6 +119,18 @@ gpuTest(
     const em = rows.filter((p) => exactMatch(p.shuffled, p.gold)).length / rows.length;
     assertEquals(report.shuffled_baseline.em, em);
     assertEquals(report.text_baseline, null);
+    // The paired differences cover exactly the systems that ran, and their means are the rows'.
+    assertEquals(Object.keys(report.f1_differences).sort(), [
+      "memory_minus_majority",
+      "memory_minus_overlap",
+      "memory_minus_shuffled",
+    ]);
+    for (const [key, row] of [["shuffled", "shuffled_baseline"], ["overlap", "overlap_baseline"]]) {
+      const d = report.f1_differences[`memory_minus_${key}`];
+      // Means of four F1 values in [0, 1], so they agree to float rounding.
+      assert(Math.abs(d.diff - (report.f1 - report[row].f1)) < 1e-9, `${key}: ${d.diff}`);
+      assert(d.lo <= d.diff && d.diff <= d.hi && d.n === 4, JSON.stringify(d));
+    }
   },
 );
 

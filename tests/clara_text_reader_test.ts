@@ -124,6 +124,12 @@ gpuTest(
     const report = JSON.parse(ev.stdout);
     assertEquals(report.text_baseline_from, `${out}/best`);
     assertEquals([report.text_baseline.n, report.text_shuffled_baseline.n], [4, 4]);
+    const textMargin = report.f1_differences.text_minus_text_shuffled;
+    assert(
+      Math.abs(textMargin.diff - (report.text_baseline.f1 - report.text_shuffled_baseline.f1)) <
+        1e-9,
+    );
+    assert("memory_minus_text" in report.f1_differences);
     const rows = (await Deno.readTextFile(predictions)).trim().split("\n").map((l) =>
       JSON.parse(l)
     );

@@ -8,6 +8,7 @@
 import "./absa_glove_test.ts";
 import "./absa_test.ts";
 import "./bench_test.ts";
+import "./bootstrap_test.ts";
 import "./cast_test.ts";
 import "./checkpoint_test.ts";
 import "./clara_corpus_test.ts";

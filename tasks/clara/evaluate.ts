@@ -10,6 +10,7 @@
 import { withNextDocuments } from "./shuffled_control.ts";
 import type { MemoryLM } from "../../core/models/memory_lm.ts";
 import { commonestAnswer, exactMatch, recallAtK, tokenF1 } from "../../core/metrics/qa.ts";
+import { pairedBootstrap, type PairedDifference } from "../../core/metrics/bootstrap.ts";
 import type { MultiHopExample } from "../../datasets/multihop_qa.ts";
 import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { paragraphDoc } from "../docs/from_qa.ts";
@@ -62,6 +63,14 @@ export interface ClaraEvalReport extends SystemScores {
   shuffled_baseline?: SystemScores;
   majority_baseline: SystemScores;
   overlap_baseline: SystemScores;
+  /**
+   * Paired bootstrap (2000 resamples of the questions, seed 1) of the per-question F1 difference
+   * between two systems of this run, keyed `A_minus_B`: the memory model against each baseline it
+   * ran beside (`text`, `shuffled`, `majority`, `overlap`), and the trained text reader against its
+   * own shuffled control (`text_minus_text_shuffled`). An interval above 0 says A's margin is more
+   * than which questions happened to be asked.
+   */
+  f1_differences: Record<string, PairedDifference>;
   /** A few predictions, for a reader to see what the model says. */
   samples: { id: string; question: string; gold: string; memory: string; text?: string }[];
   seconds: number;
@@ -219,6 +228,14 @@ export async function evaluateClara(
     ...(shuffled ? { shuffled_baseline: scoreByType(examples, shuffled) } : {}),
     majority_baseline: scoreByType(examples, majorityAnswersOf),
     overlap_baseline: scoreByType(examples, overlap),
+    f1_differences: f1Differences(examples, {
+      memory,
+      text,
+      shuffled,
+      text_shuffled: textShuffled,
+      majority: majorityAnswersOf,
+      overlap,
+    }),
     samples: predictions.slice(0, 5).map(({ id, question, gold, memory, text }) => ({
       id,
       question,
@@ -229,4 +246,24 @@ export async function evaluateClara(
     seconds: (performance.now() - t0) / 1000,
   };
   return { report, predictions };
+}
+
+function f1Differences(
+  examples: readonly MultiHopExample[],
+  answers: Record<string, string[] | null>,
+): Record<string, PairedDifference> {
+  const f1 = (name: string) => answers[name]?.map((p, i) => tokenF1(p, examples[i].answer));
+  const pairs = [
+    ["memory", "text"],
+    ["memory", "shuffled"],
+    ["memory", "majority"],
+    ["memory", "overlap"],
+    ["text", "text_shuffled"],
+  ];
+  const out: Record<string, PairedDifference> = {};
+  for (const [a, b] of pairs) {
+    const fa = f1(a), fb = f1(b);
+    if (fa && fb) out[`${a}_minus_${b}`] = pairedBootstrap(fa, fb);
+  }
+  return out;
 }
