@@ -210,6 +210,10 @@ gpuTest(
       assertEquals(report[row].n, 4, row);
       assert(report[row].f1 >= 0 && report[row].f1 <= 1, `${row}.f1 = ${report[row].f1}`);
     }
+    for (const row of ["e2e_generator_bm25", "stage2_bm25"]) {
+      const d = report.f1_differences[`e2e_minus_${row}`];
+      assert(Math.abs(d.diff - (report.e2e.f1 - report[row].f1)) < 1e-9, `${row}: ${d.diff}`);
+    }
     // BM25's Recall@k recomputed here from the dev examples' own paragraphs.
     const dev = QA_EXAMPLES.slice(0, 4);
     for (const k of [1, 2, 5]) {

@@ -18,7 +18,8 @@ import type { E2EExample } from "./e2e_data.ts";
 import { cachedHostMemories } from "./memory_cache.ts";
 import { answersFromRanked, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
 import { answerFromMemories } from "./answer.ts";
-import { scoreByType, type SystemScores } from "./evaluate.ts";
+import { f1Differences, scoreByType, type SystemScores } from "./evaluate.ts";
+import type { PairedDifference } from "../../core/metrics/bootstrap.ts";
 import { claraSpecial, decodeAnswer, documentIds, promptIds, targetIds } from "./tokens.ts";
 
 /** What `eval:clara --setting e2e --json` prints. */
@@ -42,6 +43,11 @@ export interface E2EEvalReport {
   e2e_generator_bm25: SystemScores;
   /** The stage-2 model reading BM25's top k (with a stage-2 directory). */
   stage2_bm25: SystemScores | null;
+  /**
+   * Paired bootstrap of the per-question F1 of the e2e row minus each BM25 row
+   * (`e2e_minus_e2e_generator_bm25`, `e2e_minus_stage2_bm25`), as in eval:clara's other settings.
+   */
+  f1_differences: Record<string, PairedDifference>;
   samples: { id: string; question: string; gold: string; e2e: string; bm25: string }[];
   seconds: number;
 }
@@ -130,6 +136,14 @@ export async function evaluateE2E(
     e2e: scoreByType(examples, e2e),
     e2e_generator_bm25: scoreByType(examples, bm25),
     stage2_bm25: stage2 ? scoreByType(examples, stage2) : null,
+    f1_differences: f1Differences(
+      examples,
+      { e2e, e2e_generator_bm25: bm25, stage2_bm25: stage2 },
+      [
+        ["e2e", "e2e_generator_bm25"],
+        ["e2e", "stage2_bm25"],
+      ],
+    ),
     samples: examples.slice(0, 5).map((e, i) => ({
       id: e.id,
       question: e.question,

@@ -235,7 +235,13 @@ export async function evaluateClara(
       text_shuffled: textShuffled,
       majority: majorityAnswersOf,
       overlap,
-    }),
+    }, [
+      ["memory", "text"],
+      ["memory", "shuffled"],
+      ["memory", "majority"],
+      ["memory", "overlap"],
+      ["text", "text_shuffled"],
+    ]),
     samples: predictions.slice(0, 5).map(({ id, question, gold, memory, text }) => ({
       id,
       question,
@@ -248,18 +254,16 @@ export async function evaluateClara(
   return { report, predictions };
 }
 
-function f1Differences(
+/**
+ * For each `[A, B]` of `pairs` whose answers both exist, the paired bootstrap (2000 resamples,
+ * seed 1) of the per-question F1 of A minus that of B, keyed `A_minus_B`.
+ */
+export function f1Differences(
   examples: readonly MultiHopExample[],
-  answers: Record<string, string[] | null>,
+  answers: Record<string, readonly string[] | null>,
+  pairs: readonly (readonly [string, string])[],
 ): Record<string, PairedDifference> {
   const f1 = (name: string) => answers[name]?.map((p, i) => tokenF1(p, examples[i].answer));
-  const pairs = [
-    ["memory", "text"],
-    ["memory", "shuffled"],
-    ["memory", "majority"],
-    ["memory", "overlap"],
-    ["text", "text_shuffled"],
-  ];
   const out: Record<string, PairedDifference> = {};
   for (const [a, b] of pairs) {
     const fa = f1(a), fb = f1(b);
