@@ -2,9 +2,9 @@
  * Hard negatives for single-document instruction records: each record with fewer than `docs`
  * documents gains the BM25-best (statistics of the whole file's documents) of `pool` documents
  * drawn at random from the other records, and its gold documents move to random places among
- * them (`pos_index` follows). This turns the
- * offline synthesizer's one-chunk cloze questions into the multi-document setting of CLaRa's
- * instruction data, where a reader must find which memory holds the answer.
+ * them (`pos_index` follows). This turns the offline synthesizer's one-chunk cloze questions into
+ * the multi-document setting of CLaRa's instruction data, where a reader must find which memory
+ * holds the answer.
  *
  * @module
  */
