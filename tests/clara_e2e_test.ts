@@ -8,6 +8,7 @@ import {
   stage2Fixture,
 } from "./clara_fixtures.ts";
 import { noGrad } from "../core/autograd.ts";
+import { tidy } from "../core/scope.ts";
 import { recallAtK } from "../core/metrics/qa.ts";
 import { bm25Rank } from "../datasets/bm25.ts";
 import { qaInstructionRecords } from "../tasks/clara/instruct_data.ts";
@@ -18,7 +19,9 @@ import { e2eLosses } from "../tasks/clara/e2e_training.ts";
 import { cachedHostMemories } from "../tasks/clara/memory_cache.ts";
 import { e2eTrainable, parseE2EArgs, runE2EStage } from "../tasks/clara/e2e_stage.ts";
 import * as ops from "../core/ops/mod.ts";
-import { claraSpecial, promptIds } from "../tasks/clara/tokens.ts";
+import { claraSpecial, documentIds, promptIds, targetIds } from "../tasks/clara/tokens.ts";
+import { decoderRows } from "../tasks/clara/memory_batch.ts";
+import { IGNORE_INDEX } from "../datasets/batching.ts";
 import { loadE2EModel } from "../tasks/clara/e2e_dir.ts";
 
 const quiet = () => {};
@@ -248,7 +251,7 @@ gpuTest(
     const [lensReport] = JSON.parse(lensOut.stdout);
     assertEquals(lensReport.queries.map((r: { slot: string }) => r.slot), ["Q0", "Q1", "Q2"]);
     assert(lensReport.memory.length > 0, "no memory rows for --doc");
-    const { model: trained, tokenizer } = await loadE2EModel(`${out}/best`);
+    const { model: trained, tokenizer, run: trainedRun } = await loadE2EModel(`${out}/best`);
     trained.eval();
     const logits = noGrad(() =>
       trained.lm.logits(trained.queryEmbeddings([promptIds(tokenizer, question)]))
@@ -262,6 +265,48 @@ gpuTest(
     for (let i = 1; i < 4; i++) assert(first[i].logit <= first[i - 1].logit, "not sorted");
     const asked = new Set(tokenizer.encode(question, false));
     for (const t of first) assertEquals(t.absent, !asked.has(t.id), `mark of ${t.token}`);
+
+    // The likelihood ranking recomputed here: each candidate's memories read alone, one row per
+    // forward, ranked by the answer's mean −log p (3 answer tokens, as --max-new-tokens 3).
+    const docTokens = trainedRun.memoryRun.memory.docTokens;
+    const pad = claraSpecial(tokenizer).pad;
+    const likelihoodRanks: number[][] = [];
+    for (const e of dev) {
+      const rows = decoderRows([{
+        docs: [],
+        prompt: promptIds(tokenizer, e.question),
+        target: targetIds(tokenizer, e.answer, 3),
+      }], pad);
+      const values: number[] = [];
+      for (const [title, sentences] of e.context) {
+        const doc = documentIds(
+          tokenizer,
+          paragraphDoc(title as string, sentences as string[]),
+          docTokens,
+        );
+        const nll = noGrad(() =>
+          tidy(() => {
+            const memory = trained.lm.compress([doc], trained.lm.memoryCount(docTokens));
+            const read = trained.lm.readTarget(memory, rows.inputs, rows.padding, {
+              promptMask: rows.promptMask,
+            });
+            return trained.lm.targetNll(read, rows.labels, IGNORE_INDEX);
+          })
+        );
+        values.push((await nll.data())[0]);
+        nll.dispose();
+      }
+      likelihoodRanks.push(values.map((_, i) => i).sort((a, b) => values[a] - values[b] || a - b));
+    }
+    for (const k of [1, 2, 5]) {
+      const want = dev.reduce((s, e, i) => {
+        const goldTitles = new Set(e.supporting_facts.map(([t]) => t));
+        const gold = e.context.flatMap(([t], j) => (goldTitles.has(t as string) ? [j] : []));
+        return s + recallAtK(likelihoodRanks[i], gold, k) / dev.length;
+      }, 0);
+      const got = report.likelihood_recall[`recall_at_${k}`];
+      assert(Math.abs(got - want) < 1e-12, `likelihood R@${k}: ${got} vs ${want}`);
+    }
     trained.dispose();
   },
 );

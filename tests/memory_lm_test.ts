@@ -620,3 +620,41 @@ async function promptCopyCase(copyFollow: boolean): Promise<void> {
   model.dispose();
   base.dispose();
 }
+
+gpuTest(
+  "memory LM rowTargetNll: each row's value is targetNll of that row alone, with and without the copy head",
+  async () => {
+    for (const promptCopy of [false, true]) {
+      const model = clara(tinyBase(12), { promptCopy });
+      const memory = noGrad(() => model.compress(DOCS));
+      // Row 0 labels three positions, row 1 one: a batch-wide mean would weigh them 3 : 1.
+      const seqs = [[5, 6, 4, 8, 1], [9, 2, 11, 3, 0]];
+      const labels = [[-100, 4, 8, 1, 7], [-100, -100, -100, -100, 2]];
+      const masks = [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0]];
+      const read = (rows: number[]) =>
+        model.readTarget(
+          ops.concat(rows.map((r) => ops.slice(memory, 0, r, r + 1)), 0),
+          tensor(rows.flatMap((r) => seqs[r]), [rows.length, 5], "i32"),
+          tensor(rows.flatMap(() => [1, 1, 1, 1, 1]), [rows.length, 5]),
+          { promptMask: tensor(rows.flatMap((r) => masks[r]), [rows.length, 5]) },
+        );
+      const labelsOf = (rows: number[]) =>
+        tensor(rows.flatMap((r) => labels[r]), [rows.length, 5], "i32");
+      const both = await host(
+        noGrad(() => tidy(() => model.rowTargetNll(read([0, 1]), labelsOf([0, 1]), -100))),
+      );
+      assertEquals(both.length, 2);
+      for (const r of [0, 1]) {
+        const [alone] = await host(
+          noGrad(() => tidy(() => model.targetNll(read([r]), labelsOf([r]), -100))),
+        );
+        assert(
+          Math.abs(both[r] - alone) < TOL,
+          `copy ${promptCopy} row ${r}: ${both[r]} vs ${alone}`,
+        );
+      }
+      assert(Math.abs(both[0] - both[1]) > 1e-2, "the two rows' losses differ");
+      model.dispose();
+    }
+  },
+);

@@ -36,10 +36,12 @@ import { maskedMean } from "../nn/losses.ts";
 import {
   copyMixtureLogProbs,
   copyMixtureNll,
+  copyMixtureTokenNll,
   type CopySource,
   FOLLOW_BONUS_INIT,
   followsOf,
   followsPreceding,
+  labelMask,
   PointerHead,
 } from "../nn/pointer.ts";
 import { keep } from "../scope.ts";
@@ -460,6 +462,22 @@ export class MemoryLM extends Module implements CachedDecoder {
   targetNll(read: TargetRead, labels: Tensor, ignoreIndex: number): Tensor {
     if (!read.copy) return ops.crossEntropy(read.logits, labels, { ignoreIndex });
     return copyMixtureNll(read.logits, read.copy.pGen, read.copy.source, labels, ignoreIndex);
+  }
+
+  /**
+   * {@linkcode targetNll} of each row alone [B]: the mean −log p of the row's labels (0 for a row
+   * with none), so one forward scores many (memory, prompt, target) rows at once.
+   */
+  rowTargetNll(read: TargetRead, labels: Tensor, ignoreIndex: number): Tensor {
+    const [b, t] = labels.shape;
+    const nll = read.copy
+      ? copyMixtureTokenNll(read.logits, read.copy.pGen, read.copy.source, labels, ignoreIndex)
+      : ops.mul(
+        ops.crossEntropy(read.logits, labels, { ignoreIndex, reduction: "none" }).reshape([b, t]),
+        labelMask(labels, ignoreIndex),
+      );
+    const counts = ops.sum(labelMask(labels, ignoreIndex), -1);
+    return ops.div(ops.sum(nll, -1), ops.add(counts, 1e-9));
   }
 
   /** L_mse: squared distance between mean memory and the masked mean of document states. */

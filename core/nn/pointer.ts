@@ -126,11 +126,16 @@ export interface CopySource {
   ids: Tensor;
 }
 
+/** 1 where `targets` [B, T] (i32) is a label, 0 where it is `ignoreIndex` (f32). */
+export function labelMask(targets: Tensor, ignoreIndex = -100): Tensor {
+  return ops.add(ops.neg(ops.eq(ops.cast(targets, "f32"), ignoreIndex)), 1);
+}
+
 /**
- * Mean −log p(target) of the mixture over logits [B, T, V], pGen [B, T, 1] and `copy`, over the
- * targets [B, T] (i32) that are not `ignoreIndex`. A scalar.
+ * −log p(target) of the mixture over logits [B, T, V], pGen [B, T, 1] and `copy` at each position
+ * [B, T]; 0 where the target is `ignoreIndex`.
  */
-export function copyMixtureNll(
+export function copyMixtureTokenNll(
   logits: Tensor,
   pGen: Tensor,
   copy: CopySource,
@@ -149,9 +154,23 @@ export function copyMixtureNll(
   const copyP = ops.sum(ops.mul(copy.weights, match), -1);
   const gen = pGen.reshape([b, t]);
   const prob = ops.add(ops.mul(gen, vocabP), ops.mul(ops.add(ops.neg(gen), 1), copyP));
-  const valid = ops.add(ops.neg(ops.eq(target, ignoreIndex)), 1);
   const nll = ops.neg(ops.log(ops.add(prob, 1e-9)));
-  return ops.div(ops.sum(ops.mul(nll, valid)), ops.add(ops.sum(valid), 1e-9));
+  return ops.mul(nll, labelMask(targets, ignoreIndex));
+}
+
+/**
+ * Mean −log p(target) of the mixture over logits [B, T, V], pGen [B, T, 1] and `copy`, over the
+ * targets [B, T] (i32) that are not `ignoreIndex`. A scalar.
+ */
+export function copyMixtureNll(
+  logits: Tensor,
+  pGen: Tensor,
+  copy: CopySource,
+  targets: Tensor,
+  ignoreIndex = -100,
+): Tensor {
+  const nll = copyMixtureTokenNll(logits, pGen, copy, targets, ignoreIndex);
+  return ops.div(ops.sum(nll), ops.add(ops.sum(labelMask(targets, ignoreIndex)), 1e-9));
 }
 
 /**

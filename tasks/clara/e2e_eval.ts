@@ -14,6 +14,9 @@ import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import type { ClaraE2E, Selection } from "./e2e_model.ts";
 import { batchMemories, type E2EExample, type HostMemories } from "./e2e_data.ts";
 import { claraSpecial, decodeAnswer } from "./tokens.ts";
+import { decoderRows } from "./memory_batch.ts";
+import { IGNORE_INDEX } from "../../datasets/batching.ts";
+import type { MemoryLM } from "../../core/models/memory_lm.ts";
 
 /** The k of the reported Recall@k. */
 export const RECALL_KS = [1, 2, 5] as const;
@@ -52,6 +55,69 @@ export async function reasonerRankings(
       const row = v.subarray(r * n, (r + 1) * n);
       out[ex] = Array.from({ length: n }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
     });
+  }
+  return out;
+}
+
+/**
+ * Each example's candidates ranked by the generator's likelihood of the example's answer when it
+ * reads that candidate's memories alone (lowest mean answer −log p first), at most `rowsPerCall`
+ * (question, candidate) rows per forward. It reads the gold answer, so it is no retriever: it is
+ * the ranking the answer loss rewards, which bounds what that loss can teach the reasoner.
+ */
+export async function likelihoodRankings(
+  model: MemoryLM,
+  examples: readonly E2EExample[],
+  memories: readonly HostMemories[],
+  pad: number,
+  rowsPerCall: number,
+): Promise<number[][]> {
+  model.eval();
+  const out: number[][] = new Array(examples.length);
+  let at = 0;
+  while (at < examples.length) {
+    const batch = [at];
+    let rows = memories[at].n;
+    while (
+      at + batch.length < examples.length && rows + memories[at + batch.length].n <= rowsPerCall
+    ) {
+      rows += memories[at + batch.length].n;
+      batch.push(at + batch.length);
+    }
+    at += batch.length;
+    const { l, d } = memories[batch[0]];
+    const host = new Float32Array(rows * l * d);
+    let offset = 0;
+    for (const i of batch) {
+      host.set(memories[i].memory, offset);
+      offset += memories[i].memory.length;
+    }
+    const nll = noGrad(() =>
+      tidy(() => {
+        const scored = decoderRows(
+          batch.flatMap((i) =>
+            Array.from({ length: memories[i].n }, () => ({
+              docs: [],
+              prompt: examples[i].prompt,
+              target: examples[i].target,
+            }))
+          ),
+          pad,
+        );
+        const read = model.readTarget(tensor(host, [rows, l, d]), scored.inputs, scored.padding, {
+          promptMask: scored.promptMask,
+        });
+        return model.rowTargetNll(read, scored.labels, IGNORE_INDEX);
+      })
+    );
+    const v = await nll.data() as Float32Array;
+    nll.dispose();
+    let row = 0;
+    for (const i of batch) {
+      const own = v.subarray(row, row + memories[i].n);
+      row += memories[i].n;
+      out[i] = Array.from(own.keys()).sort((a, b) => own[a] - own[b] || a - b);
+    }
   }
   return out;
 }

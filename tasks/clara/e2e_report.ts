@@ -1,9 +1,10 @@
 /**
  * `eval:clara --setting e2e`: on a multi-hop QA file, per question, the e2e query reasoner ranks
  * the example's candidates against their frozen memories, and BM25 ranks them over their text;
- * one report holds Recall@1/2/5 of the gold documents for both, EM/F1 of the e2e generator
- * reading the reasoner's top k, the same generator reading BM25's top k, and (with a stage-2
- * directory) the stage-2 model reading BM25's top k — all from one run.
+ * one report holds Recall@1/2/5 of the gold documents for both (and for the ranking by the
+ * generator's likelihood of the gold answer, what the answer loss rewards), EM/F1 of the e2e
+ * generator reading the reasoner's top k, the same generator reading BM25's top k, and (with a
+ * stage-2 directory) the stage-2 model reading BM25's top k — all from one run.
  *
  * @module
  */
@@ -16,7 +17,12 @@ import type { ClaraE2E, Selection } from "./e2e_model.ts";
 import { type E2ERunConfig, runSelection } from "./e2e_dir.ts";
 import type { E2EExample } from "./e2e_data.ts";
 import { cachedHostMemories } from "./memory_cache.ts";
-import { answersFromRanked, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
+import {
+  answersFromRanked,
+  likelihoodRankings,
+  meanRecalls,
+  reasonerRankings,
+} from "./e2e_eval.ts";
 import { answerFromMemories } from "./answer.ts";
 import { f1Differences, scoreByType, type SystemScores } from "./evaluate.ts";
 import type { PairedDifference } from "../../core/metrics/bootstrap.ts";
@@ -37,6 +43,12 @@ export interface E2EEvalReport {
   e2e_recall: Record<string, number>;
   /** Recall@1/2/5 of BM25 over the same candidates. */
   bm25_recall: Record<string, number>;
+  /**
+   * Recall@1/2/5 of the candidates ranked by the e2e generator's likelihood of the gold answer
+   * reading each candidate alone: the ranking the answer loss rewards (an oracle that reads the
+   * answer, not a retriever).
+   */
+  likelihood_recall: Record<string, number>;
   /** The e2e generator reading the reasoner's top k (`soft`: the softmax mixture of k slots). */
   e2e: SystemScores;
   /** The same generator reading BM25's top k. */
@@ -98,6 +110,9 @@ export async function evaluateE2E(
   o.onProgress?.("retrieval");
   const e2eRanks = await reasonerRankings(model, items, memories, o.batchSize);
   const bm25Ranks = examples.map((e, i) => bm25Rank(e.question, texts[i]));
+  o.onProgress?.("answer likelihood per candidate");
+  const pad = claraSpecial(tokenizer).pad;
+  const likelihoodRanks = await likelihoodRankings(model.lm, items, memories, pad, o.batchSize);
   const gold = items.map((e, i) => (e.gold.length ? i : -1)).filter((i) => i >= 0);
   const recalls = (ranks: number[][]) =>
     gold.length ? meanRecalls(gold.map((i) => ranks[i]), gold.map((i) => items[i].gold)) : {};
@@ -133,6 +148,7 @@ export async function evaluateE2E(
     with_gold: gold.length,
     e2e_recall: recalls(e2eRanks),
     bm25_recall: recalls(bm25Ranks),
+    likelihood_recall: recalls(likelihoodRanks),
     e2e: scoreByType(examples, e2e),
     e2e_generator_bm25: scoreByType(examples, bm25),
     stage2_bm25: stage2 ? scoreByType(examples, stage2) : null,
