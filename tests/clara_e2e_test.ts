@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { readSafetensorsHost } from "../core/io/safetensors.ts";
 import { gpuTest } from "./helpers.ts";
 import {
   killMidRun,
@@ -202,6 +203,31 @@ gpuTest(
       );
     }
     assertEquals(resumed.metrics, full.metrics);
+
+    // --from an e2e directory continues its reasoner, query tokens and generator: at lr 0 every
+    // weight comes out as it went in, and config.json records the chain and the new k.
+    const continued = `${out}-continued`;
+    const continueArgs = (...extra: string[]) => [
+      ...e2eArgs(`${out}/best`, f.train, continued),
+      ...["--epochs", "1", "--k", "1", "--lr", "0", ...extra],
+    ];
+    await runE2EStage(parseE2EArgs(continueArgs()), quiet);
+    const weights = async (dir: string) =>
+      readSafetensorsHost(await Deno.readFile(`${dir}/model.safetensors`)).tensors;
+    const [source, result] = [await weights(`${out}/best`), await weights(`${continued}/best`)];
+    assertEquals(Object.keys(result).sort(), Object.keys(source).sort());
+    for (const [name, t] of Object.entries(source)) {
+      assertEquals(result[name].data, t.data, `${name} changed at lr 0`);
+    }
+    const continuedRun = JSON.parse(await Deno.readTextFile(`${continued}/best/config.json`));
+    assertEquals([continuedRun.k, continuedRun.continuedFrom], [1, [`${out}/best`]]);
+    for (const flag of [["--rank", "5"], ["--reasoner-init", "compressor"]]) {
+      const e = await assertRejects(
+        () => runE2EStage(parseE2EArgs(continueArgs(...flag)), quiet),
+        Error,
+      );
+      assert(e.message.startsWith(`${flag[0]}: ${out}/best is an e2e directory`), e.message);
+    }
 
     // eval:clara --setting e2e: one JSON with both retrievers' Recall@1/2/5 and the EM/F1 rows.
     const r = await evalE2E(`${out}/best`, f.dev, ["--stage2", stage2]);

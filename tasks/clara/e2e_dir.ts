@@ -31,6 +31,8 @@ export interface E2ERunConfig {
   reasoner: ReasonerOptions;
   /** How the reasoner started (absent in directories written before it: `fresh`). */
   reasonerInit?: ReasonerInit;
+  /** The e2e directories this run continued, oldest first (absent: it started from stage 2). */
+  continuedFrom?: string[];
   /** Documents selected per question. */
   k: number;
   /** Temperature of the soft selection. */
@@ -82,19 +84,25 @@ export async function loadE2EModel(
 }
 
 /**
+ * Whether `dir/config.json` names an e2e directory; false also when it cannot be read (the
+ * loader the caller falls back on reports that).
+ */
+export async function isE2EDirectory(dir: string): Promise<boolean> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).format === E2E_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The compressor + generator of a stage-2 directory or of an e2e directory (whose compressor may
  * have trained in stage 3): what index:clara compresses a corpus with. `dispose` frees all of it.
  */
 export async function loadMemoryModelOf(
   dir: string,
 ): Promise<{ model: MemoryLM; run: MemoryRunConfig; tokenizer: TextTokenizer; dispose(): void }> {
-  let format: unknown;
-  try {
-    format = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).format;
-  } catch {
-    format = undefined; // loadMemoryModel reports the unreadable file
-  }
-  if (format === E2E_FORMAT) {
+  if (await isE2EDirectory(dir)) {
     const e2e = await loadE2EModel(dir);
     return {
       model: e2e.model.lm,

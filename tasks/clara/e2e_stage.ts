@@ -1,6 +1,7 @@
 /**
  * `train:clara --stage e2e`: CLaRa stage 3 on the shared trainer. Starts from a stage-2
- * (`--stage instruct`) directory, adds the query reasoner (a third LoRA adapter + query tokens),
+ * (`--stage instruct`) directory, adds the query reasoner (a third LoRA adapter + query tokens)
+ * — or continues an e2e directory's reasoner and generator, for a curriculum of e2e runs —,
  * keeps the base and the compressor frozen (the candidates' memories are computed once, before
  * training; `--unfreeze-compressor` trains the compressor too, re-encoding them in every step)
  * and trains the reasoner and the generator by the answer's next-token loss alone, through the
@@ -33,7 +34,9 @@ import { type E2EExample, e2eExample, hostMemories } from "./e2e_data.ts";
 import { cachedHostMemories } from "./memory_cache.ts";
 import { e2eTrainingTask } from "./e2e_training.ts";
 import { answersFromRanked, meanQa, meanRecalls, reasonerRankings } from "./e2e_eval.ts";
-import { type E2ERunConfig, saveE2EModel } from "./e2e_dir.ts";
+import { type E2ERunConfig, isE2EDirectory, loadE2EModel, saveE2EModel } from "./e2e_dir.ts";
+import type { MemoryRunConfig } from "./memory_dir.ts";
+import type { TextTokenizer } from "../../datasets/tokenizer.ts";
 import { claraSpecial } from "./tokens.ts";
 
 /** Parsed flags of `--stage e2e`. */
@@ -69,6 +72,9 @@ export interface E2EStageOptions {
   resume: boolean;
 }
 
+/** Defaults of the reasoner's flags, which an e2e `--from` directory overrides. */
+const E2E_DEFAULTS = { queryTokens: 8, rank: 8, reasonerInit: "fresh" as ReasonerInit };
+
 /** Parses `train:clara --stage e2e` flags (see README). */
 export function parseE2EArgs(args: string[]): E2EStageOptions {
   const { values: v } = parseArgs({
@@ -86,9 +92,9 @@ export function parseE2EArgs(args: string[]): E2EStageOptions {
       selection: { type: "string", default: "ste" },
       "unfreeze-compressor": { type: "boolean", default: false },
       "memory-cache": { type: "string" },
-      "query-tokens": { type: "string", default: "8" },
-      "reasoner-init": { type: "string", default: "fresh" },
-      rank: { type: "string", default: "8" },
+      "query-tokens": { type: "string", default: `${E2E_DEFAULTS.queryTokens}` },
+      "reasoner-init": { type: "string", default: E2E_DEFAULTS.reasonerInit },
+      rank: { type: "string", default: `${E2E_DEFAULTS.rank}` },
       "answer-tokens": { type: "string", default: "16" },
       "max-train-examples": { type: "string", default: "1000" },
       "eval-examples": { type: "string", default: "64" },
@@ -175,6 +181,55 @@ export interface E2EStageResult {
   msPerStep: number;
 }
 
+/**
+ * The model stage 3 starts from: a stage-2 directory with a new reasoner (fresh or a copy of the
+ * compressor), or an e2e directory whose reasoner, generator and compressor continue (a curriculum
+ * of e2e runs; its reasoner shape holds, so `--query-tokens`, `--rank` and `--reasoner-init` must
+ * keep their defaults or match it).
+ */
+async function startingModel(o: E2EStageOptions): Promise<{
+  model: ClaraE2E;
+  tokenizer: TextTokenizer;
+  memoryRun: MemoryRunConfig;
+  reasonerInit: ReasonerInit;
+  continuedFrom?: string[];
+}> {
+  if (await isE2EDirectory(o.from)) {
+    const e2e = await loadE2EModel(o.from);
+    const { queryTokens, rank } = e2e.run.reasoner;
+    const clash = o.queryTokens !== queryTokens && o.queryTokens !== E2E_DEFAULTS.queryTokens
+      ? "--query-tokens"
+      : o.rank !== rank && o.rank !== E2E_DEFAULTS.rank
+      ? "--rank"
+      : o.reasonerInit !== E2E_DEFAULTS.reasonerInit
+      ? "--reasoner-init"
+      : null;
+    if (clash) {
+      e2e.model.dispose();
+      throw new Error(
+        `${clash}: ${o.from} is an e2e directory, whose reasoner (${queryTokens} query tokens, ` +
+          `rank ${rank}) continues; drop ${clash}`,
+      );
+    }
+    return {
+      model: e2e.model,
+      tokenizer: e2e.tokenizer,
+      memoryRun: e2e.run.memoryRun,
+      reasonerInit: e2e.run.reasonerInit ?? "fresh",
+      continuedFrom: [...(e2e.run.continuedFrom ?? []), o.from],
+    };
+  }
+  const loaded = await loadMemoryModel(o.from);
+  const model = new ClaraE2E(loaded.model, { queryTokens: o.queryTokens, rank: o.rank });
+  if (o.reasonerInit === "compressor") model.startFromCompressor();
+  return {
+    model,
+    tokenizer: loaded.tokenizer,
+    memoryRun: loaded.run,
+    reasonerInit: o.reasonerInit,
+  };
+}
+
 /** Runs stage 3; returns its held-out metrics (reasoner Recall@1/2/5, EM, F1). */
 export async function runE2EStage(
   o: E2EStageOptions,
@@ -182,18 +237,16 @@ export async function runE2EStage(
 ): Promise<E2EStageResult> {
   const info = await device.init();
   log(`adapter: ${info.description}`);
-  const loaded = await loadMemoryModel(o.from);
-  const { tokenizer } = loaded;
-  const model = new ClaraE2E(loaded.model, { queryTokens: o.queryTokens, rank: o.rank });
-  if (o.reasonerInit === "compressor") model.startFromCompressor();
+  const { model, tokenizer, memoryRun, reasonerInit, continuedFrom } = await startingModel(o);
   e2eTrainable(model, o.unfreezeCompressor);
-  const docTokens = loaded.run.memory.docTokens;
+  const docTokens = memoryRun.memory.docTokens;
   const run: E2ERunConfig = {
     format: "fast-clara-e2e/1",
     stage: "e2e",
-    memoryRun: loaded.run,
+    memoryRun,
     reasoner: model.reasoner,
-    reasonerInit: o.reasonerInit,
+    reasonerInit,
+    ...(continuedFrom ? { continuedFrom } : {}),
     k: o.k,
     tau: o.tau,
     selection: o.selection,
