@@ -63,7 +63,7 @@ export async function reasonerRankings(
  * Each example's candidates ranked by the generator's likelihood of the example's answer when it
  * reads that candidate's memories alone (lowest mean answer −log p first), at most `rowsPerCall`
  * (question, candidate) rows per forward. It reads the gold answer, so it is no retriever: it is
- * the ranking the answer loss rewards, which bounds what that loss can teach the reasoner.
+ * the ranking the answer loss rewards, the one a reasoner trained by that loss alone is pulled to.
  */
 export async function likelihoodRankings(
   model: MemoryLM,
