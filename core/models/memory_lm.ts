@@ -470,12 +470,10 @@ export class MemoryLM extends Module implements CachedDecoder {
    */
   rowTargetNll(read: TargetRead, labels: Tensor, ignoreIndex: number): Tensor {
     const [b, t] = labels.shape;
+    // Both give 0 at ignored positions, so only the counts need the mask.
     const nll = read.copy
       ? copyMixtureTokenNll(read.logits, read.copy.pGen, read.copy.source, labels, ignoreIndex)
-      : ops.mul(
-        ops.crossEntropy(read.logits, labels, { ignoreIndex, reduction: "none" }).reshape([b, t]),
-        labelMask(labels, ignoreIndex),
-      );
+      : ops.crossEntropy(read.logits, labels, { ignoreIndex, reduction: "none" }).reshape([b, t]);
     const counts = ops.sum(labelMask(labels, ignoreIndex), -1);
     return ops.div(ops.sum(nll, -1), ops.add(counts, 1e-9));
   }
